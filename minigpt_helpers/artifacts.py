@@ -1,0 +1,243 @@
+"""Artifacts: where each stage writes, manifests, atomic writes, and rebuilding what is missing.
+
+Every stage writes a folder under the data directory (``data/`` at the repository root, or
+``MINIGPT_DATA_DIR``) with a ``manifest.json``. A manifest records the profile it was built
+for and a fingerprint of the upstream manifest it was built from, so a later stage can tell
+when its inputs are missing or stale and rebuild them with ``ensure`` (each notebook also runs
+on its own, on a fresh Colab).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .profiles import Profile
+
+log = logging.getLogger(__name__)
+
+DATA_DIR_ENV = "MINIGPT_DATA_DIR"
+
+# The pipeline, in order, and the stage each one is built from.
+STAGES: tuple[str, ...] = ("raw", "clean", "tokenizer", "tokens", "checkpoints", "eval", "exports")
+UPSTREAM: dict[str, str | None] = {
+    "raw": None,
+    "clean": "raw",
+    "tokenizer": "clean",
+    "tokens": "tokenizer",
+    "checkpoints": "tokens",
+    "eval": "checkpoints",
+    "exports": "checkpoints",
+}
+
+# The package function that builds each stage for a profile: ``builder(profile) -> Path``.
+# Named as strings so importing this module imports no stage module.
+BUILDERS: dict[str, str] = {
+    "raw": "minigpt_helpers.sources:build_raw",
+    "clean": "minigpt_helpers.cleaning:build_clean",
+    "tokenizer": "minigpt_helpers.tokenization:build_tokenizer_stage",
+    "tokens": "minigpt_helpers.dataset:build_tokens",
+    "checkpoints": "minigpt_helpers.training:build_checkpoints",
+    "eval": "minigpt_helpers.evaluation:build_eval",
+    "exports": "minigpt_helpers.export:build_exports",
+}
+
+# The notebook that teaches each stage, named in error messages.
+NOTEBOOKS: dict[str, str] = {
+    "raw": "01_cleaning",
+    "clean": "01_cleaning",
+    "tokenizer": "02_tokenization",
+    "tokens": "03_dataset",
+    "checkpoints": "05_training",
+    "eval": "06_evaluation",
+    "exports": "09_serving",
+}
+
+
+def repo_root() -> Path | None:
+    """The course checkout this package lives in, or None when installed from a wheel."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").is_file() and (here / "notebooks").is_dir():
+        return here
+    return None
+
+
+def data_dir() -> Path:
+    """``MINIGPT_DATA_DIR`` if set, else ``data/`` in the checkout, else ``./data``."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        path = Path(env).expanduser()
+    else:
+        root = repo_root()
+        path = (root / "data") if root else Path.cwd() / "data"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def stage_dir(stage: str) -> Path:
+    """The folder of one stage, e.g. ``data/clean``, created if needed."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    path = data_dir() / stage
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path``.
+
+    A crash or an exception leaves the old file untouched and removes the temporary one,
+    so a reader never sees half a file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); delete it and rebuild it") from err
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+def manifest_path(stage: str) -> Path:
+    return stage_dir(stage) / "manifest.json"
+
+
+def fingerprint(stage: str) -> str | None:
+    """SHA-256 of a stage's manifest file, or None when it has none yet."""
+    path = manifest_path(stage)
+    return sha256_file(path) if path.is_file() else None
+
+
+def _upstream(stage: str) -> str | None:
+    return UPSTREAM[stage]
+
+
+def _chain(stage: str) -> list[str]:
+    """``stage`` and the stages it is built from, upstream first."""
+    chain = [stage]
+    while (up := UPSTREAM[chain[0]]) is not None:
+        chain.insert(0, up)
+    return chain
+
+
+def write_manifest(stage: str, profile: Profile | str, content: dict[str, Any]) -> Path:
+    """Write ``<stage>/manifest.json``: ``content`` plus profile, upstream fingerprint, time."""
+    up = _upstream(stage)
+    manifest = {
+        "stage": stage,
+        "profile": profile if isinstance(profile, str) else profile.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "package_version": __version__,
+        "upstream": {up: fingerprint(up)} if up else {},
+        **content,
+    }
+    return write_json_atomic(manifest_path(stage), manifest)
+
+
+def read_manifest(stage: str) -> dict[str, Any]:
+    """A stage's manifest; FileNotFoundError naming the notebook to run when it is missing."""
+    path = manifest_path(stage)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: run notebooks/{NOTEBOOKS[stage]}.ipynb first, or call "
+            f"minigpt_helpers.artifacts.ensure({stage!r}, PROFILE) to rebuild it"
+        )
+    return read_json(path)
+
+
+def staleness(stage: str, profile: Profile) -> str | None:
+    """Why a stage must be rebuilt for ``profile`` (a sentence), or None when it is current."""
+    path = manifest_path(stage)
+    if not path.is_file():
+        return f"{path.parent} has no manifest"
+    manifest = read_json(path)
+    if manifest.get("profile") != profile.name:
+        return f"{path.parent} was built for profile {manifest.get('profile')!r}, not {profile.name!r}"
+    up = _upstream(stage)
+    if up and manifest.get("upstream", {}).get(up) != fingerprint(up):
+        return f"{path.parent} was built from a different {up!r} stage than the one on disk"
+    return None
+
+
+def _builder(stage: str):
+    module_name, func_name = BUILDERS[stage].split(":")
+    return getattr(importlib.import_module(module_name), func_name)
+
+
+def ensure(stage: str, profile: Profile, *, quiet: bool = False) -> Path:
+    """Make sure ``stage`` and everything upstream of it exist and match ``profile``.
+
+    Stages that are missing, built for another profile, or built from other inputs are
+    rebuilt in order with the package's functions, saying so. Returns the stage's folder.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    for s in _chain(stage):
+        reason = staleness(s, profile)
+        if reason is None:
+            continue
+        name = BUILDERS[s].replace(":", ".")
+        message = f"[rebuild] {reason}: building it with {name} for profile {profile.name!r}"
+        if not quiet:
+            print(message, flush=True)
+        log.info(message)
+        _builder(s)(profile)
+        still = staleness(s, profile)
+        if still is not None:
+            raise RuntimeError(f"rebuilding {s!r} did not produce a current manifest: {still}")
+    return stage_dir(stage)

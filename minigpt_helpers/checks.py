@@ -1,0 +1,63 @@
+"""Checks that can fail: a pass line, or an error with a hint that says what to look at.
+
+Notebooks use ``check`` and friends instead of printing numbers for the reader to eyeball.
+Exercises use ``exercise``: a learner's empty answer is "not attempted yet", not a failure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+PASS = "\u2705"  # green tick
+FAIL = "\u274c"  # red cross
+
+
+class CheckFailed(AssertionError):
+    """A notebook check did not hold. The message says what was expected and a hint."""
+
+
+def check(ok: Any, what: str, hint: str = "") -> None:
+    """Print a pass line when ``ok`` is true, else raise CheckFailed with ``hint``."""
+    if ok:
+        print(f"{PASS} {what}")
+        return
+    raise CheckFailed(f"{FAIL} {what}" + (f"\n   hint: {hint}" if hint else ""))
+
+
+def check_between(value: float, low: float, high: float, what: str, hint: str = "") -> None:
+    """Check ``low <= value <= high`` and show the value either way."""
+    ok = value is not None and not math.isnan(float(value)) and low <= float(value) <= high
+    check(ok, f"{what}: {float(value):.4g} (expected {low:g} to {high:g})", hint)
+
+
+def check_close(actual: Any, expected: Any, what: str, *, atol: float = 1e-5, rtol: float = 1e-5, hint: str = "") -> None:
+    """Check two numbers or tensors agree within tolerances, showing the largest difference."""
+    import torch
+
+    a = torch.as_tensor(actual, dtype=torch.float64)
+    b = torch.as_tensor(expected, dtype=torch.float64)
+    if a.shape != b.shape:
+        check(False, f"{what}: shapes {tuple(a.shape)} vs {tuple(b.shape)}", hint or "the two results should have the same shape")
+        return
+    diff = (a - b).abs().max().item() if a.numel() else 0.0
+    check(torch.allclose(a, b, atol=atol, rtol=rtol), f"{what} (max difference {diff:.2e})", hint)
+
+
+def exercise(name: str, answer: Any, test: Callable[[Any], None]) -> bool:
+    """Run ``test(answer)`` for an exercise and report; never raises.
+
+    ``answer`` None means the learner has not tried yet. ``test`` raises CheckFailed (or
+    AssertionError) when the answer is wrong. Returns whether the answer passed.
+    """
+    if answer is None:
+        print(f"\u23f3 {name}: not attempted yet. Fill in the cell above, or open the solution below.")
+        return False
+    try:
+        test(answer)
+    except AssertionError as err:
+        print(f"{FAIL} {name}: not yet.\n   {err}")
+        return False
+    print(f"{PASS} {name}: well done.")
+    return True

@@ -1,0 +1,328 @@
+"""Sources: where the books (and the other corpora) come from.
+
+- Project Gutenberg books by id, downloaded over HTTP (retries, a User-Agent, a cache in
+  ``data/raw/``, the SHA-256 of every file recorded in ``data/raw/manifest.json``);
+- a local folder of ``.txt`` files ("train on my own books");
+- TinyShakespeare, TinyStories and WikiText-2 raw (Hugging Face ``datasets`` when online).
+
+``MINIGPT_DATASETS_DIR`` may point at a folder of already-downloaded copies laid out as
+``gutenberg/pg<ID>.txt``, ``tinyshakespeare/input.txt``, ``tinystories/*.txt`` and
+``wikitext-2-raw/wiki.<split>.raw``; when it is set, those copies are read before any
+network is tried (workshops without Wi-Fi, CI).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .artifacts import read_json, sha256_bytes, stage_dir, write_bytes_atomic, write_manifest
+from .profiles import Profile
+
+log = logging.getLogger(__name__)
+
+DATASETS_ENV = "MINIGPT_DATASETS_DIR"
+GUTENBERG_URL_ENV = "MINIGPT_GUTENBERG_URL"
+
+# Tried in order; "{id}" is replaced by the ebook number. MINIGPT_GUTENBERG_URL (one template,
+# or several separated by spaces) replaces this list, e.g. to use a mirror.
+GUTENBERG_URLS: tuple[str, ...] = (
+    "https://www.gutenberg.org/cache/epub/{id}/pg{id}.txt",
+    "https://www.gutenberg.org/files/{id}/{id}-0.txt",
+    "https://www.gutenberg.org/files/{id}/{id}.txt",
+)
+TINYSHAKESPEARE_URL = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+)
+USER_AGENT = f"minigpt-course/{__version__} (educational; python-urllib)"
+
+
+class DownloadError(RuntimeError):
+    """Raised when a file could not be fetched from any URL."""
+
+
+@dataclass
+class RawBook:
+    """One book as it arrived: its bytes are in ``path``, untouched."""
+
+    book_id: str  # "pg1342" for Gutenberg, the file stem for a local folder
+    title: str
+    author: str
+    source: str  # the URL, the offline copy, or the local file it came from
+    path: str  # relative to the data directory
+    sha256: str
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+def http_get(url: str, *, retries: int = 3, timeout: float = 30.0, backoff: float = 1.0) -> bytes:
+    """GET ``url`` with a User-Agent, retrying server errors and dropped connections.
+
+    A 404 (or any other 4xx) is not retried: the file is not there. Raises DownloadError.
+    """
+    last: Exception | None = None
+    for attempt in range(retries + 1):
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as err:
+            if 400 <= err.code < 500 and err.code != 429:
+                raise DownloadError(f"{url}: HTTP {err.code} {err.reason}") from err
+            last = err
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
+            last = err
+        if attempt < retries:
+            wait = backoff * 2**attempt
+            log.warning("GET %s failed (%s); retrying in %.1f s", url, last, wait)
+            time.sleep(wait)
+    raise DownloadError(f"{url}: gave up after {retries + 1} attempts ({last})")
+
+
+def datasets_dir() -> Path | None:
+    """The folder of offline copies named by ``MINIGPT_DATASETS_DIR``, if set."""
+    env = os.environ.get(DATASETS_ENV)
+    if not env:
+        return None
+    path = Path(env).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"{DATASETS_ENV}={env} is not a folder; fix the path or unset it")
+    return path
+
+
+# --------------------------------------------------------------------------- Gutenberg
+
+
+def _gutenberg_urls() -> list[str]:
+    env = os.environ.get(GUTENBERG_URL_ENV)
+    return env.split() if env else list(GUTENBERG_URLS)
+
+
+def _header_field(text: str, name: str) -> str | None:
+    match = re.search(rf"^{name}:\s*(.+?)\s*$", text, flags=re.MULTILINE | re.IGNORECASE)
+    return match.group(1).strip() if match else None
+
+
+def describe_book(data: bytes, fallback: str) -> tuple[str, str]:
+    """(title, author) read from a Gutenberg header, or the fallback and "unknown"."""
+    head = data[:20_000].decode("utf-8", errors="replace").replace("\r\n", "\n")
+    title = _header_field(head, "Title") or fallback
+    author = _header_field(head, "Author") or "unknown"
+    return title, author
+
+
+def gutenberg_book(book_id: int, *, refresh: bool = False) -> RawBook:
+    """Project Gutenberg ebook ``book_id`` as a file in ``data/raw/gutenberg/``.
+
+    Order: the cached copy (unless ``refresh``), the offline copy in ``MINIGPT_DATASETS_DIR``,
+    then each URL template in turn.
+    """
+    book_id = int(book_id)
+    name = f"pg{book_id}"
+    target = stage_dir("raw") / "gutenberg" / f"{name}.txt"
+    source = None
+    if target.is_file() and not refresh:
+        data = target.read_bytes()
+        source = _cached_source(name) or f"cache:{target.name}"
+    else:
+        offline = datasets_dir()
+        copy = offline / "gutenberg" / f"{name}.txt" if offline else None
+        if copy is not None and copy.is_file():
+            data = copy.read_bytes()
+            source = f"{DATASETS_ENV}/gutenberg/{copy.name}"
+        else:
+            errors = []
+            data = b""
+            for template in _gutenberg_urls():
+                url = template.format(id=book_id)
+                try:
+                    data = http_get(url)
+                    source = url
+                    break
+                except DownloadError as err:
+                    errors.append(str(err))
+            if source is None:
+                hint = (
+                    f"check the id on gutenberg.org, your connection, or set {DATASETS_ENV} "
+                    "to a folder of downloaded copies"
+                )
+                raise DownloadError(f"could not fetch Gutenberg book {book_id}: " + "; ".join(errors) + f". {hint}")
+        write_bytes_atomic(target, data)
+    title, author = describe_book(data, fallback=name)
+    return RawBook(
+        book_id=name,
+        title=title,
+        author=author,
+        source=source,
+        path=str(target.relative_to(target.parents[2])),
+        sha256=sha256_bytes(data),
+        bytes=len(data),
+    )
+
+
+def _cached_source(name: str) -> str | None:
+    """Where a cached book originally came from, according to the raw manifest."""
+    manifest = stage_dir("raw") / "manifest.json"
+    if not manifest.is_file():
+        return None
+    for book in read_json(manifest).get("books", []):
+        if book.get("book_id") == name:
+            return book.get("source")
+    return None
+
+
+# --------------------------------------------------------------------------- local folder
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+def local_books(folder: str | os.PathLike[str]) -> tuple[list[RawBook], list[Skipped]]:
+    """Copy every ``.txt`` file of ``folder`` into ``data/raw/local/``.
+
+    Other files, and files that look binary (NUL bytes), are skipped and reported; the rest
+    are processed. An empty folder is an error that says what to put there.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder; point it at a folder of .txt books")
+    books: list[RawBook] = []
+    skipped: list[Skipped] = []
+    target_dir = stage_dir("raw") / "local"
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if path.suffix.lower() != ".txt":
+            skipped.append(Skipped(str(path), f"not a .txt file ({path.suffix or 'no extension'})"))
+            continue
+        data = path.read_bytes()
+        if not data.strip():
+            skipped.append(Skipped(str(path), "empty file"))
+            continue
+        if b"\x00" in data[:65536]:
+            skipped.append(Skipped(str(path), "looks binary (contains NUL bytes), not plain text"))
+            continue
+        target = target_dir / path.name
+        write_bytes_atomic(target, data)
+        title, author = describe_book(data, fallback=path.stem)
+        books.append(
+            RawBook(
+                book_id=path.stem,
+                title=title,
+                author=author,
+                source=str(path),
+                path=str(target.relative_to(target.parents[2])),
+                sha256=sha256_bytes(data),
+                bytes=len(data),
+            )
+        )
+    for s in skipped:
+        log.warning("skipped %s: %s", s.path, s.reason)
+    if not books:
+        raise ValueError(
+            f"{folder} holds no usable .txt files"
+            + (f" ({len(skipped)} skipped: " + "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped) + ")" if skipped else "")
+            + ". Put plain-text books (UTF-8 or Latin-1 .txt files) in it."
+        )
+    return books, skipped
+
+
+# --------------------------------------------------------------------------- the raw stage
+
+
+def build_raw(profile: Profile, *, local_folder: str | os.PathLike[str] | None = None) -> Path:
+    """Fetch the profile's Gutenberg books (or copy a local folder) and write the raw manifest."""
+    skipped: list[Skipped] = []
+    if local_folder is not None:
+        books, skipped = local_books(local_folder)
+        origin = {"kind": "local", "folder": str(local_folder)}
+    else:
+        books = [gutenberg_book(i) for i in profile.book_ids]
+        origin = {"kind": "gutenberg", "ids": list(profile.book_ids)}
+    write_manifest(
+        "raw",
+        profile,
+        {
+            "origin": origin,
+            "books": [b.to_dict() for b in books],
+            "skipped": [asdict(s) for s in skipped],
+            "total_bytes": sum(b.bytes for b in books),
+        },
+    )
+    return stage_dir("raw")
+
+
+def raw_book_path(book: dict[str, Any]) -> Path:
+    """The file of one entry of the raw manifest."""
+    return stage_dir("raw").parent / book["path"]
+
+
+# --------------------------------------------------------------------------- other corpora
+
+
+def tinyshakespeare() -> str:
+    """The 1.1 MB TinyShakespeare text (karpathy/char-rnn)."""
+    offline = datasets_dir()
+    if offline and (offline / "tinyshakespeare" / "input.txt").is_file():
+        return (offline / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    target = stage_dir("raw") / "tinyshakespeare" / "input.txt"
+    if not target.is_file():
+        write_bytes_atomic(target, http_get(TINYSHAKESPEARE_URL))
+    return target.read_text(encoding="utf-8")
+
+
+def tinystories(split: str = "train", max_stories: int | None = None) -> list[str]:
+    """TinyStories as a list of stories (``split`` is "train" or "validation")."""
+    if split not in ("train", "validation"):
+        raise ValueError(f"split={split!r}: use 'train' or 'validation'")
+    offline = datasets_dir()
+    if offline and (offline / "tinystories").is_dir():
+        pattern = "*train*.txt" if split == "train" else "*valid*.txt"
+        files = sorted((offline / "tinystories").glob(pattern))
+        if files:
+            text = "".join(f.read_text(encoding="utf-8") for f in files)
+            stories = [s.strip() for s in text.split("<|endoftext|>") if s.strip()]
+            return stories[:max_stories] if max_stories else stories
+    from datasets import load_dataset
+
+    rows = load_dataset("roneneldan/TinyStories", split=split)
+    if max_stories:
+        rows = rows.select(range(min(max_stories, len(rows))))
+    return [r["text"].strip() for r in rows]
+
+
+def wikitext2(split: str) -> str:
+    """WikiText-2 raw (``wikitext-2-raw-v1``) as one string; ``split`` is train, validation or test."""
+    names = {"train": "train", "validation": "valid", "valid": "valid", "test": "test"}
+    if split not in names:
+        raise ValueError(f"split={split!r}: use 'train', 'validation' or 'test'")
+    offline = datasets_dir()
+    if offline and (offline / "wikitext-2-raw").is_dir():
+        path = offline / "wikitext-2-raw" / f"wiki.{names[split]}.raw"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+        if os.environ.get("HF_DATASETS_OFFLINE") == "1":
+            raise FileNotFoundError(
+                f"WikiText-2 {split!r} is not in {path.parent} and HF_DATASETS_OFFLINE=1; "
+                "only the splits present there can be used offline"
+            )
+    from datasets import load_dataset
+
+    hf_split = "validation" if names[split] == "valid" else names[split]
+    rows = load_dataset("Salesforce/wikitext", "wikitext-2-raw-v1", split=hf_split)
+    return "".join(r["text"] for r in rows)
+

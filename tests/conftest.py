@@ -1,0 +1,37 @@
+"""Shared fixtures. Unit tests never touch the notebooks' data folder: each gets its own."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _scratch_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes its artifacts under its own temporary data folder."""
+    path = tmp_path / "data"
+    monkeypatch.setenv("MINIGPT_DATA_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def data_dir(_scratch_data_dir: Path) -> Path:
+    return _scratch_data_dir
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    """The folder of offline corpora (MINIGPT_DATASETS_DIR); tests that need it skip without it."""
+    env = os.environ.get("MINIGPT_DATASETS_DIR")
+    if not env or not Path(env).is_dir():
+        pytest.skip("set MINIGPT_DATASETS_DIR to a folder of downloaded corpora (CI does)")
+    return Path(env)
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
