@@ -115,11 +115,13 @@ def outputs(args: argparse.Namespace) -> None:
         print(f"[outputs] running {nb.name} in place ...", flush=True)
         seconds = execute(nb, nb)
         print(f"[outputs] {nb.name} done in {seconds:.0f} s", flush=True)
-    sync(args)
+    sync(args, selected)
 
 
-def sync(_args: argparse.Namespace | None = None) -> None:
-    subprocess.run([sys.executable, "-m", "jupytext", "--sync", *map(str, notebooks())], check=True, cwd=ROOT)
+def sync(_args: argparse.Namespace | None = None, selected: list[Path] | None = None) -> None:
+    """Re-pair notebooks and their .py files (the newer of the two wins)."""
+    paths = selected if selected is not None else notebooks()
+    subprocess.run([sys.executable, "-m", "jupytext", "--sync", *map(str, paths)], check=True, cwd=ROOT)
 
 
 def test(args: argparse.Namespace) -> int:

@@ -36,8 +36,9 @@ def check_close(actual: Any, expected: Any, what: str, *, atol: float = 1e-5, rt
     """Check two numbers or tensors agree within tolerances, showing the largest difference."""
     import torch
 
-    a = torch.as_tensor(actual, dtype=torch.float64)
-    b = torch.as_tensor(expected, dtype=torch.float64)
+    # float64 on the CPU: MPS has no float64, and the comparison should not depend on the device.
+    a = torch.as_tensor(actual).detach().cpu().to(torch.float64)
+    b = torch.as_tensor(expected).detach().cpu().to(torch.float64)
     if a.shape != b.shape:
         check(False, f"{what}: shapes {tuple(a.shape)} vs {tuple(b.shape)}", hint or "the two results should have the same shape")
         return
@@ -45,19 +46,19 @@ def check_close(actual: Any, expected: Any, what: str, *, atol: float = 1e-5, rt
     check(torch.allclose(a, b, atol=atol, rtol=rtol), f"{what} (max difference {diff:.2e})", hint)
 
 
-def exercise(name: str, answer: Any, test: Callable[[Any], None]) -> bool:
+def exercise(name: str, answer: Any, test: Callable[[Any], None]) -> None:
     """Run ``test(answer)`` for an exercise and report; never raises.
 
     ``answer`` None means the learner has not tried yet. ``test`` raises CheckFailed (or
-    AssertionError) when the answer is wrong. Returns whether the answer passed.
+    AssertionError) when the answer is wrong. Prints the verdict (returns nothing, so a
+    notebook cell shows no stray value).
     """
     if answer is None:
         print(f"\u23f3 {name}: not attempted yet. Fill in the cell above, or open the solution below.")
-        return False
+        return
     try:
         test(answer)
     except AssertionError as err:
         print(f"{FAIL} {name}: not yet.\n   {err}")
-        return False
+        return
     print(f"{PASS} {name}: well done.")
-    return True

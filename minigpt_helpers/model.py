@@ -1,0 +1,714 @@
+"""The model: a decoder-only transformer (GPT), its presets, and what it costs to train.
+
+``GPTConfig`` says how big the model is; ``GPT(config)`` is the network, laid out like GPT-2 and
+nanoGPT (``transformer.wte``, ``transformer.wpe``, ``transformer.h.<i>.{ln_1,attn,ln_2,mlp}``,
+``transformer.ln_f``; ``lm_head`` only when the head is untied), so the weights map name for name
+onto GPT-2's.
+
+- ``forward(idx, targets=None, *, kv_cache=None, return_attention=False) -> (logits, loss)``.
+  Attention runs through ``F.scaled_dot_product_attention`` (flash attention on GPUs that have
+  it); ``return_attention=True`` takes an explicit path that gives the same output and returns
+  ``(logits, loss, attentions)``, one ``(B, n_head, T, T_keys)`` tensor per layer.
+- Weight tying: with ``tie_weights`` the output head *is* ``transformer.wte.weight`` (logits =
+  ``x @ wte.weight.T``); there is no ``lm_head.weight`` key, so ``state_dict()`` holds no shared
+  tensors and saves with ``safetensors.torch.save_file`` as well as ``save_model``.
+- ``new_kv_cache(...)`` makes a ``KVCache``; ``model(idx_new, kv_cache=cache)`` appends the new
+  positions (absolute positions ``cache.length ...``) and attends to everything cached.
+- ``PRESETS`` / ``preset(name)``: the seed documents' models and the profiles' models;
+  ``count_parameters(config)`` and ``memory_table(...)`` say what each costs without building it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+INIT_SCHEMES = ("gpt2", "xavier", "normal")
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass
+class GPTConfig:
+    """How big the model is. Validated on creation: every problem is named with its fix."""
+
+    vocab_size: int = 50257  # must equal the tokenizer's vocabulary size
+    context_length: int = 128  # rows of the position table: the longest input it reads
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 256  # width of the residual stream; n_embd // n_head per head
+    ffn_hidden: int | None = None  # width inside the MLP; None means 4 * n_embd
+    dropout: float = 0.0
+    bias: bool = True  # biases in Linear layers and LayerNorms (GPT-2 has them)
+    tie_weights: bool = True  # the output head reuses the token embedding table
+    init: str = "gpt2"  # "gpt2": normal(init_std), residual projections scaled; "xavier"; "normal"
+    init_std: float = 0.02
+    activation_checkpointing: bool = False  # recompute blocks in backward to save memory
+
+    def __post_init__(self) -> None:
+        problems = []
+
+        def positive_int(name: str, low: int = 1) -> bool:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                problems.append(f"{name}={value!r}: use a whole number of at least {low}")
+                return False
+            return True
+
+        ok = [positive_int(n) for n in ("vocab_size", "context_length", "n_layer", "n_head", "n_embd")]
+        if ok[3] and ok[4] and self.n_embd % self.n_head:
+            low = self.n_embd - self.n_embd % self.n_head
+            divisors = [h for h in range(1, min(self.n_embd, 64) + 1) if self.n_embd % h == 0]
+            problems.append(
+                f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}; pick n_embd a "
+                f"multiple of {self.n_head} (e.g. {low or self.n_head} or {low + self.n_head}) or an "
+                f"n_head that divides {self.n_embd} (e.g. {', '.join(map(str, divisors[-3:]))})"
+            )
+        if self.ffn_hidden is not None:
+            positive_int("ffn_hidden")
+        def number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+        if not (number(self.dropout) and 0.0 <= self.dropout < 1.0):
+            problems.append(f"dropout={self.dropout!r}: use a probability in [0, 1), e.g. 0.0 or 0.1")
+        for name in ("bias", "tie_weights", "activation_checkpointing"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name}={getattr(self, name)!r}: use True or False")
+        if self.init not in INIT_SCHEMES:
+            problems.append(f"init={self.init!r}: use one of {', '.join(map(repr, INIT_SCHEMES))}")
+        if not (number(self.init_std) and 0.0 < self.init_std < 1.0):
+            problems.append(f"init_std={self.init_std!r}: use a small positive number, e.g. 0.02")
+        if problems:
+            raise ValueError("GPTConfig is invalid:\n- " + "\n- ".join(problems))
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @property
+    def hidden_dim(self) -> int:
+        """The MLP's inner width (``ffn_hidden``, or 4 * n_embd when it is None)."""
+        return self.ffn_hidden if self.ffn_hidden is not None else 4 * self.n_embd
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict; ``GPTConfig.from_dict`` reads it back."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GPTConfig:
+        """Build from ``to_dict()`` output (e.g. a checkpoint's config.json); unknown keys are refused."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"GPTConfig.from_dict: unknown keys {unknown}; the fields are {sorted(known)}. "
+                "Was this config written by another version or another model? Remove those keys."
+            )
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> GPTConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+# --------------------------------------------------------------------------- attention
+
+
+def causal_mask(t_query: int, t_key: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    """A (t_query, t_key) bool mask, True where a query may look.
+
+    The queries are the last ``t_query`` of ``t_key`` positions (the first ``t_key - t_query``
+    sit in a KV cache), so query i may see keys 0 .. t_key - t_query + i.
+    """
+    t_key = t_query if t_key is None else t_key
+    if t_key < t_query:
+        raise ValueError(f"causal_mask: t_key={t_key} must be at least t_query={t_query}")
+    return torch.ones(t_query, t_key, dtype=torch.bool, device=device).tril(diagonal=t_key - t_query)
+
+
+def causal_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention written out: softmax(q k^T / sqrt(d), future masked) v. Returns (output, weights).
+
+    q: (..., T, d); k, v: (..., T_keys, d) with the queries the last T of the T_keys positions.
+    The weights (..., T, T_keys) are what the heatmaps show (before dropout).
+    """
+    t_q, t_k = q.size(-2), k.size(-2)
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))  # (..., T, T_keys)
+    scores = scores.masked_fill(~causal_mask(t_q, t_k, q.device), float("-inf"))
+    weights = F.softmax(scores.float(), dim=-1).to(q.dtype)  # softmax in float32 for bf16 safety
+    dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0 else weights
+    return dropped @ v, weights
+
+
+class CausalSelfAttention(nn.Module):
+    """All heads at once: one Linear makes q, k, v for every head; another mixes the heads."""
+
+    def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
+        super().__init__()
+        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+        self.layer_idx = layer_idx
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self, x: torch.Tensor, kv_cache: KVCache | None = None, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        B, T, C = x.shape  # (batch, time, channels)
+        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        if kv_cache is not None:
+            k, v = kv_cache.update(self.layer_idx, k, v)  # (B, nh, T_cached + T, hs)
+        p = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            y, weights = causal_attention(q, k, v, dropout_p=p)
+        elif k.size(2) == T:  # no cache before these positions: plain causal attention
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+        elif T == 1:  # one new token sees every cached position
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        else:  # a chunk after a cache: see the cache plus its own causal part
+            mask = causal_mask(T, k.size(2), x.device)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again: (B, T, C)
+        return self.resid_dropout(self.c_proj(y)), weights
+
+
+class MLP(nn.Module):
+    """Per position: widen, GELU, narrow back. Where most of a block's parameters are."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, config.hidden_dim, bias=config.bias)
+        self.gelu = nn.GELU(approximate="tanh")  # GPT-2's GELU ("gelu_new" in Hugging Face)
+        self.c_proj = nn.Linear(config.hidden_dim, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))  # (B, T, C)
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config, layer_idx)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(
+        self, x: torch.Tensor, kv_cache: KVCache | None = None, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        a, weights = self.attn(self.ln_1(x), kv_cache, need_weights)
+        x = x + a
+        x = x + self.mlp(self.ln_2(x))
+        return x, weights
+
+
+# --------------------------------------------------------------------------- KV cache
+
+
+class KVCache:
+    """Keys and values of the positions seen so far, for every layer, so that generating one
+    more token costs one position of work instead of the whole sequence.
+
+    ``length`` counts the cached positions; ``model(idx_new, kv_cache=cache)`` appends
+    ``idx_new.size(1)`` of them. Buffers are allocated on the first use (dtype and device of the
+    keys, unless given). ``reset()`` empties it (generation re-prefills to slide the window).
+    Meant for inference (``torch.no_grad()``): the buffers are written in place.
+    """
+
+    def __init__(
+        self,
+        n_layer: int,
+        batch_size: int,
+        n_head: int,
+        head_dim: int,
+        max_len: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        self.n_layer, self.batch_size, self.n_head, self.head_dim = n_layer, batch_size, n_head, head_dim
+        self.max_len, self.device, self.dtype = max_len, device, dtype
+        self.length = 0
+        self._pending = 0  # positions written by the current forward, committed by advance()
+        self.k: torch.Tensor | None = None  # (n_layer, B, nh, max_len, hs)
+        self.v: torch.Tensor | None = None
+
+    def __repr__(self) -> str:
+        return (f"KVCache(length={self.length}, max_len={self.max_len}, "
+                f"batch_size={self.batch_size}, n_layer={self.n_layer})")
+
+    def reset(self) -> None:
+        self.length = 0
+        self._pending = 0
+
+    def check_room(self, batch_size: int, n_new: int) -> None:
+        """Raise a clear error when ``n_new`` positions would not fit, or the batch differs."""
+        if batch_size != self.batch_size:
+            raise ValueError(
+                f"the KV cache was made for batch_size={self.batch_size} but the input has "
+                f"{batch_size} rows; make one with model.new_kv_cache({batch_size})"
+            )
+        if self.length + n_new > self.max_len:
+            raise ValueError(
+                f"the KV cache holds {self.length} of at most {self.max_len} positions (the "
+                f"model's context_length or the max_len asked for); {n_new} more would not fit. "
+                "Slide the window: cache.reset(), then prefill the last tokens that fit."
+            )
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write this layer's new keys and values (B, nh, T, hs); return all so far (B, nh, L+T, hs)."""
+        if self.k is None:
+            shape = (self.n_layer, self.batch_size, self.n_head, self.max_len, self.head_dim)
+            device = self.device if self.device is not None else k.device
+            dtype = self.dtype if self.dtype is not None else k.dtype
+            self.k = torch.zeros(shape, device=device, dtype=dtype)
+            self.v = torch.zeros(shape, device=device, dtype=dtype)
+        assert self.v is not None
+        start, end = self.length, self.length + k.size(2)
+        self.k[layer, :, :, start:end] = k
+        self.v[layer, :, :, start:end] = v
+        self._pending = k.size(2)
+        return self.k[layer, :, :, :end].to(k.dtype), self.v[layer, :, :, :end].to(v.dtype)
+
+    def advance(self) -> None:
+        """Commit the positions every layer wrote in this forward (the model calls it)."""
+        self.length += self._pending
+        self._pending = 0
+
+
+# --------------------------------------------------------------------------- the GPT
+
+
+class GPT(nn.Module):
+    """Token ids (B, T) in, next-token logits (B, T, vocab_size) out."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embeddings
+                wpe=nn.Embedding(config.context_length, config.n_embd),  # position embeddings
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList([Block(config, i) for i in range(config.n_layer)]),
+                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+            )
+        )
+        # Tied: the head reads transformer.wte.weight (no lm_head key). Untied: its own Linear.
+        self.lm_head = None if config.tie_weights else nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Initialise every weight by ``config.init`` (see GPTConfig)."""
+        c = self.config
+        residual_std = c.init_std / math.sqrt(2 * c.n_layer)  # GPT-2: one per residual add
+        for name, module in self.named_modules():
+            if isinstance(module, nn.Linear):
+                if c.init == "xavier":
+                    nn.init.xavier_uniform_(module.weight)
+                elif c.init == "gpt2" and name.endswith("c_proj"):
+                    nn.init.normal_(module.weight, mean=0.0, std=residual_std)
+                else:
+                    nn.init.normal_(module.weight, mean=0.0, std=c.init_std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, mean=0.0, std=c.init_std)
+            elif isinstance(module, nn.LayerNorm):
+                module.reset_parameters()
+
+    # ----------------------------------------------------------------- forward
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        *,
+        kv_cache: KVCache | None = None,
+        return_attention: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None] | tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+        """Logits (B, T, vocab) and, with targets (B, T), the mean cross-entropy (-1 = ignore).
+
+        With ``kv_cache`` the inputs continue the cached positions. With ``return_attention``
+        also returns a list of attention weights, one (B, n_head, T, T_keys) tensor per layer.
+        """
+        B, T = idx.shape
+        start = 0
+        if kv_cache is not None:
+            kv_cache.check_room(B, T)
+            start = kv_cache.length
+        if start + T > self.config.context_length:
+            raise ValueError(
+                f"an input of {start + T} positions is longer than context_length="
+                f"{self.config.context_length} (the position table); crop it to the last "
+                f"{self.config.context_length} tokens, e.g. idx[:, -{self.config.context_length}:], "
+                "or build the model with a larger context_length"
+            )
+        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+        x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, T, C)
+        x = self.transformer.drop(x)
+        use_checkpoint = self.config.activation_checkpointing and self.training and torch.is_grad_enabled()
+        attentions: list[torch.Tensor] = []
+        for block in self.transformer.h:
+            if use_checkpoint and kv_cache is None and not return_attention:
+                x, _ = checkpoint(block, x, use_reentrant=False)
+            else:
+                x, weights = block(x, kv_cache, return_attention)
+                if weights is not None:
+                    attentions.append(weights)
+        if kv_cache is not None:
+            kv_cache.advance()
+        x = self.transformer.ln_f(x)  # (B, T, C)
+        head = self.transformer.wte.weight if self.lm_head is None else self.lm_head.weight
+        logits = F.linear(x, head)  # (B, T, vocab)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        if return_attention:
+            return logits, loss, attentions
+        return logits, loss
+
+    # ----------------------------------------------------------------- helpers
+
+    def new_kv_cache(
+        self,
+        batch_size: int,
+        max_len: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> KVCache:
+        """An empty cache for ``batch_size`` sequences of at most ``max_len`` (default: context) positions."""
+        c = self.config
+        max_len = c.context_length if max_len is None else max_len
+        if not 1 <= max_len <= c.context_length:
+            raise ValueError(f"max_len={max_len}: a KV cache holds 1 to context_length={c.context_length} positions")
+        return KVCache(c.n_layer, batch_size, c.n_head, c.head_dim, max_len, device, dtype)
+
+    def num_parameters(self, breakdown: bool = False) -> int | dict[str, int]:
+        """How many numbers the model learns (the tied head counted once), or where they are."""
+        t = self.transformer
+        parts = {
+            "token embeddings": t.wte.weight.numel(),
+            "position embeddings": t.wpe.weight.numel(),
+            "transformer blocks": sum(p.numel() for p in t.h.parameters()),
+            "final norm": sum(p.numel() for p in t.ln_f.parameters()),
+        }
+        if self.lm_head is not None:
+            parts["output head"] = self.lm_head.weight.numel()
+        return parts if breakdown else sum(parts.values())
+
+    def check_vocab(self, tokenizer_vocab_size: int | Any) -> None:
+        """Raise ValueError unless the tokenizer (or its vocab size) matches ``config.vocab_size``."""
+        n = getattr(tokenizer_vocab_size, "vocab_size", tokenizer_vocab_size)
+        if n != self.config.vocab_size:
+            raise ValueError(
+                f"vocab_size={self.config.vocab_size} in the model's config differs from the "
+                f"tokenizer's {n} tokens; build the model with vocab_size={n} (e.g. "
+                f"preset(name, vocab_size=tokenizer.vocab_size)), or load the tokenizer this model "
+                "was trained with"
+            )
+
+    def check_context(self, context_length: int) -> None:
+        """Raise ValueError when sequences of ``context_length`` would not fit the position table."""
+        if context_length > self.config.context_length:
+            raise ValueError(
+                f"sequences of {context_length} tokens are longer than the model's context_length="
+                f"{self.config.context_length}; build the model with context_length={context_length} "
+                f"or make the batches at most {self.config.context_length} long"
+            )
+
+    def optimizer_groups(self, weight_decay: float) -> list[dict[str, Any]]:
+        """AdamW parameter groups: matrices and embeddings decay, biases and norms do not."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        return [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+
+
+# --------------------------------------------------------------------------- sizes without building
+
+
+def count_parameters(config: GPTConfig) -> dict[str, int]:
+    """The same breakdown as ``GPT.num_parameters(breakdown=True)``, by arithmetic."""
+    C, F_, V, b = config.n_embd, config.hidden_dim, config.vocab_size, int(config.bias)
+    norm = 2 * C if config.bias else C
+    attention = C * 3 * C + b * 3 * C + C * C + b * C
+    mlp = C * F_ + b * F_ + F_ * C + b * C
+    parts = {
+        "token embeddings": V * C,
+        "position embeddings": config.context_length * C,
+        "transformer blocks": config.n_layer * (2 * norm + attention + mlp),
+        "final norm": norm,
+    }
+    if not config.tie_weights:
+        parts["output head"] = V * C
+    return parts
+
+
+# --------------------------------------------------------------------------- presets
+
+
+@dataclass(frozen=True)
+class PresetInfo:
+    """Where a preset comes from and what its source says it weighs."""
+
+    config: GPTConfig
+    source: str  # the seed document or profile it comes from
+    vocab_note: str  # which vocabulary its source assumed
+    stated_params: float | None = None  # the source's own total, in parameters (None: none stated)
+    note: str = ""  # how our count compares with the source's
+
+
+PRESET_INFO: dict[str, PresetInfo] = {
+    "ultra-mini": PresetInfo(
+        GPTConfig(vocab_size=50257, context_length=512, n_layer=6, n_head=8, n_embd=512),
+        "seed 000 (the gpu profile's model)",
+        "GPT-2 BPE, 50,257 tokens",
+        40e6,
+        "44.9M counted here (25.7M of it the token table, 18.9M the blocks): 'about 40M' to one "
+        "significant figure. Without embeddings it is 19.2M.",
+    ),
+    "mini-gpt2": PresetInfo(
+        GPTConfig(vocab_size=50257, context_length=1024, n_layer=12, n_head=12, n_embd=768),
+        "seed 000",
+        "GPT-2 BPE, 50,257 tokens",
+        124e6,
+        "124.4M, GPT-2 small exactly (nanoGPT prints 123.65M because it leaves out the "
+        "position table).",
+    ),
+    "seed001-small": PresetInfo(
+        GPTConfig(vocab_size=8000, context_length=128, n_layer=4, n_head=4, n_embd=256),
+        "seed 001",
+        "a byte-level BPE of 8,000 tokens trained on the books",
+        None,
+        "5.24M; the same shape as the cpu profile's model.",
+    ),
+    "tinystories": PresetInfo(
+        GPTConfig(vocab_size=50257, context_length=128, n_layer=6, n_head=6, n_embd=384, dropout=0.1),
+        "seed 002",
+        "GPT-2 BPE, 50,257 tokens",
+        None,
+        "30.0M, two thirds of it the token table; with a 8,000-token BPE it would be 13.7M.",
+    ),
+    "wikitext": PresetInfo(
+        GPTConfig(vocab_size=16000, context_length=512, n_layer=6, n_head=6, n_embd=384, ffn_hidden=1536,
+                  init="xavier"),
+        "seed 003 (planned Xavier-uniform initialisation)",
+        "a BPE of 16,000 tokens",
+        46e6,
+        "17.0M counted here (23.1M with an untied head), not the ~46M the seed states: its own "
+        "shape (6 x 384, ffn 1536, 16k vocabulary) cannot reach 46M under any reading we tried "
+        "(untied head, GPT-2's vocabulary untied gives 49.4M); treat the seed's total as a slip.",
+    ),
+    "shakespeare-char": PresetInfo(
+        GPTConfig(vocab_size=65, context_length=64, n_layer=4, n_head=4, n_embd=128, bias=False),
+        "nanoGPT's shakespeare_char on a MacBook (COURSE.md measured ~45 ms/step here)",
+        "characters: 65 in TinyShakespeare (our CharTokenizer adds <eot> and <unk>: pass vocab_size)",
+        0.80e6,
+        "0.80M; nanoGPT prints 0.80M too (it leaves out the 8,192 position parameters).",
+    ),
+    "ci": PresetInfo(
+        GPTConfig(vocab_size=512, context_length=64, n_layer=2, n_head=4, n_embd=64),
+        "profile ci: seconds-long test runs",
+        "the ci profile's BPE of 512 tokens",
+    ),
+    "cpu": PresetInfo(
+        GPTConfig(vocab_size=8000, context_length=128, n_layer=4, n_head=4, n_embd=256),
+        "profile cpu (COURSE.md: ~0.5 s/step at batch 16 x 128 on 2 cores)",
+        "the cpu profile's BPE of 8,000 tokens",
+    ),
+}
+
+#: name -> the preset's config with the vocabulary and context its source assumed.
+PRESETS: dict[str, GPTConfig] = {name: info.config for name, info in PRESET_INFO.items()}
+
+
+def preset(name: str, vocab_size: int | None = None, context_length: int | None = None, **changes: Any) -> GPTConfig:
+    """The config of preset ``name``, with the tokenizer's vocab size, a context or other fields changed."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; pick one of {', '.join(PRESETS)}")
+    if vocab_size is not None:
+        changes["vocab_size"] = vocab_size
+    if context_length is not None:
+        changes["context_length"] = context_length
+    return PRESETS[name].replace(**changes)
+
+
+def config_for_profile(profile: Any, vocab_size: int) -> GPTConfig:
+    """The model a profile trains: its preset, the tokenizer's vocab size, the profile's context."""
+    return preset(profile.model_preset, vocab_size=vocab_size, context_length=profile.context_length)
+
+
+def preset_table(names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """One row per preset: shape, parameter breakdown (millions) and the source's stated total."""
+    rows = []
+    for name in names or PRESETS:
+        info, c = PRESET_INFO[name], PRESETS[name]
+        parts = count_parameters(c)
+        total = sum(parts.values())
+        rows.append({
+            "preset": name,
+            "source": info.source.split(" (")[0],
+            "layers x width / heads": f"{c.n_layer} x {c.n_embd} / {c.n_head}",
+            "context": c.context_length,
+            "vocab": c.vocab_size,
+            "token emb (M)": round(parts["token embeddings"] / 1e6, 2),
+            "position emb (M)": round(parts["position embeddings"] / 1e6, 2),
+            "blocks (M)": round(parts["transformer blocks"] / 1e6, 2),
+            "head (M)": "tied" if c.tie_weights else round(parts["output head"] / 1e6, 2),
+            "total (M)": round(total / 1e6, 2),
+            "source says (M)": None if info.stated_params is None else round(info.stated_params / 1e6, 2),
+        })
+    return rows
+
+
+# --------------------------------------------------------------------------- memory and FLOPs
+
+GiB = 1024**3
+
+#: Memory a training run may use on each machine (GiB), after the CUDA context, the OS and
+#: other programs: an 8 GB card shows ~7.6 GiB; a Colab T4 shows ~14.7 GiB; a 16 GB laptop
+#: keeps about half for the OS, a browser and the notebook.
+MACHINES: dict[str, float] = {"8 GB GPU": 7.0, "Colab T4 (16 GB)": 14.0, "laptop (16 GB RAM)": 8.0}
+
+
+def activation_bytes(
+    config: GPTConfig, batch_size: int, context_length: int | None = None, *,
+    bytes_per_value: int = 4, flash: bool = True,
+) -> int:
+    """Estimate what backward keeps from one forward, in bytes.
+
+    Per layer and token 8*C + 2*hidden values (norm inputs and outputs, q/k/v, attention output,
+    MLP input and GELU in and out); the attention matrices too unless ``flash``; 1-byte masks per
+    dropout; the final norm; the head's log-softmax (vocab_size float32 values per token). With
+    ``activation_checkpointing`` only each block's input is kept, plus one block recomputed.
+    """
+    c = config
+    T = c.context_length if context_length is None else context_length
+    tokens = batch_size * T
+    per_layer = tokens * (8 * c.n_embd + 2 * c.hidden_dim) * bytes_per_value
+    if c.dropout > 0:  # masks of the two residual dropouts
+        per_layer += tokens * 2 * c.n_embd
+    if not flash:  # softmax output, plus its dropout mask and the dropped copy
+        scores = batch_size * c.n_head * T * T
+        per_layer += scores * (2 * bytes_per_value + 1 if c.dropout > 0 else bytes_per_value)
+    if c.activation_checkpointing:
+        layers = c.n_layer * tokens * c.n_embd * bytes_per_value + per_layer
+    else:
+        layers = c.n_layer * per_layer
+    embedding_dropout = tokens * c.n_embd if c.dropout > 0 else 0
+    final_norm = 2 * tokens * c.n_embd * bytes_per_value
+    head = tokens * c.vocab_size * 4
+    return layers + embedding_dropout + final_norm + head
+
+
+def saved_activation_bytes(model: nn.Module, idx: torch.Tensor, targets: torch.Tensor) -> int:
+    """Measure what autograd keeps for backward from one forward (weights not counted)."""
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in weights:
+            seen.setdefault(storage.data_ptr(), storage.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(idx, targets)
+    return sum(seen.values())
+
+
+def memory_row(
+    config: GPTConfig, batch_size: int, *, name: str = "", context_length: int | None = None,
+    bytes_per_value: int = 4, flash: bool = True, machines: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Training memory for one config (float32 weights, AdamW) in GiB, FLOPs per token, and fits."""
+    n = sum(count_parameters(config).values())
+    T = config.context_length if context_length is None else context_length
+    weights, grads, adam = 4 * n, 4 * n, 8 * n  # float32 weights and gradients; AdamW: 2 moments
+    acts = activation_bytes(config, batch_size, T, bytes_per_value=bytes_per_value, flash=flash)
+    total = weights + grads + adam + acts
+    row: dict[str, Any] = {
+        "preset": name,
+        "params (M)": round(n / 1e6, 2),
+        "batch x context": f"{batch_size} x {T}",
+        "weights (GiB)": round(weights / GiB, 3),
+        "grads (GiB)": round(grads / GiB, 3),
+        "AdamW (GiB)": round(adam / GiB, 3),
+        "activations (GiB)": round(acts / GiB, 3),
+        "total (GiB)": round(total / GiB, 3),
+        "train MFLOP/token (6N)": round(6 * n / 1e6, 1),
+        "+ attention MFLOP/token": round(6 * config.n_layer * T * config.n_embd / 1e6, 1),
+    }
+    for machine, capacity in (machines or MACHINES).items():
+        row[f"fits {machine}"] = "yes" if total <= capacity * GiB else "no"
+    return row
+
+
+def memory_table(
+    names: Iterable[str] | None = None, batch_size: int = 16, **kwargs: Any
+) -> list[dict[str, Any]]:
+    """``memory_row`` for every preset (or ``names``) at ``batch_size`` and its own context."""
+    return [memory_row(PRESETS[name], batch_size, name=name, **kwargs) for name in (names or PRESETS)]
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows of dicts as a Markdown table (for ``IPython.display.Markdown`` or a terminal)."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        cells = [_cell(row.get(k)) for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def plot_attention(weights: torch.Tensor, labels: Sequence[str] | None = None, ax: Any = None, title: str = "") -> Any:
+    """Heatmap of one (T, T_keys) attention matrix: rows are queries, columns the keys they read."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4), dpi=90)
+    w = weights.detach().float().cpu()
+    ax.imshow(w, cmap="viridis", vmin=0.0)
+    if labels is not None:
+        ax.set_xticks(range(w.size(1)), labels[-w.size(1):], rotation=90, fontsize=7)
+        ax.set_yticks(range(w.size(0)), labels[-w.size(0):], fontsize=7)
+    ax.set_xlabel("key (what is read)")
+    ax.set_ylabel("query (who reads)")
+    ax.set_title(title)
+    return ax
+
+
+__all__ = [
+    "GPTConfig", "GPT", "KVCache", "Block", "MLP", "CausalSelfAttention", "causal_mask",
+    "causal_attention", "count_parameters", "PRESETS", "PRESET_INFO", "PresetInfo", "preset",
+    "config_for_profile", "preset_table", "memory_row", "memory_table", "activation_bytes",
+    "format_table", "plot_attention", "MACHINES", "saved_activation_bytes",
+]

@@ -1,0 +1,560 @@
+# %% [markdown]
+# <a href="https://colab.research.google.com/github/minigpt-course/minigpt-from-books/blob/main/notebooks/04_model.ipynb" target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/></a>
+#
+# # 04 · The model: token ids in, next-token scores out
+#
+# You build a GPT, the decoder-only transformer behind GPT-2, one piece at a time: token and
+# position embeddings, one attention head with its causal mask, many heads at once, the MLP,
+# pre-norm residual blocks, the output head that shares the embedding table, and dropout. Then
+# you import the package's `GPT`, give it the same weights, and check that both give the same
+# scores. Last, you look at what each model size costs (parameters, memory, FLOPs) and run the
+# checks that catch a broken model before you spend an hour training it.
+#
+# **Reads** `data/tokenizer/` (for the vocabulary size) and `data/clean/` (a few real sentences),
+# rebuilding them if they are missing. **Writes** nothing: the model is code
+# (`minigpt_helpers/model.py`); 05_training saves the first weights.
+#
+# | profile | model | runtime of this notebook (data stages already built) |
+# |---|---|---|
+# | `ci` | 2 layers, 64 wide, 512 tokens (0.14M parameters) | 15 to 30 s on 2 busy Xeon cores (dev machine, torch 2.13 CPU) |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M parameters) | 23 to 49 s on the same 2 busy cores |
+# | `gpu` | seed 000's "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M) | not yet measured |
+#
+# Building the missing data stages first adds about 15 s (`ci`) or 20 s (`cpu`) on that machine.
+
+# %%
+# Setup (the same cell opens every notebook). On Colab it installs the course's helper
+# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+import importlib.util, os, subprocess, sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
+    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+elif importlib.util.find_spec("minigpt_helpers") is None:
+    sys.path.insert(0, os.path.abspath(".."))  # a checkout used without installing
+
+from minigpt_helpers.notebook import start
+
+PROFILE = start("04_model")
+
+# %% [markdown]
+# ## The inputs: a tokenizer and some real text
+#
+# The model never sees text, only token ids, so all it needs from the tokenizer is how many
+# different ids there are. A few thousand tokens of the first book make a batch for the checks.
+
+# %%
+import math
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+
+from minigpt_helpers import artifacts, model, tokenization
+from minigpt_helpers.checks import check, check_between, check_close, exercise
+from minigpt_helpers.profiles import pick_device
+
+artifacts.ensure("tokenizer", PROFILE)
+tok = tokenization.load_tokenizer()
+text = tokenization.clean_texts()[0]
+print(f"{tok}; first book: {len(text):,} characters")
+
+# %% [markdown]
+# The sizes come from the profile: its model preset, the tokenizer's vocabulary and the profile's
+# context length. `GPTConfig` is a dataclass that checks itself when it is made.
+
+# %%
+config = model.config_for_profile(PROFILE, vocab_size=tok.vocab_size)
+config
+
+# %%
+torch.manual_seed(0)
+device = pick_device()  # cuda, then mps, then cpu
+B, T = 4, config.context_length
+ids = torch.tensor(tok.encode(text[:60_000])[: B * T + 1], device=device)
+x = ids[:-1].view(B, T)  # (B, T) inputs
+y = ids[1:].view(B, T)  # (B, T) targets: the token that comes next, at every position
+check(x.shape == (B, T) and torch.equal(x[0, 1:], y[0, :-1]),
+      f"a batch of {B} x {T} real tokens; the targets are the inputs shifted by one")
+
+# %% [markdown]
+# ## 1. Embeddings: what the token is, and where it is
+#
+# A token id is a row number in a table of learned vectors, `n_embd` numbers each. Attention
+# (next) treats its inputs as a set, so the order has to be put into the vectors themselves: a
+# second table holds one learned vector per position, added to the token's.
+
+# %%
+C = config.n_embd
+wte = nn.Embedding(config.vocab_size, C, device=device)  # one learned vector per token
+wpe = nn.Embedding(config.context_length, C, device=device)  # one learned vector per position
+h = wte(x) + wpe(torch.arange(T, device=device))  # (B, T, C): what the token is + where it is
+h.shape
+
+# %% [markdown]
+# ## 2. One attention head, and the causal mask
+#
+# Each position asks a question (its *query*), offers a description (its *key*) and a message
+# (its *value*). A query scores every key with a dot product; a softmax turns the scores into
+# weights; the output is the weighted mean of the values. Dividing by √head_size keeps the scores
+# about unit size, so the softmax does not start out saturated.
+
+# %%
+head_size = 16
+key, query, value = (nn.Linear(C, head_size, bias=False, device=device) for _ in range(3))
+k, q, v = key(h), query(h), value(h)  # each (B, T, head_size)
+scores = q @ k.transpose(-2, -1) / math.sqrt(head_size)  # (B, T, T): query row, key column
+scores.shape
+
+# %% [markdown]
+# A language model predicts the next token, so position *t* must not read positions after *t*:
+# that would be reading the answer. The causal mask sets those scores to −∞ before the softmax,
+# so their weights are exactly zero.
+
+# %%
+mask = torch.tril(torch.ones(T, T, dtype=torch.bool, device=device))  # True where looking is allowed
+weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (B, T, T); rows sum to 1
+out = weights @ v  # (B, T, head_size)
+check(weights.triu(diagonal=1).abs().max() == 0, "no weight at all on a future position")
+check_close(weights.sum(-1).cpu(), torch.ones(B, T), "every row of weights sums to 1")
+
+# %%
+n = 12
+labels = [tok.token_piece(int(i)).replace("\n", "\\n") for i in x[1, :n]]  # the second row: mid-text
+fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=90)
+axes[0].imshow(mask[:n, :n].cpu(), cmap="Greys")
+axes[0].set_title("causal mask (black: may look)")
+model.plot_attention(weights[1, :n, :n], labels, ax=axes[1], title="weights of one untrained head")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Untrained, each row spreads its weight over the past in no pattern that means anything (the
+# first row can only look at itself). Training is what makes a head pick out the previous word,
+# the matching quote mark or the subject of the sentence.
+#
+# ## 3. Many heads at once
+#
+# One head can look for one kind of thing. A block runs `n_head` heads side by side, each
+# `n_embd / n_head` wide, and mixes their outputs with one more linear layer (`c_proj`). In
+# practice one `Linear` makes the queries, keys and values of every head, and a reshape splits
+# them into heads: the same arithmetic as separate heads, in a few big matrix products.
+
+# %%
+class MultiHeadAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)  # q, k, v of every head
+        self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)  # mixes the heads
+        self.attn_dropout, self.resid_dropout = nn.Dropout(cfg.dropout), nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        att = q @ k.transpose(-2, -1) / math.sqrt(k.size(-1))  # (B, nh, T, T)
+        att = att.masked_fill(~torch.ones(T, T, dtype=torch.bool, device=x.device).tril(), float("-inf"))
+        y = self.attn_dropout(att.softmax(dim=-1)) @ v  # (B, nh, T, hs)
+        y = y.transpose(1, 2).reshape(B, T, C)  # heads side by side again
+        return self.resid_dropout(self.c_proj(y))
+
+
+# %% [markdown]
+# ## 4. The MLP: thinking about what was read
+#
+# Attention moves information between positions; the MLP then works on each position alone:
+# widen to `4 * n_embd`, a GELU (a smooth ReLU), narrow back. About two thirds of a block's
+# parameters are here.
+
+# %%
+class MLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.c_fc = nn.Linear(cfg.n_embd, cfg.hidden_dim, bias=cfg.bias)  # widen (4x by default)
+        self.gelu = nn.GELU(approximate="tanh")  # GPT-2's GELU
+        self.c_proj = nn.Linear(cfg.hidden_dim, cfg.n_embd, bias=cfg.bias)  # back to n_embd
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))  # (B, T, C)
+
+
+# %% [markdown]
+# ## 5. Blocks: pre-norm and residual connections
+#
+# A block *adds* what attention and the MLP compute to its input (`x + ...`): the residual stream
+# runs straight from the embeddings to the output, so gradients reach the first layer undimmed
+# and a deep stack trains as easily as a shallow one. Each branch first normalises its input
+# (LayerNorm: mean 0, variance 1 per position), "pre-norm" as in GPT-2, which keeps the scale of
+# what each branch sees steady as the stream grows.
+
+# %%
+class Block(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.ln_1, self.attn = nn.LayerNorm(cfg.n_embd, bias=cfg.bias), MultiHeadAttention(cfg)
+        self.ln_2, self.mlp = nn.LayerNorm(cfg.n_embd, bias=cfg.bias), MLP(cfg)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))  # read from earlier positions
+        return x + self.mlp(self.ln_2(x))  # then work on each position
+
+
+# %% [markdown]
+# ## 6. Dropout
+#
+# While training, dropout zeroes a random fraction `p` of the values it sees and scales the rest
+# by 1/(1−p), so a model cannot lean on any single feature; in evaluation it does nothing. The
+# course's small models on a few books use `dropout=0.0` (seed 002's TinyStories model uses 0.1);
+# the layers are there for the configs that want them.
+
+# %%
+drop = nn.Dropout(p=0.1)
+z = torch.ones(10_000)
+check_between(drop(z).eq(0).float().mean().item(), 0.08, 0.12, "training: the share of values zeroed")
+check_close(drop(z).max(), 1 / 0.9, "training: the survivors are scaled by 1/(1-p)")
+check(torch.equal(drop.eval()(z), z), "eval mode: dropout passes everything through")
+
+# %% [markdown]
+# ## 7. The whole GPT, and the output head that shares the embedding table
+#
+# Embeddings, a stack of blocks, a last LayerNorm, and a head that scores every token of the
+# vocabulary at every position. The head multiplies by the *same* table as the token embedding
+# (weight tying): a token's vector is used both to read it and to predict it. That saves
+# `vocab_size × n_embd` parameters, a big share of a small model, and works at least as well.
+
+# %%
+class MyGPT(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(cfg.vocab_size, cfg.n_embd), wpe=nn.Embedding(cfg.context_length, cfg.n_embd),
+            drop=nn.Dropout(cfg.dropout), h=nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer)),
+            ln_f=nn.LayerNorm(cfg.n_embd, bias=cfg.bias)))
+
+    def forward(self, idx, targets=None):
+        t = self.transformer
+        x = t.drop(t.wte(idx) + t.wpe(torch.arange(idx.size(1), device=idx.device)))  # (B, T, C)
+        for block in t.h:
+            x = block(x)
+        logits = t.ln_f(x) @ t.wte.weight.T  # tied head: (B, T, vocab_size)
+        loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        return logits, loss
+
+
+torch.manual_seed(0)
+mine = MyGPT(config).to(device).eval()
+my_logits, my_loss = mine(x, y)
+my_logits.shape
+
+# %% [markdown]
+# ## 8. The package's GPT gives the same scores
+#
+# `minigpt_helpers.model.GPT` is the same network with the same parameter names, so it loads
+# these weights as they are. Its attention goes through PyTorch's
+# `scaled_dot_product_attention` (flash attention on GPUs that have it); asked for the attention
+# weights, it takes the written-out path above instead. Both must agree with the notebook's model.
+
+# %%
+gpt = model.GPT(config).to(device).eval()
+gpt.load_state_dict(mine.state_dict())  # strict: every name and shape must match
+logits, loss = gpt(x, y)
+check_close(logits.cpu(), my_logits.cpu(), "package GPT vs the notebook's GPT: same logits", atol=1e-4, rtol=1e-4)
+logits2, _, attentions = gpt(x, return_attention=True)
+check_close(logits2.cpu(), logits.cpu(), "flash (SDPA) path vs written-out attention path", atol=1e-4, rtol=1e-4)
+check(len(attentions) == config.n_layer and attentions[0].shape == (B, config.n_head, T, T),
+      f"one (B, n_head, T, T) map of attention weights per layer ({config.n_layer})")
+
+# %% [markdown]
+# On a GPU, training runs the matrix products in bfloat16 (`torch.autocast`) while the weights
+# stay float32; the package computes the loss in float32 either way. Expected: the same loss
+# to within 0.05. (On a CPU this cell only says so.)
+
+# %%
+if device == "cuda" and torch.cuda.is_bf16_supported():
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        bf16_logits, bf16_loss = gpt(x, y)
+    check(bf16_logits.dtype == torch.bfloat16 and bf16_loss.dtype == torch.float32, "bfloat16 logits, float32 loss")
+    check_close(bf16_loss.cpu(), loss.cpu(), "loss under bfloat16 autocast vs float32", atol=0.05)
+else:
+    print(f"device {device}: no bfloat16 GPU here, so nothing to compare")
+
+# %% [markdown]
+# ## 9. Initialisation: the first loss says whether the model starts sane
+#
+# An untrained model should not prefer any token: it gives each about 1/vocab_size, so its loss
+# is about ln(vocab_size). The notebook's model used PyTorch's default initialisation, whose
+# embedding vectors are far too long for a tied head: it starts out confidently wrong. The
+# package initialises like GPT-2 (normal with std 0.02, the projections into the residual stream
+# scaled down by √(2·n_layer)). Expected: within 0.5 of ln(vocab_size).
+
+# %%
+gpt = model.GPT(config).to(device).eval()  # fresh, GPT-2 initialisation
+_, loss = gpt(x, y)
+print(f"ln(vocab_size) = {math.log(config.vocab_size):.2f}; default init: {my_loss.item():.1f}; GPT-2 init: {loss.item():.2f}")
+check_between(loss.item(), math.log(config.vocab_size) - 0.5, math.log(config.vocab_size) + 0.5,
+              "untrained loss with GPT-2 initialisation", hint="check the init: logits should start near 0")
+
+# %% [markdown]
+# ## 10. The causal mask really blocks the future
+#
+# Change one token in the middle of a sequence: the scores at every earlier position must stay
+# bit for bit the same, and those at that position must change. A mask applied the wrong way
+# round, or a shift by one, fails this.
+
+# %%
+t = T // 2
+changed = x.clone()
+changed[:, t] = (changed[:, t] + 1) % config.vocab_size
+before, _ = gpt(x)
+after, _ = gpt(changed)
+check(torch.equal(after[:, :t], before[:, :t]), f"changing token {t} leaves the logits of positions 0..{t - 1} unchanged")
+check(not torch.allclose(after[:, t], before[:, t]), f"it does change the logits at position {t}")
+
+# %% [markdown]
+# ## 11. A tiny model can memorise one batch
+#
+# If the model, the loss and the optimiser are wired together right, a small model learns one
+# fixed batch by heart in a few dozen steps. This is the cheapest test of the whole training
+# path; the same tiny model (2 layers, 64 wide) is used in every profile. Expected: the loss falls
+# from about ln(vocab_size) to below 0.5.
+
+# %%
+torch.manual_seed(0)
+tiny = model.GPT(model.preset("ci", vocab_size=tok.vocab_size, context_length=32)).to(device).train()
+xb, yb = x[:, :32], y[:, :32]
+opt = torch.optim.AdamW(tiny.parameters(), lr=1e-2)
+losses, t0 = [], time.time()
+for step in range(60):
+    _, l = tiny(xb, yb)
+    opt.zero_grad(set_to_none=True)
+    l.backward()
+    opt.step()
+    losses.append(l.item())
+print(f"{len(losses)} steps in {time.time() - t0:.1f} s: loss {losses[0]:.2f} -> {losses[-1]:.3f}")
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
+ax.plot(losses)
+ax.axhline(math.log(tok.vocab_size), ls="--", c="grey", label="ln(vocab_size)")
+ax.set(xlabel="step", ylabel="loss on the same batch", yscale="log", title="memorising one batch")
+ax.legend()
+plt.show()
+check_between(losses[-1], 0.0, 0.5, "loss after 60 steps on one batch",
+              hint="a loss stuck near ln(vocab_size) means nothing is learned: check backward and the optimizer")
+
+# %% [markdown]
+# ## 12. Counting parameters
+#
+# Where the numbers live: the token table grows with the vocabulary, the blocks with
+# `n_layer × 12 × n_embd²`. The package can count a config without building it, which is how the
+# next table covers models too big for this machine.
+
+# %%
+parts = gpt.num_parameters(breakdown=True)
+for part, count in parts.items():
+    print(f"{part:>20}: {count:>12,}  ({count / sum(parts.values()):.0%})")
+check(parts == model.count_parameters(config), f"the count by formula equals the built model's: {sum(parts.values()):,}")
+
+# %% [markdown]
+# The presets are the models the course's seed documents describe, and the profiles' models.
+# "source says" is the total the source states. Seed 000's "about 40M" is 44.9M here (to one
+# significant figure, 40M); its "mini-gpt2" is GPT-2 small, 124.4M (nanoGPT prints 123.65M
+# because it leaves out the position table). Seed 003's WikiText model states about 46M, but its
+# own shape (6 × 384, feed-forward 1536, 16,000 tokens) counts 17.0M, or 23.1M with an untied head:
+# no reading of that config reaches 46M, so take the seed's figure as a slip.
+
+# %%
+display(Markdown(model.format_table(model.preset_table())))
+for name in model.PRESETS:
+    info = model.PRESET_INFO[name]
+    print(f"{name}: {info.vocab_note}. {info.note}".rstrip(". ") + ".")
+
+# %%
+counted = {row["preset"]: row["total (M)"] for row in model.preset_table()}
+check(f"{counted['ultra-mini'] * 1e6:.0e}" == "4e+07", f"ultra-mini: {counted['ultra-mini']}M is 'about 40M' to one significant figure")
+check_between(counted["mini-gpt2"], 123.5, 124.5, "mini-gpt2 (M), GPT-2 small's 124M")
+check_between(counted["shakespeare-char"], 0.79, 0.81, "shakespeare-char (M), nanoGPT's 0.80M")
+
+# %% [markdown]
+# ## 13. What a model costs to train
+#
+# Training in float32 with AdamW keeps, per parameter, the weight (4 bytes), its gradient (4) and
+# AdamW's two running averages (8): 16 bytes. On top come the activations that backward needs,
+# which grow with batch × context and, for small models, are most of the memory. The table is at
+# a batch of 16 sequences of each preset's own context; activations assume flash attention (no
+# T × T matrices stored) and float32 (mixed precision roughly halves them). "Fits" leaves room for
+# the CUDA context or, on a 16 GB laptop, for everything else that runs (`model.MACHINES`).
+# A training step costs about 6 FLOPs per parameter per token (2 forward, 4 backward), plus the
+# attention scores.
+
+# %%
+display(Markdown(model.format_table(model.memory_table(batch_size=16))))
+
+# %% [markdown]
+# The activation estimate is arithmetic; check it against what autograd really keeps for this
+# profile's model (a batch of 2). Expected: a ratio between 0.85 and 1.2.
+
+# %%
+probe = model.GPT(config).to(device).train()
+measured = model.saved_activation_bytes(probe, x[:2], y[:2])
+estimate = model.activation_bytes(config, 2, flash=config.dropout == 0)
+print(f"measured {measured / 2**20:.1f} MiB, estimated {estimate / 2**20:.1f} MiB")
+check_between(measured / estimate, 0.85, 1.2, "measured / estimated activation memory")
+del probe
+
+# %% [markdown]
+# ## 14. The KV cache, for generating fast
+#
+# To generate, a model scores the next token, appends it, and runs again. Without help it would
+# recompute the keys and values of the whole prefix at every step. A KV cache keeps them:
+# each new token then costs one position of work. 07_inference builds on this; here, check that
+# it changes nothing: a prefill followed by one token at a time gives the same logits as one
+# full forward.
+
+# %%
+cache = gpt.new_kv_cache(batch_size=B)
+pieces = [gpt(x[:, : T // 2], kv_cache=cache)[0]]  # prefill half the context
+for i in range(T // 2, T):
+    pieces.append(gpt(x[:, i : i + 1], kv_cache=cache)[0])  # then one token at a time
+check_close(torch.cat(pieces, dim=1).cpu(), before.cpu(), f"cached forwards ({cache.length} positions) vs one full forward", atol=1e-4, rtol=1e-4)
+
+# %% [markdown]
+# ## 15. Errors that say what to change
+#
+# Three mistakes everyone makes once: a width that the heads cannot split, a sequence longer than
+# the position table, and a model whose vocabulary differs from its tokenizer's. Each stops with
+# an error that names the field and the fix.
+
+# %%
+def error_of(action):
+    try:
+        action()
+    except ValueError as err:
+        return str(err)
+    return ""
+
+
+msg = error_of(lambda: model.GPTConfig(n_embd=500, n_head=8))
+print(msg)
+check("n_embd=500" in msg and "n_head=8" in msg, "width not divisible by heads: named, with a fix")
+
+# %%
+msg = error_of(lambda: gpt(torch.zeros(1, config.context_length + 1, dtype=torch.long, device=device)))
+print(msg)
+check("context_length" in msg, "a sequence longer than the position table: named, with a fix")
+
+# %%
+other = model.GPT(model.preset("ci", vocab_size=50257))  # a model built for GPT-2's tokenizer
+msg = error_of(lambda: other.check_vocab(tok))
+print(msg)
+check("vocab_size" in msg and str(tok.vocab_size) in msg, "vocabulary differs from the tokenizer's: named, with a fix")
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1: attention, written out
+#
+# Write `my_attention(q, k, v)` for tensors of shape (B, n_head, T, head_size): scaled dot-product
+# scores, the causal mask, softmax, weighted sum of the values. It is checked against PyTorch's
+# `scaled_dot_product_attention(q, k, v, is_causal=True)`, the call the package makes.
+
+# %%
+def test_attention(fn):
+    q, k, v = torch.randn(3, 2, 4, 10, 8, generator=torch.Generator().manual_seed(1)).unbind(0)
+    expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    check_close(fn(q, k, v), expected, "your attention vs F.scaled_dot_product_attention", atol=1e-5)
+
+
+my_attention = None  # replace with a function (q, k, v) -> output
+exercise("attention, written out", my_attention, test_attention)
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+def my_attention_solution(q, k, v):
+    T = q.size(-2)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, nh, T, T)
+    scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    return scores.softmax(dim=-1) @ v  # (B, nh, T, hs)
+
+
+test_attention(my_attention_solution)
+
+# %% [markdown]
+# ### Exercise 2: count a block's parameters
+#
+# Write `block_params(n_embd, hidden, bias)`: the number of parameters in one transformer block
+# (two LayerNorms, the attention's two linear layers, the MLP's two). LayerNorm has a weight and,
+# with `bias`, a bias of `n_embd` each. Checked against the package's count for several shapes.
+
+# %%
+def test_block_params(fn):
+    for n_embd, hidden, bias in [(64, 256, True), (256, 1024, False), (384, 1536, True)]:
+        cfg = model.GPTConfig(vocab_size=100, n_layer=1, n_head=4, n_embd=n_embd, ffn_hidden=hidden, bias=bias)
+        expected = model.count_parameters(cfg)["transformer blocks"]
+        check(fn(n_embd, hidden, bias) == expected, f"n_embd={n_embd}, hidden={hidden}, bias={bias}: {expected:,}")
+
+
+block_params = None  # replace with a function (n_embd, hidden, bias) -> int
+exercise("count a block's parameters", block_params, test_block_params)
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+def block_params_solution(n_embd, hidden, bias):
+    b = int(bias)
+    norms = 2 * (n_embd + b * n_embd)
+    attention = n_embd * 3 * n_embd + b * 3 * n_embd + n_embd * n_embd + b * n_embd
+    mlp = n_embd * hidden + b * hidden + hidden * n_embd + b * n_embd
+    return norms + attention + mlp
+
+
+test_block_params(block_params_solution)
+
+# %% [markdown]
+# ### Exercise 3: the mask when a cache holds the past
+#
+# With a KV cache, `t_new` new positions attend to `t_cached` cached ones plus themselves. Write
+# `cache_mask(t_new, t_cached)`: a boolean (t_new, t_cached + t_new) tensor, True where a new
+# position may look. (Hint: new position i sits at absolute position t_cached + i.) Checked
+# against the mask the package builds for this case.
+
+# %%
+def test_cache_mask(fn):
+    for t_new, t_cached in [(1, 5), (3, 4), (4, 0)]:
+        check(torch.equal(fn(t_new, t_cached), model.causal_mask(t_new, t_cached + t_new)),
+              f"{t_new} new positions after {t_cached} cached ones")
+
+
+cache_mask = None  # replace with a function (t_new, t_cached) -> bool tensor
+exercise("the mask with a cache", cache_mask, test_cache_mask)
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+def cache_mask_solution(t_new, t_cached):
+    return torch.ones(t_new, t_cached + t_new, dtype=torch.bool).tril(diagonal=t_cached)
+
+
+test_cache_mask(cache_mask_solution)
+
+# %% [markdown]
+# ## Summary
+#
+# - A GPT is embeddings (token + position), `n_layer` pre-norm residual blocks of causal
+#   multi-head attention and an MLP, a final LayerNorm, and a head tied to the token table.
+# - The package's `GPT` loads your weights and gives the same logits, through flash attention or
+#   the written-out path that returns attention maps; its KV cache gives the same logits too.
+# - Before training, three checks catch most wiring bugs: the first loss is about
+#   ln(vocab_size), changing a token never changes an earlier prediction, and a tiny model can
+#   memorise one batch.
+# - Memory for training is about 16 bytes per parameter plus activations; FLOPs about 6 per
+#   parameter per token.
+#
+# **Next: 05_training** builds this profile's model with
+# `model.config_for_profile(PROFILE, tok.vocab_size)`, trains it on `data/tokens/`, and saves
+# checkpoints to `data/checkpoints/`.
