@@ -208,6 +208,10 @@ def staleness(stage: str, profile: Profile) -> str | None:
     manifest = read_json(path)
     if manifest.get("profile") != profile.name:
         return f"{path.parent} was built for profile {manifest.get('profile')!r}, not {profile.name!r}"
+    origin = manifest.get("origin", {})
+    if stage == "raw" and origin.get("kind") == "gutenberg" and origin.get("ids") != list(profile.book_ids):
+        # A local folder of books is a deliberate choice and stays; a changed book list does not.
+        return f"{path.parent} holds other Gutenberg books than profile {profile.name!r} lists"
     up = _upstream(stage)
     if up and manifest.get("upstream", {}).get(up) != fingerprint(up):
         return f"{path.parent} was built from a different {up!r} stage than the one on disk"

@@ -73,3 +73,12 @@ def test_ensure_fails_loudly_when_a_builder_writes_nothing(monkeypatch: pytest.M
     monkeypatch.setattr(artifacts, "_builder", lambda stage: (lambda profile: None))
     with pytest.raises(RuntimeError, match="did not produce a current manifest"):
         artifacts.ensure("raw", get_profile("ci"), quiet=True)
+
+
+def test_raw_is_stale_when_the_book_list_changes() -> None:
+    ci = get_profile("ci")
+    artifacts.write_manifest("raw", ci, {"origin": {"kind": "gutenberg", "ids": list(ci.book_ids)}})
+    assert artifacts.staleness("raw", ci) is None
+    assert "other Gutenberg books" in artifacts.staleness("raw", ci.with_overrides(book_ids=(11,)))
+    artifacts.write_manifest("raw", ci, {"origin": {"kind": "local", "folder": "/my/books"}})
+    assert artifacts.staleness("raw", ci.with_overrides(book_ids=(11,))) is None  # own books stay
