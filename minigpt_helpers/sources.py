@@ -116,12 +116,23 @@ def _header_field(text: str, name: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+# The first line of old etexts: "The Project Gutenberg Etext of Pandora, by Henry James".
+_ETEXT_LINE = re.compile(
+    r"Project Gutenberg(?:'s)? E(?:text|Book) of (?P<title>.+?)(?:,? by (?P<author>[^*\n]+?))?\s*\**\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
 def describe_book(data: bytes, fallback: str) -> tuple[str, str]:
-    """(title, author) read from a Gutenberg header, or the fallback and "unknown"."""
+    """(title, author) from a Gutenberg header ("Title:" lines, or an old etext's first line)."""
     head = data[:20_000].decode("utf-8", errors="replace").replace("\r\n", "\n")
-    title = _header_field(head, "Title") or fallback
-    author = _header_field(head, "Author") or "unknown"
-    return title, author
+    title = _header_field(head, "Title")
+    author = _header_field(head, "Author")
+    first = _ETEXT_LINE.search("\n".join(head.split("\n")[:3]))
+    if first and not title:
+        title = first.group("title").strip()
+        author = author or (first.group("author") or "").strip() or None
+    return title or fallback, author or "unknown"
 
 
 def gutenberg_book(book_id: int, *, refresh: bool = False) -> RawBook:

@@ -167,3 +167,11 @@ def test_wikitext_train_offline_says_it_is_missing(shared_datasets: Path, monkey
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match="offline"):
         sources.wikitext2("train")
+
+
+def test_titles_of_old_etexts_without_title_lines() -> None:
+    old = b"*****The Project Gutenberg Etext of Pandora, by Henry James*****\n\nCopyright laws...\n"
+    assert sources.describe_book(old, "pg2299") == ("Pandora", "Henry James")
+    older = b"Project Gutenberg's Etext of Shorter Prose Pieces by Oscar Wilde\n\n"
+    assert sources.describe_book(older, "x") == ("Shorter Prose Pieces", "Oscar Wilde")
+    assert sources.describe_book(b"Just some text\n", "mine") == ("mine", "unknown")
