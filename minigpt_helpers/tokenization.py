@@ -1,12 +1,17 @@
 """Tokenization: clean text to token ids, behind one small interface.
 
 Three tokenizers share ``encode``, ``encode_batch``, ``decode``, ``vocab_size``, ``eot_id``,
-``save`` and ``load_tokenizer``:
+``sha256``, ``token_bytes``/``token_piece``, ``save`` and ``load_tokenizer``:
 
 - ``GPT2Tokenizer``: GPT-2's byte-level BPE (50,257 tokens) through tiktoken;
 - ``BPETokenizer``: a byte-level BPE trained on the cleaned books with Hugging Face ``tokenizers``
   (special tokens ``<bos>``, ``<eos>``, ``<pad>``), saved as ``tokenizer.json``;
 - ``CharTokenizer``: one token per character (a fallback, and nanoGPT's shakespeare_char).
+
+``encode`` never produces a special token, even when the text spells one (a book that contains
+"<eos>" gets ordinary tokens for it); callers place ``eot_id`` between documents themselves.
+``encode_batch`` cuts long texts at newlines where GPT-2's pre-tokenizer splits anyway (so the
+ids are exactly those of encoding each text whole) and encodes the pieces on all cores.
 
 A tokenizer folder holds ``tokenizer_config.json`` (kind, name, vocabulary size, end-of-text id,
 SHA-256) and the files that kind needs; ``load_tokenizer`` refuses a file whose SHA-256 changed.
@@ -18,8 +23,10 @@ import hashlib
 import json
 import logging
 import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +47,71 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "tokenizer_config.json"
 BPE_SPECIAL_TOKENS = ("<bos>", "<eos>", "<pad>")
 
+# encode_batch cuts texts longer than this (in characters) into pieces, so that a few long
+# books still keep every core busy. Any size gives the same ids; this one keeps overhead low.
+CHUNK_CHARS = 1 << 16
+
+
+# --------------------------------------------------------------------------- byte-level alphabet
+
+
+def _byte_to_char() -> dict[int, str]:
+    """GPT-2's printable stand-in for each byte: printable Latin-1 bytes stand for themselves,
+    the others (space, newline, control bytes...) are shifted past 255, so b" " reads "Ġ"."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table = {b: chr(b) for b in printable}
+    shifted = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + shifted)
+            shifted += 1
+    return table
+
+
+# Byte-level BPEs (GPT-2's and Hugging Face's ByteLevel) store token strings in these characters.
+BYTE_TO_CHAR: dict[int, str] = _byte_to_char()
+CHAR_TO_BYTE: dict[str, int] = {c: b for b, c in BYTE_TO_CHAR.items()}
+
+
+def split_text(text: str, chunk_chars: int = CHUNK_CHARS) -> list[str]:
+    """Cut ``text`` into pieces of about ``chunk_chars`` that encode exactly like the whole.
+
+    Each cut is just before a newline that is followed by a non-space character. GPT-2's
+    pre-tokenizer (also used by Hugging Face's ByteLevel) always makes such a newline a token
+    of its own and ends the preceding whitespace there, so no token can straddle the cut.
+    """
+    if chunk_chars < 1:
+        raise ValueError(f"chunk_chars={chunk_chars}: use a positive number of characters")
+    pieces: list[str] = []
+    start, n = 0, len(text)
+    while n - start > chunk_chars:
+        cut = text.find("\n", start + chunk_chars)
+        while cut != -1 and (cut + 1 >= n or text[cut + 1].isspace()):
+            cut = text.find("\n", cut + 1)
+        if cut == -1:
+            break
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
+
+
+def _encode_split(encode_many: Any, texts: Sequence[str], chunk_chars: int) -> list[list[int]]:
+    """Split every text with ``split_text``, encode all pieces at once, join the ids per text."""
+    split = [split_text(t, chunk_chars) for t in texts]
+    flat = [p for pieces in split for p in pieces]
+    encoded = iter(encode_many(flat))
+    out = []
+    for pieces in split:
+        ids: list[int] = []
+        for _ in pieces:
+            ids.extend(next(encoded))
+        out.append(ids)
+    return out
+
+
+# --------------------------------------------------------------------------- the interface
+
 
 class Tokenizer(ABC):
     """What every tokenizer offers. Generation and the model see only the ids."""
@@ -58,6 +130,11 @@ class Tokenizer(ABC):
 
     @property
     @abstractmethod
+    def special_tokens(self) -> dict[str, int]:
+        """Tokens that ``encode`` never produces, by name (the end-of-text one among them)."""
+
+    @property
+    @abstractmethod
     def sha256(self) -> str:
         """A fingerprint of the vocabulary: two tokenizers with the same one encode alike."""
 
@@ -68,13 +145,17 @@ class Tokenizer(ABC):
     @abstractmethod
     def decode(self, ids: Sequence[int]) -> str: ...
 
+    @abstractmethod
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes one token stands for (a special token: its name)."""
+
     def encode_batch(self, texts: Sequence[str], num_threads: int | None = None) -> list[list[int]]:
         """Encode many texts; subclasses use all cores."""
         return [self.encode(t) for t in texts]
 
     def token_piece(self, token_id: int) -> str:
-        """How one token reads on its own (for pictures of token boundaries)."""
-        return self.decode([token_id])
+        """How one token reads on its own (a piece of a multi-byte character shows as U+FFFD)."""
+        return self.token_bytes(token_id).decode("utf-8", errors="replace")
 
     def config(self) -> dict[str, Any]:
         return {
@@ -82,6 +163,7 @@ class Tokenizer(ABC):
             "name": self.name,
             "vocab_size": self.vocab_size,
             "eot_id": self.eot_id,
+            "special_tokens": self.special_tokens,
             "sha256": self.sha256,
         }
 
@@ -112,7 +194,17 @@ class GPT2Tokenizer(Tokenizer):
     def __init__(self) -> None:
         import tiktoken
 
-        self._enc = tiktoken.get_encoding("gpt2")
+        try:
+            self._enc = tiktoken.get_encoding("gpt2")
+        except Exception as err:  # tiktoken raises requests' errors when offline
+            cache = os.environ.get("TIKTOKEN_CACHE_DIR")
+            raise FileNotFoundError(
+                "could not load GPT-2's BPE files: tiktoken downloads them once from "
+                "openaipublic.blob.core.windows.net, and "
+                + (f"TIKTOKEN_CACHE_DIR={cache} does not hold them" if cache else "TIKTOKEN_CACHE_DIR is not set")
+                + f" ({type(err).__name__}). Connect once, or point TIKTOKEN_CACHE_DIR at a folder "
+                "that already holds them."
+            ) from err
         self._sha: str | None = None
 
     @property
@@ -124,6 +216,10 @@ class GPT2Tokenizer(Tokenizer):
         return self._enc.eot_token
 
     @property
+    def special_tokens(self) -> dict[str, int]:
+        return {"<|endoftext|>": self._enc.eot_token}
+
+    @property
     def sha256(self) -> str:
         if self._sha is None:
             h = hashlib.sha256()
@@ -133,16 +229,20 @@ class GPT2Tokenizer(Tokenizer):
         return self._sha
 
     def encode(self, text: str) -> list[int]:
+        if len(text) > 2 * CHUNK_CHARS:
+            return self.encode_batch([text])[0]
         return self._enc.encode_ordinary(text)
 
     def encode_batch(self, texts: Sequence[str], num_threads: int | None = None) -> list[list[int]]:
-        return self._enc.encode_ordinary_batch(list(texts), num_threads=num_threads or os.cpu_count() or 1)
+        """Encode on ``num_threads`` threads (default: every core); tiktoken releases the GIL."""
+        threads = num_threads or os.cpu_count() or 1
+        return _encode_split(lambda flat: self._enc.encode_ordinary_batch(flat, num_threads=threads), texts, CHUNK_CHARS)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._enc.decode(list(ids))
 
-    def token_piece(self, token_id: int) -> str:
-        return self._enc.decode_single_token_bytes(token_id).decode("utf-8", errors="replace")
+    def token_bytes(self, token_id: int) -> bytes:
+        return self._enc.decode_single_token_bytes(token_id)
 
 
 # --------------------------------------------------------------------------- trained BPE (HF tokenizers)
@@ -155,9 +255,13 @@ class BPETokenizer(Tokenizer):
 
     def __init__(self, tokenizer: Any, sha256: str | None = None) -> None:
         self._tok = tokenizer
+        # Text that spells "<eos>" is ordinary text: only the caller places special ids.
+        # (A runtime switch, not stored in tokenizer.json, so the SHA-256 is unaffected.)
+        self._tok.encode_special_tokens = True
         self.name = f"bpe-{self._tok.get_vocab_size()}"
         # The fingerprint is the SHA-256 of the exact tokenizer.json that save() writes.
-        self._sha = sha256 or hashlib.sha256(self._tok.to_str(pretty=True).encode("utf-8")).hexdigest()
+        self._sha = sha256 or hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+        self._bytes: list[bytes] | None = None
 
     @classmethod
     def train(
@@ -168,7 +272,11 @@ class BPETokenizer(Tokenizer):
         min_frequency: int = 2,
         special_tokens: Sequence[str] = BPE_SPECIAL_TOKENS,
     ) -> BPETokenizer:
-        """Learn ``vocab_size`` tokens (256 bytes + specials + merges) from ``texts``."""
+        """Learn ``vocab_size`` tokens (specials + 256 bytes + merges) from ``texts``.
+
+        Ids: the special tokens first, then the 256 bytes, then one token per merge in the
+        order they were learned. Training stops early when no pair occurs ``min_frequency`` times.
+        """
         from tokenizers import Tokenizer as HFTokenizer
         from tokenizers import decoders, models, pre_tokenizers, trainers
 
@@ -177,6 +285,8 @@ class BPETokenizer(Tokenizer):
                 f"vocab_size={vocab_size} is too small: a byte-level BPE needs 256 byte tokens plus "
                 f"{len(special_tokens)} special tokens; use at least {256 + len(special_tokens) + 1}"
             )
+        if len(set(special_tokens)) != len(special_tokens):
+            raise ValueError(f"special_tokens={list(special_tokens)} has duplicates; list each once")
         tok = HFTokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
@@ -199,30 +309,76 @@ class BPETokenizer(Tokenizer):
         return self._special("<eos>")
 
     @property
+    def special_tokens(self) -> dict[str, int]:
+        return {t.content: i for i, t in sorted(self._tok.get_added_tokens_decoder().items()) if t.special}
+
+    @property
     def sha256(self) -> str:
         return self._sha
 
     def _special(self, token: str) -> int:
-        token_id = self._tok.token_to_id(token)
+        token_id = self.special_tokens.get(token)
         if token_id is None:
             raise ValueError(f"this BPE has no {token} token; train it with special_tokens including {token!r}")
         return token_id
 
     def encode(self, text: str) -> list[int]:
+        if len(text) > 2 * CHUNK_CHARS:
+            return self.encode_batch([text])[0]
         return self._tok.encode(text, add_special_tokens=False).ids
 
     def encode_batch(self, texts: Sequence[str], num_threads: int | None = None) -> list[list[int]]:
-        # tokenizers parallelises batches over all cores (RAYON_NUM_THREADS caps it).
-        return [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=False)]
+        """Encode on all cores (``tokenizers`` has its own thread pool; RAYON_NUM_THREADS caps it)."""
+        fast = getattr(self._tok, "encode_batch_fast", self._tok.encode_batch)  # no offsets: faster
+        return _encode_split(lambda flat: [e.ids for e in fast(flat, add_special_tokens=False)], texts, CHUNK_CHARS)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._tok.decode(list(ids), skip_special_tokens=False)
 
-    def token_piece(self, token_id: int) -> str:
-        return self._tok.decode([token_id], skip_special_tokens=False)
+    def token_bytes(self, token_id: int) -> bytes:
+        if self._bytes is None:
+            specials = {i: t for t, i in self.special_tokens.items()}
+            table = []
+            for i in range(self.vocab_size):
+                s = self._tok.id_to_token(i)
+                table.append(specials[i].encode("utf-8") if i in specials else bytes(CHAR_TO_BYTE[c] for c in s))
+            self._bytes = table
+        return self._bytes[token_id]
+
+    def merges(self) -> list[tuple[bytes, bytes]]:
+        """The learned merges in order, as byte strings: merge k made token ``first_merge_id + k``."""
+        model = json.loads(self.to_json())["model"]
+        pairs = [m.split(" ", 1) if isinstance(m, str) else m for m in model["merges"]]
+        return [(bytes(CHAR_TO_BYTE[c] for c in a), bytes(CHAR_TO_BYTE[c] for c in b)) for a, b in pairs]
+
+    def shrink(self, vocab_size: int) -> BPETokenizer:
+        """The BPE that training with a smaller ``vocab_size`` gives: the same ids, fewer merges.
+
+        BPE learns greedily, so a smaller vocabulary is a prefix of a larger one's merge list.
+        """
+        from tokenizers import Tokenizer as HFTokenizer
+
+        data = json.loads(self.to_json())
+        model = data["model"]
+        first_merge = self.vocab_size - len(model["merges"])
+        if not first_merge < vocab_size <= self.vocab_size:
+            raise ValueError(
+                f"vocab_size={vocab_size}: shrink keeps at least one merge of this {self.name}; "
+                f"pick a size from {first_merge + 1} to {self.vocab_size}"
+            )
+        model["vocab"] = {t: i for t, i in model["vocab"].items() if i < vocab_size}
+        model["merges"] = model["merges"][: vocab_size - first_merge]
+        if len(model["vocab"]) != vocab_size:  # ids are not bytes + specials, then one per merge
+            raise ValueError(f"{self.name}: its ids do not follow its merges, so it cannot be shrunk; train anew")
+        data["added_tokens"] = [t for t in data["added_tokens"] if t["id"] < vocab_size]
+        return BPETokenizer(HFTokenizer.from_str(json.dumps(data, ensure_ascii=False)))
+
+    def to_json(self) -> str:
+        """The ``tokenizer.json`` text (Hugging Face's format) that ``save`` writes."""
+        return self._tok.to_str(pretty=True)
 
     def _save_files(self, folder: Path) -> None:
-        write_text_atomic(folder / "tokenizer.json", self._tok.to_str(pretty=True))
+        write_text_atomic(folder / "tokenizer.json", self.to_json())
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> BPETokenizer:
@@ -242,13 +398,18 @@ class CharTokenizer(Tokenizer):
     UNK = "<unk>"
 
     def __init__(self, chars: Sequence[str]) -> None:
+        bad = [c for c in chars if not isinstance(c, str) or len(c) != 1]
+        if bad:
+            raise ValueError(f"CharTokenizer: every entry must be one character; got {bad[:5]!r}")
         if len(set(chars)) != len(chars):
             raise ValueError("CharTokenizer: the character list has duplicates")
         self.chars = list(chars)
         self._stoi = {c: i for i, c in enumerate(self.chars)}
         self._eot = len(self.chars)
         self._unk = len(self.chars) + 1
+        self._itos = [*self.chars, self.EOT, self.UNK]
         self.name = f"char-{self.vocab_size}"
+        self._lut: Any = None
         self._warned = False
 
     @classmethod
@@ -271,27 +432,39 @@ class CharTokenizer(Tokenizer):
         return self._unk
 
     @property
+    def special_tokens(self) -> dict[str, int]:
+        return {self.EOT: self._eot, self.UNK: self._unk}
+
+    @property
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.chars, ensure_ascii=False).encode("utf-8")).hexdigest()
 
     def encode(self, text: str) -> list[int]:
-        ids = [self._stoi.get(c, self._unk) for c in text]
-        if not self._warned and self._unk in ids:
+        import numpy as np
+
+        if self._lut is None:  # a lookup table from code point to id (unknown: <unk>)
+            top = max((ord(c) for c in self.chars), default=0)
+            self._lut = np.full(top + 1, self._unk, dtype=np.int32)
+            self._lut[[ord(c) for c in self.chars]] = np.arange(len(self.chars))
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        ids = np.full(len(points), self._unk, dtype=np.int64)
+        known = points < len(self._lut)
+        ids[known] = self._lut[points[known]]
+        if not self._warned and (ids == self._unk).any():
             unknown = sorted({c for c in text if c not in self._stoi})[:10]
             log.warning("characters not in the vocabulary became <unk>: %r", unknown)
             self._warned = True
-        return ids
+        return ids.tolist()
 
     def decode(self, ids: Sequence[int]) -> str:
-        out = []
-        for i in ids:
-            if i == self._eot:
-                out.append(self.EOT)
-            elif i == self._unk:
-                out.append(self.UNK)
-            else:
-                out.append(self.chars[i])
-        return "".join(out)
+        try:
+            return "".join([self._itos[i] for i in ids])
+        except IndexError:
+            bad = [i for i in ids if not 0 <= i < len(self._itos)][:5]
+            raise ValueError(f"ids {bad} are outside this {self.name}'s vocabulary (0 to {len(self._itos) - 1})") from None
+
+    def token_bytes(self, token_id: int) -> bytes:
+        return self._itos[token_id].encode("utf-8")
 
     def _save_files(self, folder: Path) -> None:
         write_json_atomic(folder / "chars.json", self.chars)
@@ -339,18 +512,112 @@ def load_tokenizer(folder: str | os.PathLike[str] | None = None) -> Tokenizer:
     return tok
 
 
+# --------------------------------------------------------------------------- looking at tokens
+
+
+def token_spans(tok: Tokenizer, text: str, ids: Sequence[int] | None = None) -> list[tuple[str, list[int]]]:
+    """``text`` cut where its tokens meet: (piece, ids) pairs whose pieces join back to ``text``.
+
+    A token that ends inside a multi-byte character (an emoji split into byte tokens) is kept
+    with the tokens that complete it, so every piece is readable text.
+    """
+    ids = tok.encode(text) if ids is None else ids
+    spans: list[tuple[str, list[int]]] = []
+    pending, group = b"", []
+    for i in ids:
+        pending += tok.token_bytes(i)
+        group.append(i)
+        try:
+            piece = pending.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        spans.append((piece, group))
+        pending, group = b"", []
+    if group:
+        spans.append((pending.decode("utf-8", errors="replace"), group))
+    return spans
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """How well (and how fast) a tokenizer compresses some text."""
+
+    name: str
+    vocab_size: int
+    texts: int
+    bytes: int
+    words: int  # whitespace-separated
+    tokens: int
+    seconds: float
+
+    @property
+    def bytes_per_token(self) -> float:
+        return self.bytes / max(self.tokens, 1)
+
+    @property
+    def tokens_per_word(self) -> float:
+        return self.tokens / max(self.words, 1)
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / max(self.seconds, 1e-9)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name:>10}: {self.tokens:>11,} tokens, {self.bytes_per_token:5.2f} bytes/token, "
+            f"{self.tokens_per_word:5.2f} tokens/word, {self.mb_per_s:6.1f} MB/s"
+        )
+
+
+def measure(tok: Tokenizer, texts: Sequence[str], num_threads: int | None = None) -> tuple[TokenStats, list[list[int]]]:
+    """Encode ``texts`` with ``encode_batch`` and time it; returns the stats and the ids."""
+    start = time.perf_counter()
+    ids = tok.encode_batch(texts, num_threads=num_threads)
+    seconds = time.perf_counter() - start
+    stats = TokenStats(
+        name=tok.name,
+        vocab_size=tok.vocab_size,
+        texts=len(texts),
+        bytes=sum(len(t.encode("utf-8")) for t in texts),
+        words=sum(len(t.split()) for t in texts),
+        tokens=sum(len(x) for x in ids),
+        seconds=seconds,
+    )
+    return stats, ids
+
+
+# --------------------------------------------------------------------------- the stage
+
+
 def clean_texts() -> list[str]:
-    """The cleaned books of ``data/clean`` in manifest order (what tokenizers learn from)."""
+    """The cleaned books of ``data/clean`` in manifest order (what tokenizers learn from).
+
+    Read as bytes and decoded, so line endings reach the tokenizer exactly as written."""
     manifest = read_manifest("clean")
     folder = stage_dir("clean")
-    return [(folder / book["file"]).read_text(encoding="utf-8") for book in manifest["books"]]
+    return [(folder / book["file"]).read_bytes().decode("utf-8") for book in manifest["books"]]
 
 
 def build_tokenizer_stage(profile: Profile) -> Path:
     """Build the profile's tokenizer from ``data/clean`` and save it to ``data/tokenizer``."""
     ensure("clean", profile, quiet=True)
     texts = clean_texts() if profile.tokenizer in ("bpe", "char") else None
+    start = time.perf_counter()
     tok = get_tokenizer(profile.tokenizer, texts, vocab_size=profile.bpe_vocab_size)
-    folder = tok.save(stage_dir("tokenizer"))
-    write_manifest("tokenizer", profile, {**tok.config(), "files": sorted(p.name for p in folder.iterdir() if p.name != "manifest.json")})
+    seconds = time.perf_counter() - start
+    log.info("built %s in %.1f s", tok.name, seconds)
+    folder = stage_dir("tokenizer")
+    for stale in ("tokenizer.json", "chars.json"):  # another kind's file from an earlier profile
+        (folder / stale).unlink(missing_ok=True)
+    tok.save(folder)
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != "manifest.json")
+    content: dict[str, Any] = {
+        **tok.config(),
+        "files": files,
+        "file_sha256": {name: sha256_file(folder / name) for name in files},
+        "build_seconds": round(seconds, 2),
+    }
+    if texts is not None:
+        content["trained_on"] = {"books": len(texts), "bytes": sum(len(t.encode("utf-8")) for t in texts)}
+    write_manifest("tokenizer", profile, content)
     return folder
