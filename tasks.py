@@ -65,7 +65,7 @@ def setup() -> None:
 
 
 def notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    return sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if ".failed" not in p.name)
 
 
 def execute(nb_path: Path, out_path: Path, timeout: int | None = None) -> float:
@@ -80,7 +80,9 @@ def execute(nb_path: Path, out_path: Path, timeout: int | None = None) -> float:
     try:
         client.execute()
     except CellExecutionError as err:
-        failed = out_path.with_name(out_path.stem + ".failed.ipynb")
+        # Never beside the lessons: a failed copy goes to the (git-ignored) executed folder.
+        failed = ROOT / "data" / "executed" / f"{nb_path.stem}.failed.ipynb"
+        failed.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, failed)
         sys.exit(f"\n{nb_path.name} failed; the partly-run notebook is in {failed}\n{err}")
     nbformat.write(nb, out_path)

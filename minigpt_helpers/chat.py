@@ -1,0 +1,255 @@
+"""Chat: a conversation with a base model that only ever learned to continue books.
+
+A base model has no idea of "turns". The trick is a prompt template that makes the
+conversation look like a text it has read: a persona line that sets the scene, then the turns
+written like a play script ("READER: ...", "LIBRARIAN: ..."), ending with the next speaker's tag
+so that the likeliest continuation is that speaker's line. Generation stops when the model starts
+the next speaker's turn (or a blank line), so the reply is one speech. Before each reply the
+oldest turns are dropped until the prompt, plus room for the reply, fits the model's context.
+
+``ChatTemplate`` renders; ``ChatSession`` keeps the history and streams replies on top of
+``generation.stream_text``; ``cli`` is ``python -m minigpt_helpers chat``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from .generation import SamplingConfig, encode_prompt, stream_text
+
+log = logging.getLogger(__name__)
+
+USER, BOT = "user", "bot"
+EXIT_WORDS = ("exit", "quit")
+DEFAULT_PERSONA = "A conversation between a curious reader and a wise old librarian who has read every book."
+
+
+def one_line(text: str) -> str:
+    """A message as one line: newlines become spaces, so a message cannot start a fake turn."""
+    return " ".join(text.split())
+
+
+@dataclass
+class ChatTemplate:
+    """How a conversation becomes text: a persona line, then one line per turn, like a play.
+
+    Names are upper case and followed by a colon because that is how the plays among the books
+    tag speakers; a reply is prompted with the bot's tag and a colon but *no* trailing space,
+    because the tokenizer glues a space to the word after it (" Well", not " " + "Well").
+    """
+
+    persona: str = DEFAULT_PERSONA
+    user_name: str = "READER"
+    bot_name: str = "LIBRARIAN"
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("user_name", "bot_name"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip() or "\n" in value or ":" in value:
+                problems.append(f"{name}={value!r}: use a short name on one line, without a colon, e.g. 'READER'")
+        if self.user_name == self.bot_name:
+            problems.append(f"user_name and bot_name are both {self.user_name!r}: give the two speakers different names")
+        if not isinstance(self.persona, str):
+            problems.append(f"persona={self.persona!r}: use a string (it may be empty)")
+        if problems:
+            raise ValueError("ChatTemplate is invalid:\n- " + "\n- ".join(problems))
+
+    def name(self, role: str) -> str:
+        if role not in (USER, BOT):
+            raise ValueError(f"role={role!r}: use {USER!r} or {BOT!r}")
+        return self.user_name if role == USER else self.bot_name
+
+    def header(self) -> str:
+        return f"{one_line(self.persona)}\n\n" if self.persona.strip() else ""
+
+    def turn(self, role: str, text: str) -> str:
+        return f"{self.name(role)}: {one_line(text)}\n"
+
+    def render(self, turns: Sequence[tuple[str, str]], *, open_reply: bool = True) -> str:
+        """The prompt text: persona, the turns, and (``open_reply``) the bot's tag to start its reply."""
+        text = self.header() + "".join(self.turn(role, msg) for role, msg in turns)
+        return text + f"{self.bot_name}:" if open_reply else text
+
+    def stop_strings(self) -> list[str]:
+        """Where a reply ends: the next speaker's tag (either one), or a blank line."""
+        return [f"\n{self.user_name}:", f"\n{self.bot_name}:", "\n\n"]
+
+    def replace(self, **changes: Any) -> ChatTemplate:
+        return dataclasses.replace(self, **changes)
+
+
+def fit_turns(
+    turns: Sequence[tuple[str, str]], count_tokens: Any, budget: int, template: ChatTemplate
+) -> tuple[list[tuple[str, str]], int]:
+    """Drop the oldest turns until the rendered prompt has at most ``budget`` tokens.
+
+    ``count_tokens(text) -> int``. The last turn (the new message) is always kept, even when it
+    alone is too long (``ChatSession`` then leaves out the persona; if that is not enough,
+    generation crops the prompt from the left, and says so).
+    Returns the kept turns and how many were dropped.
+    """
+    turns = list(turns)
+    for dropped in range(len(turns)):
+        kept = turns[dropped:]
+        if count_tokens(template.render(kept)) <= budget:
+            return kept, dropped
+    return turns[-1:], max(0, len(turns) - 1)
+
+
+class ChatSession:
+    """A conversation with a model: the history, the template, and replies streamed as they come.
+
+    With ``config.seed`` set, reply n (from 0) samples with seed ``seed + n``: a conversation
+    replays exactly, without every reply starting from the same random draw.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        config: SamplingConfig | None = None,
+        template: ChatTemplate | None = None,
+        *,
+        reply_room: int | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self.config = config or SamplingConfig(temperature=0.8, top_k=50, top_p=0.95, max_new_tokens=64)
+        self.template = template or ChatTemplate()
+        context = model.config.context_length
+        # Tokens kept free for the reply: the reply length, but at most half the context.
+        self.reply_room = reply_room if reply_room is not None else min(self.config.max_new_tokens, context // 2)
+        if not 0 <= self.reply_room < context:
+            raise ValueError(f"reply_room={self.reply_room}: use 0 to {context - 1} (the context is {context} tokens)")
+        self.use_cache = use_cache
+        self.history: list[tuple[str, str]] = []
+        self.last_dropped = 0  # turns left out of the last prompt
+        self.persona_dropped = False  # whether the last prompt had to leave out the persona line
+        self.last_finish_reason: str | None = None
+        self.last_prompt = ""
+
+    @property
+    def budget(self) -> int:
+        """The most tokens the prompt may take, leaving ``reply_room`` of the context for the reply."""
+        return self.model.config.context_length - self.reply_room
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
+
+    def build_prompt(self, message: str) -> tuple[str, list[int]]:
+        """The prompt for the next reply: history + ``message``, oldest turns dropped to fit."""
+        turns, self.last_dropped = fit_turns([*self.history, (USER, message)], self.count_tokens,
+                                             self.budget, self.template)
+        if self.last_dropped:
+            log.debug("dropped the %d oldest turn(s) to fit the context of %d tokens",
+                     self.last_dropped, self.model.config.context_length)
+        text = self.template.render(turns)
+        self.persona_dropped = False
+        if self.count_tokens(text) > self.budget and self.template.persona:
+            # Even the new message alone does not fit beside the persona: the persona goes too.
+            self.persona_dropped = True
+            text = self.template.replace(persona="").render(turns)
+            log.debug("left out the persona line: the new message and the reply need the whole context")
+        return text, encode_prompt(self.tokenizer, text)
+
+    def stream_reply(self, message: str) -> Iterator[str]:
+        """Yield the reply to ``message`` piece by piece; both turns join the history at the end."""
+        message = one_line(message)
+        self.last_prompt, ids = self.build_prompt(message)
+        config = self.config
+        if config.seed is not None:  # repeatable, but not the same draw for every reply
+            config = config.replace(seed=config.seed + len(self.history) // 2)
+        stream = stream_text(self.model, self.tokenizer, ids, config, stop=self.template.stop_strings(),
+                             use_cache=self.use_cache)
+        started = False
+        for piece in stream:
+            if not started:  # the reply begins after "NAME:"; drop the space that follows it
+                piece = piece.lstrip()
+                started = bool(piece)
+            if piece:
+                yield piece
+        self.last_finish_reason = stream.finish_reason
+        self.history += [(USER, message), (BOT, one_line(stream.text))]
+
+    def reply(self, message: str) -> str:
+        """The whole reply to ``message`` (see ``stream_reply``)."""
+        return "".join(self.stream_reply(message))
+
+    def reset(self) -> None:
+        """Forget the conversation (the template and settings stay)."""
+        self.history.clear()
+        self.last_dropped = 0
+
+    def transcript(self) -> str:
+        """The conversation so far as the model sees it (without dropping anything)."""
+        return self.template.render(self.history, open_reply=False)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def run_interactive(session: ChatSession, stdin: TextIO, stdout: TextIO) -> int:
+    """Read messages line by line until exit, quit or end of input; stream each reply."""
+    user, bot = session.template.user_name, session.template.bot_name
+    print(f"Chatting with the model. Type a message; '{EXIT_WORDS[0]}', '{EXIT_WORDS[1]}' or end of input leaves.",
+          file=stdout, flush=True)
+    while True:
+        print(f"{user}: ", end="", file=stdout, flush=True)
+        line = stdin.readline()
+        if not line:  # end of input (Ctrl-D, or a closed pipe)
+            print(file=stdout)
+            return 0
+        message = line.strip()
+        if message.lower() in EXIT_WORDS:
+            return 0
+        if not message:
+            continue
+        print(f"{bot}:", end=" ", file=stdout, flush=True)
+        for piece in session.stream_reply(message):
+            print(piece, end="", file=stdout, flush=True)
+        print(file=stdout, flush=True)
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """``python -m minigpt_helpers chat [--prompt TEXT] [--checkpoint RUN_OR_FOLDER] [options]``."""
+    from .generation import add_sampling_arguments, load_for_cli, sampling_config_from_args
+
+    parser = argparse.ArgumentParser(
+        prog="python -m minigpt_helpers chat",
+        description="Chat with a trained checkpoint. With --prompt: answer once and exit. Without: "
+                    "interactive, until exit, quit or end of input.")
+    parser.add_argument("--prompt", default=None, help="a single message to answer")
+    parser.add_argument("--persona", default=DEFAULT_PERSONA, help="the line that sets the scene")
+    parser.add_argument("--user-name", default="READER")
+    parser.add_argument("--bot-name", default="LIBRARIAN")
+    add_sampling_arguments(parser, temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.1, max_new_tokens=64)
+    args = parser.parse_args(argv)
+    try:
+        config = sampling_config_from_args(args, 64)
+        template = ChatTemplate(persona=args.persona, user_name=args.user_name, bot_name=args.bot_name)
+        ckpt = load_for_cli(args)
+        session = ChatSession(ckpt.model, ckpt.tokenizer, config, template, use_cache=not args.no_cache)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.prompt is not None:
+        for piece in session.stream_reply(args.prompt):
+            print(piece, end="", flush=True)
+        print(flush=True)
+        return 0
+    try:
+        return run_interactive(session, sys.stdin, sys.stdout)
+    except KeyboardInterrupt:
+        print()
+        return 0
+
+
+__all__ = ["ChatTemplate", "ChatSession", "fit_turns", "one_line", "run_interactive", "cli",
+           "DEFAULT_PERSONA", "USER", "BOT", "EXIT_WORDS"]

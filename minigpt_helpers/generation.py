@@ -1,0 +1,685 @@
+"""Generation: turn a trained GPT into text, one token at a time.
+
+The engine (the first part of this module) works on token ids only and knows nothing about
+tokenizers, like nanochat's: the sampling widget, the chat, the command line and the HTTP
+server all run on it.
+
+- ``SamplingConfig``: temperature (0 = greedy), top-k, top-p, repetition penalty, a maximum
+  length, a seed and stop sequences (lists of ids), validated with the field and its range named.
+- The logit processors one by one (``apply_repetition_penalty``, ``apply_temperature``,
+  ``top_k_filter``, ``top_p_filter``) and all together (``process_logits``), so a notebook can
+  draw the next-token distribution before and after each one.
+- ``stream(model, prompt_ids, config)`` yields ``StreamEvent``s as tokens come: one per token,
+  then a last one with the finish reason ("stop" or "length"). ``generate`` collects them;
+  ``stream_batch`` / ``generate_batch`` run several prompts in one batch.
+- A KV cache (``use_cache=True``, the default) makes each new token cost one position of work.
+  A prompt longer than the context is cropped from the left, with a warning. Past the context
+  the window slides: when the sequence outgrows it, the window jumps ``slide`` tokens forward and
+  the cache is filled again from the kept tokens (``window_start`` says where the window starts).
+  The cached and uncached paths read exactly the same windows, so greedy decoding gives the same
+  tokens either way.
+
+The second part, "text on top", is the only code here that touches a tokenizer: ``complete``
+and ``stream_text`` take a prompt string, stop strings checked on the decoded text, and stream
+pieces of text that never split a multi-byte character. ``cli`` is ``python -m minigpt_helpers
+generate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
+
+FINISH_STOP = "stop"  # a stop sequence (or stop string) was generated; it is not in the output
+FINISH_LENGTH = "length"  # max_new_tokens were generated
+MAX_TEMPERATURE = 10.0
+MAX_REPETITION_PENALTY = 10.0
+
+
+# =========================================================================== the engine: ids only
+
+
+@dataclass
+class SamplingConfig:
+    """How to pick each next token. Validated on creation; every problem is named with its range.
+
+    ``temperature=0`` is greedy decoding (always the most likely token). ``top_k=0`` and
+    ``top_p=1.0`` switch those filters off; ``repetition_penalty=1.0`` too. ``seed`` makes
+    sampling repeatable (a private ``torch.Generator`` per call; the global RNG is untouched);
+    None draws one from the global RNG. ``stop_sequences`` are lists of token ids: generation
+    ends when the output ends with one of them, which is then left out. ``slide``: how far the
+    window jumps once the sequence is longer than the context (None: a quarter of the context).
+    """
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    max_new_tokens: int = 100
+    seed: int | None = None
+    stop_sequences: list[list[int]] = field(default_factory=list)
+    slide: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+
+        def number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        def whole(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if self.top_k is None:
+            self.top_k = 0
+        if self.top_p is None:
+            self.top_p = 1.0
+        if not (number(self.temperature) and 0.0 <= self.temperature <= MAX_TEMPERATURE):
+            problems.append(f"temperature={self.temperature!r}: use a number from 0 (greedy) to "
+                            f"{MAX_TEMPERATURE:g}; 1 samples the model's own distribution")
+        if not (whole(self.top_k) and self.top_k >= 0):
+            problems.append(f"top_k={self.top_k!r}: use a whole number >= 1 to keep the k likeliest tokens, or 0 to keep all")
+        if not (number(self.top_p) and 0.0 < self.top_p <= 1.0):
+            problems.append(f"top_p={self.top_p!r}: use a probability in (0, 1], e.g. 0.9; 1 keeps every token")
+        if not (number(self.repetition_penalty) and 0.0 < self.repetition_penalty <= MAX_REPETITION_PENALTY):
+            problems.append(f"repetition_penalty={self.repetition_penalty!r}: use a number in (0, "
+                            f"{MAX_REPETITION_PENALTY:g}], e.g. 1.1 to 1.3; 1 switches it off")
+        if not (whole(self.max_new_tokens) and self.max_new_tokens >= 1):
+            problems.append(f"max_new_tokens={self.max_new_tokens!r}: use a whole number of at least 1")
+        if self.seed is not None and not (whole(self.seed) and 0 <= self.seed < 2**63):
+            problems.append(f"seed={self.seed!r}: use None or a whole number from 0 to 2**63 - 1")
+        if self.slide is not None and not (whole(self.slide) and self.slide >= 1):
+            problems.append(f"slide={self.slide!r}: use None (a quarter of the context) or a whole number >= 1")
+        stops = self.stop_sequences
+        if isinstance(stops, (list, tuple)) and all(isinstance(s, (list, tuple)) for s in stops):
+            bad = [s for s in stops if not s or not all(whole(i) and i >= 0 for i in s)]
+            if bad:
+                problems.append(f"stop_sequences has {bad[:3]}: each stop sequence is a non-empty list of token ids (>= 0)")
+            else:
+                self.stop_sequences = [list(s) for s in stops]
+        else:
+            problems.append(f"stop_sequences={stops!r}: give a list of token-id lists, e.g. [[tokenizer.eot_id]]")
+        if problems:
+            raise ValueError("SamplingConfig is invalid:\n- " + "\n- ".join(problems))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def replace(self, **changes: Any) -> SamplingConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One step of a stream: a new token (``token_id``), or the end (``finish_reason`` set, no token)."""
+
+    token_id: int | None
+    finish_reason: str | None = None
+
+
+# --------------------------------------------------------------------------- logit processors
+
+
+def seen_mask(previous: Any, vocab_size: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """A (vocab_size,) bool mask of the ids in ``previous`` (a list or a 1-D tensor of ids)."""
+    mask = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+    ids = torch.as_tensor(list(previous) if not torch.is_tensor(previous) else previous, dtype=torch.long)
+    if ids.numel():
+        mask[ids.to(mask.device)] = True
+    return mask
+
+
+def apply_repetition_penalty(logits: torch.Tensor, previous: Any, penalty: float) -> torch.Tensor:
+    """Make tokens seen before less likely (CTRL's rule): positive scores / penalty, negative * penalty.
+
+    ``previous``: the ids seen so far (a list, a 1-D tensor), or a bool mask shaped like ``logits``.
+    """
+    if penalty == 1.0:
+        return logits
+    if torch.is_tensor(previous) and previous.dtype == torch.bool:
+        mask = previous.to(logits.device)
+    else:
+        mask = seen_mask(previous, logits.size(-1), logits.device).expand_as(logits)
+    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
+    return torch.where(mask, penalised, logits)
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Divide the scores by the temperature: below 1 sharpens the distribution, above 1 flattens it."""
+    if temperature <= 0:
+        raise ValueError("temperature=0 means greedy decoding: take logits.argmax(-1) instead of dividing by 0")
+    return logits / temperature
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep exactly the ``k`` highest scores in each row (ties broken by index); the rest get -inf."""
+    if k <= 0 or k >= logits.size(-1):
+        return logits
+    keep = torch.zeros_like(logits, dtype=torch.bool)
+    keep.scatter_(-1, torch.topk(logits, k, dim=-1).indices, True)
+    return logits.masked_fill(~keep, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest set of likeliest tokens whose probabilities add up to at least ``p`` (nucleus)."""
+    if p >= 1.0:
+        return logits
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    probs = sorted_logits.softmax(dim=-1)
+    before = probs.cumsum(dim=-1) - probs  # probability of the tokens ranked above each one
+    drop_sorted = before >= p  # the top token is always kept (before = 0 < p)
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def process_logits(logits: torch.Tensor, config: SamplingConfig, previous: Any = ()) -> torch.Tensor:
+    """All the processors in order: repetition penalty, temperature, top-k, top-p.
+
+    For greedy decoding (temperature 0) only the repetition penalty applies: the argmax is
+    always inside the top-k and top-p sets.
+    """
+    logits = apply_repetition_penalty(logits.float(), previous, config.repetition_penalty)
+    if config.greedy:
+        return logits
+    logits = apply_temperature(logits, config.temperature)
+    logits = top_k_filter(logits, config.top_k)
+    return top_p_filter(logits, config.top_p)
+
+
+def next_token_probs(logits: torch.Tensor, config: SamplingConfig, previous: Any = ()) -> torch.Tensor:
+    """The distribution the next token is drawn from (one-hot on the argmax for greedy)."""
+    processed = process_logits(logits, config, previous)
+    if config.greedy:
+        return F.one_hot(processed.argmax(-1), processed.size(-1)).float()
+    return processed.softmax(dim=-1)
+
+
+# --------------------------------------------------------------------------- windows and prompts
+
+
+def default_slide(context_length: int) -> int:
+    """How far the window jumps past the context when ``SamplingConfig.slide`` is None."""
+    return max(1, context_length // 4)
+
+
+def window_start(length: int, context_length: int, slide: int) -> int:
+    """Index of the first token the model reads when the sequence holds ``length`` tokens.
+
+    Up to the context, all of them (0). Beyond it the start moves in jumps of ``slide``, so
+    the window holds between ``context_length - slide + 1`` and ``context_length`` tokens and a
+    KV cache is refilled only once per jump. ``slide=1`` crops to the last ``context_length``
+    tokens at every step (nanoGPT's rule, but then a cache saves nothing past the context).
+    """
+    if length <= context_length:
+        return 0
+    slide = min(max(1, slide), context_length)
+    return -(-(length - context_length) // slide) * slide  # ceil((length - context) / slide) * slide
+
+
+def crop_prompt(prompt_ids: Sequence[int], context_length: int) -> list[int]:
+    """The prompt as a list of ids, cropped from the left to ``context_length`` tokens (with a warning)."""
+    ids = [int(i) for i in prompt_ids]
+    if len(ids) > context_length:
+        log.warning(
+            "the prompt has %d tokens, more than the model's context of %d: keeping its last %d "
+            "(the first %d are dropped)", len(ids), context_length, context_length, len(ids) - context_length,
+        )
+        ids = ids[-context_length:]
+    return ids
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _longest_stop_prefix(generated: list[int], stops: list[list[int]]) -> int:
+    """Length of the longest tail of ``generated`` that could still grow into a stop sequence."""
+    best = 0
+    for stop in stops:
+        for n in range(min(len(stop) - 1, len(generated)), best, -1):
+            if generated[-n:] == stop[:n]:
+                best = n
+                break
+    return best
+
+
+class _Row:
+    """Book-keeping for one sequence of a batch: what was generated, held back, and why it ended."""
+
+    def __init__(self, prompt_len: int) -> None:
+        self.prompt_len = prompt_len
+        self.generated: list[int] = []
+        self.emitted = 0  # how many of ``generated`` were yielded
+        self.finish_reason: str | None = None
+
+    def push(self, token: int, config: SamplingConfig) -> list[StreamEvent]:
+        """Add a token; return the events it releases (tokens, then the end if it ended)."""
+        g = self.generated
+        g.append(token)
+        for stop in config.stop_sequences:
+            if len(g) >= len(stop) and g[-len(stop):] == stop:
+                events = [StreamEvent(t) for t in g[self.emitted:len(g) - len(stop)]]
+                del g[len(g) - len(stop):]  # the stop sequence is not part of the output
+                self.emitted = len(g)
+                self.finish_reason = FINISH_STOP
+                return [*events, StreamEvent(None, FINISH_STOP)]
+        if len(g) >= config.max_new_tokens:
+            events = [StreamEvent(t) for t in g[self.emitted:]]
+            self.emitted = len(g)
+            self.finish_reason = FINISH_LENGTH
+            return [*events, StreamEvent(None, FINISH_LENGTH)]
+        safe = len(g) - _longest_stop_prefix(g, config.stop_sequences)  # hold back a possible stop's start
+        events = [StreamEvent(t) for t in g[self.emitted:safe]]
+        self.emitted = max(self.emitted, safe)
+        return events
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+@torch.inference_mode()
+def stream_batch(
+    model: torch.nn.Module,
+    prompts: Sequence[Sequence[int]],
+    config: SamplingConfig,
+    *,
+    use_cache: bool = True,
+) -> Iterator[tuple[int, StreamEvent]]:
+    """Generate for several prompts at once; yields ``(row, StreamEvent)`` as tokens come.
+
+    The rows advance in lock step from position 0 without padding: while a row is still inside
+    its own (longer) prompt, its next token is the prompt's, not a sampled one. So each row reads
+    exactly what it would read alone, and greedy results equal one-prompt-at-a-time results.
+    Row ``b`` samples with seed ``config.seed + b``.
+    """
+    if not isinstance(config, SamplingConfig):
+        raise TypeError(f"config must be a SamplingConfig, got {type(config).__name__}")
+    if not prompts:
+        raise ValueError("prompts is empty: give at least one list of token ids")
+    context = model.config.context_length
+    vocab = model.config.vocab_size
+    rows_ids = [crop_prompt(p, context) for p in prompts]
+    for b, ids in enumerate(rows_ids):
+        if not ids:
+            raise ValueError(f"prompt {b} is empty: give at least one token id (e.g. the tokenizer's eot_id)")
+        if max(ids) >= vocab or min(ids) < 0:
+            raise ValueError(f"prompt {b} holds ids outside 0..{vocab - 1} (the model's vocab_size={vocab})")
+    if model.training and getattr(model.config, "dropout", 0) > 0:
+        log.warning("the model is in training mode, so dropout makes generation random: call model.eval() first")
+
+    device = model_device(model)
+    B = len(rows_ids)
+    lengths = [len(ids) for ids in rows_ids]
+    slide = config.slide or default_slide(context)
+    total = max(lengths) + config.max_new_tokens
+    seq = torch.zeros(B, total, dtype=torch.long, device=device)
+    for b, ids in enumerate(rows_ids):
+        seq[b, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    prompt_len = torch.tensor(lengths, device=device)
+    rows = [_Row(n) for n in lengths]
+
+    base_seed = config.seed if config.seed is not None else int(torch.randint(0, 2**62, (1,)).item())
+    generators = [torch.Generator().manual_seed(base_seed + b) for b in range(B)] if not config.greedy else []
+    seen = None
+    if config.repetition_penalty != 1.0:
+        seen = torch.zeros(B, vocab, dtype=torch.bool, device=device)
+        for b, ids in enumerate(rows_ids):
+            seen[b, torch.tensor(ids, device=device)] = True
+
+    cache = model.new_kv_cache(B, device=device) if use_cache else None
+    start = 0  # the cache holds seq[:, start : start + cache.length]
+    L = min(lengths)  # every row holds L tokens; the next one goes to position L
+    while True:
+        s = window_start(L, context, slide)
+        if cache is None:
+            logits = model(seq[:, s:L])[0][:, -1]
+        else:
+            if s != start:  # the window jumped: refill the cache from the tokens it keeps
+                cache.reset()
+                start = s
+            logits = model(seq[:, start + cache.length : L], kv_cache=cache)[0][:, -1]
+        logits = process_logits(logits, config, seen)  # (B, vocab), float32
+        if config.greedy:
+            chosen = logits.argmax(dim=-1)
+        else:
+            probs = logits.softmax(dim=-1).cpu()  # sample on the CPU: the same seed gives the same text on any device
+            picks = []
+            for b in range(B):
+                if rows[b].finish_reason is None and L >= lengths[b]:
+                    picks.append(int(torch.multinomial(probs[b], 1, generator=generators[b])))
+                else:
+                    picks.append(0)  # a row still in its prompt, or finished: nothing is drawn
+            chosen = torch.tensor(picks, device=device)
+        in_prompt = prompt_len > L
+        seq[:, L] = torch.where(in_prompt, seq[:, L], chosen)
+        new_tokens = seq[:, L].tolist()
+        L += 1
+        for b, row in enumerate(rows):
+            if row.finish_reason is not None or L <= lengths[b]:
+                continue
+            token = new_tokens[b]
+            if seen is not None:
+                seen[b, token] = True
+            for event in row.push(token, config):
+                yield b, event
+        if all(row.finish_reason is not None for row in rows):
+            return
+
+
+def stream(
+    model: torch.nn.Module, prompt_ids: Sequence[int], config: SamplingConfig, *, use_cache: bool = True
+) -> Iterator[StreamEvent]:
+    """Generate from one prompt, yielding a ``StreamEvent`` per token and a last one with the finish reason."""
+    for _, event in stream_batch(model, [prompt_ids], config, use_cache=use_cache):
+        yield event
+
+
+def generate(
+    model: torch.nn.Module, prompt_ids: Sequence[int], config: SamplingConfig, *, use_cache: bool = True
+) -> list[int]:
+    """The new token ids for one prompt (without the prompt, without a stop sequence)."""
+    return [e.token_id for e in stream(model, prompt_ids, config, use_cache=use_cache) if e.token_id is not None]
+
+
+def generate_batch(
+    model: torch.nn.Module, prompts: Sequence[Sequence[int]], config: SamplingConfig, *, use_cache: bool = True
+) -> list[list[int]]:
+    """The new token ids for each prompt, computed in one batch (see ``stream_batch``)."""
+    out: list[list[int]] = [[] for _ in prompts]
+    for b, event in stream_batch(model, prompts, config, use_cache=use_cache):
+        if event.token_id is not None:
+            out[b].append(event.token_id)
+    return out
+
+
+def generate_with_reasons(
+    model: torch.nn.Module, prompts: Sequence[Sequence[int]], config: SamplingConfig, *, use_cache: bool = True
+) -> list[tuple[list[int], str]]:
+    """Like ``generate_batch``, with each row's finish reason ("stop" or "length")."""
+    out: list[list[int]] = [[] for _ in prompts]
+    reasons = [""] * len(prompts)
+    for b, event in stream_batch(model, prompts, config, use_cache=use_cache):
+        if event.token_id is not None:
+            out[b].append(event.token_id)
+        else:
+            reasons[b] = event.finish_reason or ""
+    return list(zip(out, reasons))
+
+
+def time_generation(
+    model: torch.nn.Module, prompt_ids: Sequence[int], new_tokens: int, *, use_cache: bool, seed: int = 0
+) -> dict[str, Any]:
+    """Greedy-generate exactly ``new_tokens`` tokens and time each one; returns tokens/s and per-token times."""
+    config = SamplingConfig(temperature=0.0, max_new_tokens=new_tokens, seed=seed)
+    sync = torch.cuda.synchronize if model_device(model).type == "cuda" else (lambda: None)
+    sync()
+    times, tokens = [], []
+    t0 = time.perf_counter()
+    for event in stream(model, prompt_ids, config, use_cache=use_cache):
+        if event.token_id is not None:
+            times.append(time.perf_counter() - t0)
+            tokens.append(event.token_id)
+    sync()
+    seconds = time.perf_counter() - t0
+    return {"use_cache": use_cache, "new_tokens": len(tokens), "seconds": seconds,
+            "tokens_per_s": len(tokens) / seconds, "times": times, "tokens": tokens}
+
+
+# =========================================================================== text on top (tokenizer-aware)
+#
+# Everything below takes a tokenizer (anything with encode, decode and eot_id). The engine
+# above never sees one.
+
+
+def encode_prompt(tokenizer: Any, prompt: str | Sequence[int]) -> list[int]:
+    """Ids of a prompt string (or the ids given); an empty prompt starts a new document (eot)."""
+    ids = tokenizer.encode(prompt) if isinstance(prompt, str) else [int(i) for i in prompt]
+    return ids or [tokenizer.eot_id]
+
+
+def _stop_prefix_chars(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest end of ``text`` that is the start of a stop string."""
+    best = 0
+    for stop in stops:
+        for n in range(min(len(stop) - 1, len(text)), best, -1):
+            if text.endswith(stop[:n]):
+                best = n
+                break
+    return best
+
+
+class TextStream:
+    """Iterate to get pieces of text as they are generated; afterwards ``text``, ``token_ids``
+    and ``finish_reason`` ("stop" or "length") describe the whole completion.
+
+    Pieces never end inside a multi-byte character (a token can be half of one) and never show
+    a stop string or the start of one; stop strings are found on the decoded text.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        prompt: str | Sequence[int],
+        config: SamplingConfig,
+        *,
+        stop: Sequence[str] = (),
+        stop_at_eot: bool = True,
+        use_cache: bool = True,
+    ) -> None:
+        if isinstance(stop, str):
+            stop = [stop]
+        if any(not s for s in stop):
+            raise ValueError("stop holds an empty string: every stop string needs at least one character")
+        if stop_at_eot and [tokenizer.eot_id] not in config.stop_sequences:
+            config = config.replace(stop_sequences=[*config.stop_sequences, [tokenizer.eot_id]])
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.stop, self.use_cache = list(stop), use_cache
+        self.prompt_ids = encode_prompt(tokenizer, prompt)
+        self.token_ids: list[int] = []
+        self.text = ""
+        self.finish_reason: str | None = None
+        self._started = False
+
+    def __iter__(self) -> Iterator[str]:
+        if self._started:
+            raise RuntimeError("a TextStream can be iterated once; make a new one")
+        self._started = True
+        events = stream(self.model, self.prompt_ids, self.config, use_cache=self.use_cache)
+        try:
+            for event in events:
+                if event.token_id is None:
+                    self.finish_reason = event.finish_reason
+                    break
+                self.token_ids.append(event.token_id)
+                full = self.tokenizer.decode(self.token_ids)
+                cut = min((i for i in (full.find(s) for s in self.stop) if i >= 0), default=-1)
+                if cut >= 0:  # a stop string appeared in the decoded text
+                    self.finish_reason = FINISH_STOP
+                    if cut > len(self.text):
+                        piece, self.text = full[len(self.text):cut], full[:cut]
+                        yield piece
+                    else:
+                        self.text = self.text[:cut]
+                    return
+                if full.endswith("\ufffd"):
+                    continue  # half a character: wait for the token that completes it
+                safe = len(full) - _stop_prefix_chars(full, self.stop)
+                if safe > len(self.text):
+                    piece, self.text = full[len(self.text):safe], full[:safe]
+                    yield piece
+            full = self.tokenizer.decode(self.token_ids)  # the end: release what was held back
+            if len(full) > len(self.text):
+                piece, self.text = full[len(self.text):], full
+                yield piece
+        finally:
+            events.close()
+
+
+def stream_text(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompt: str | Sequence[int],
+    config: SamplingConfig | None = None,
+    *,
+    stop: Sequence[str] = (),
+    stop_at_eot: bool = True,
+    use_cache: bool = True,
+) -> TextStream:
+    """A ``TextStream``: iterate it for pieces of text; stops at ``stop`` strings and, by default, at end of text."""
+    return TextStream(model, tokenizer, prompt, config or SamplingConfig(), stop=stop,
+                      stop_at_eot=stop_at_eot, use_cache=use_cache)
+
+
+def complete(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompt: str | Sequence[int],
+    config: SamplingConfig | None = None,
+    *,
+    stop: Sequence[str] = (),
+    stop_at_eot: bool = True,
+    use_cache: bool = True,
+) -> str:
+    """The text generated after ``prompt`` (without the prompt, cut before any stop string)."""
+    s = stream_text(model, tokenizer, prompt, config, stop=stop, stop_at_eot=stop_at_eot, use_cache=use_cache)
+    for _ in s:
+        pass
+    return s.text
+
+
+def complete_batch(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    config: SamplingConfig | None = None,
+    *,
+    stop_at_eot: bool = True,
+    use_cache: bool = True,
+) -> list[str]:
+    """Completions of several prompts, generated in one batch (stop sequences as ids only)."""
+    config = config or SamplingConfig()
+    if stop_at_eot and [tokenizer.eot_id] not in config.stop_sequences:
+        config = config.replace(stop_sequences=[*config.stop_sequences, [tokenizer.eot_id]])
+    ids = [encode_prompt(tokenizer, p) for p in prompts]
+    return [tokenizer.decode(out) for out in generate_batch(model, ids, config, use_cache=use_cache)]
+
+
+# =========================================================================== command line
+
+
+def resolve_checkpoint(name: str | None) -> Path:
+    """A checkpoint folder from ``--checkpoint``: a folder path, a run name, or None (the default run)."""
+    from .checkpoint import CONFIG, find_checkpoint
+
+    if name is not None:
+        path = Path(name).expanduser()
+        if (path / CONFIG).is_file():
+            return path
+        if path.is_dir() and (path / "best" / CONFIG).is_file():
+            return path / "best"  # a run folder
+        if os.sep in name or "/" in name or path.exists():
+            raise FileNotFoundError(
+                f"--checkpoint {name}: no checkpoint there (expected {path / CONFIG}); pass a checkpoint "
+                "folder such as data/checkpoints/<run>/best, or a run name"
+            )
+    try:
+        return find_checkpoint(name)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"no checkpoint found ({err}). Pass --checkpoint <folder or run name>, or train one first: "
+            "notebooks/05_training.ipynb or `python -m minigpt_helpers train`"
+        ) from err
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser, *, temperature: float, top_k: int, top_p: float,
+                           repetition_penalty: float, max_new_tokens: int | None) -> None:
+    """The sampling options shared by ``generate`` and ``chat``."""
+    parser.add_argument("--checkpoint", help="a checkpoint folder or a run name (default: the run 05_training recorded)")
+    parser.add_argument("--temperature", type=float, default=temperature, help=f"0 = greedy (default {temperature})")
+    parser.add_argument("--top-k", type=int, default=top_k, help=f"keep the k likeliest tokens, 0 = all (default {top_k})")
+    parser.add_argument("--top-p", type=float, default=top_p, help=f"nucleus sampling, 1 = off (default {top_p})")
+    parser.add_argument("--repetition-penalty", type=float, default=repetition_penalty,
+                        help=f"1 = off (default {repetition_penalty})")
+    parser.add_argument("--max-new-tokens", type=int, default=max_new_tokens,
+                        help="the most tokens to generate (default: the profile's max_new_tokens)")
+    parser.add_argument("--seed", type=int, default=None, help="a seed, for the same text every time")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--no-cache", action="store_true", help="generate without the KV cache (slower)")
+
+
+def sampling_config_from_args(args: argparse.Namespace, default_max_new_tokens: int) -> SamplingConfig:
+    return SamplingConfig(
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        max_new_tokens=args.max_new_tokens or default_max_new_tokens, seed=args.seed,
+    )
+
+
+def load_for_cli(args: argparse.Namespace) -> Any:
+    """Load the checkpoint named by the arguments onto the chosen device."""
+    from .checkpoint import load_checkpoint
+    from .profiles import pick_device
+
+    folder = resolve_checkpoint(args.checkpoint)
+    return load_checkpoint(folder, pick_device(args.device))
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """``python -m minigpt_helpers generate --checkpoint RUN_OR_FOLDER --prompt TEXT [options]``."""
+    from .profiles import get_profile
+
+    parser = argparse.ArgumentParser(prog="python -m minigpt_helpers generate",
+                                     description="Sample text from a trained checkpoint (streamed as it comes).")
+    parser.add_argument("--prompt", default="", help="the text to continue (default: the start of a new book)")
+    add_sampling_arguments(parser, temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.0, max_new_tokens=None)
+    parser.add_argument("--stop", action="append", default=[], help="a stop string (repeatable)")
+    parser.add_argument("--num-samples", type=int, default=1, help="how many samples (seeds seed, seed+1, ...)")
+    parser.add_argument("--completion-only", action="store_true", help="print only the generated text, not the prompt")
+    args = parser.parse_args(argv)
+    try:
+        config = sampling_config_from_args(args, get_profile().max_new_tokens)
+        if args.num_samples < 1:
+            raise ValueError(f"--num-samples {args.num_samples}: use 1 or more")
+        ckpt = load_for_cli(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for i in range(args.num_samples):
+        if i:
+            print("\n" + "-" * 40)
+        seed = None if config.seed is None else config.seed + i
+        if not args.completion_only:
+            print(args.prompt, end="", flush=True)
+        for piece in stream_text(ckpt.model, ckpt.tokenizer, args.prompt, config.replace(seed=seed),
+                                 stop=args.stop, use_cache=not args.no_cache):
+            print(piece, end="", flush=True)
+        print(flush=True)
+    return 0
+
+
+__all__ = [
+    "SamplingConfig", "StreamEvent", "FINISH_STOP", "FINISH_LENGTH",
+    "seen_mask", "apply_repetition_penalty", "apply_temperature", "top_k_filter", "top_p_filter",
+    "process_logits", "next_token_probs", "default_slide", "window_start", "crop_prompt",
+    "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons", "time_generation",
+    "encode_prompt", "TextStream", "stream_text", "complete", "complete_batch", "resolve_checkpoint", "cli",
+]

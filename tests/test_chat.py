@@ -1,0 +1,208 @@
+"""Chat: the prompt template, trimming the oldest turns to fit the context, stopping at the next
+speaker's tag, the chat widget, and `python -m minigpt_helpers chat` through a subprocess
+(one answer with --prompt; interactive until exit, quit or end of input)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from minigpt_helpers import chat as C
+from minigpt_helpers import generation as G
+from minigpt_helpers.chat import BOT, USER, ChatSession, ChatTemplate
+from minigpt_helpers.checkpoint import save_checkpoint
+from minigpt_helpers.generation import SamplingConfig
+from minigpt_helpers.model import GPT, GPTConfig
+from minigpt_helpers.tokenization import CharTokenizer
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXT = ("A conversation between a curious reader and a wise old librarian who has read every book.\n\n"
+        "READER: Who are you?\nLIBRARIAN: I keep the books. 'Well,' said Alice, 'what is the use of a <book>?' 0123456789\n") * 3
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tok() -> CharTokenizer:
+    return CharTokenizer.train([TEXT])
+
+
+@pytest.fixture(scope="module")
+def model(tok) -> GPT:
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=tok.vocab_size, context_length=64, n_layer=2, n_head=2, n_embd=32)).eval()
+
+
+class _Scripted:
+    """Stand in for the engine's stream: always 'generate' the ids of ``text``."""
+
+    def __init__(self, tok, text: str) -> None:
+        self.ids = tok.encode(text)
+
+    def __call__(self, model, prompt_ids, config, *, use_cache=True):
+        for i in self.ids[: config.max_new_tokens]:
+            yield G.StreamEvent(i)
+        yield G.StreamEvent(None, G.FINISH_LENGTH)
+
+
+# --------------------------------------------------------------------------- the template
+
+
+def test_template_renders_persona_turns_and_an_open_reply() -> None:
+    t = ChatTemplate(persona="A talk.", user_name="READER", bot_name="LIBRARIAN")
+    text = t.render([(USER, "Hello\nLIBRARIAN: fake turn"), (BOT, "Hi."), (USER, "Who are you?")])
+    assert text == ("A talk.\n\nREADER: Hello LIBRARIAN: fake turn\nLIBRARIAN: Hi.\n"
+                    "READER: Who are you?\nLIBRARIAN:")
+    assert t.stop_strings() == ["\nREADER:", "\nLIBRARIAN:", "\n\n"]
+    assert ChatTemplate(persona="").render([(USER, "x")]) == "READER: x\nLIBRARIAN:"
+
+
+def test_template_validation_names_the_field() -> None:
+    with pytest.raises(ValueError) as err:
+        ChatTemplate(user_name="A: B", bot_name="")
+    assert "user_name='A: B'" in str(err.value) and "bot_name=''" in str(err.value)
+    with pytest.raises(ValueError, match="different names"):
+        ChatTemplate(user_name="X", bot_name="X")
+
+
+def test_fit_turns_drops_oldest_first_and_keeps_the_new_message() -> None:
+    t = ChatTemplate(persona="P.")
+    turns = [(USER, "one"), (BOT, "two"), (USER, "three"), (BOT, "four"), (USER, "five")]
+    count = len  # one token per character, for the test
+    for budget in range(0, len(t.render(turns)) + 5):
+        kept, dropped = C.fit_turns(turns, count, budget, t)
+        assert kept == turns[dropped:] and kept[-1] == (USER, "five")
+        assert len(t.render(kept)) <= budget or len(kept) == 1
+        if dropped:  # dropping one turn fewer would not have fitted
+            assert len(t.render(turns[dropped - 1:])) > budget
+    assert C.fit_turns(turns, count, 10_000, t) == (turns, 0)
+
+
+# --------------------------------------------------------------------------- the session
+
+
+def test_session_trims_oldest_turns_to_fit_the_context(model, tok, monkeypatch) -> None:
+    monkeypatch.setattr(G, "stream", _Scripted(tok, " I keep the books."))
+    session = ChatSession(model, tok, SamplingConfig(temperature=0.0, max_new_tokens=20), ChatTemplate(persona="A talk."))
+    assert session.budget == 64 - 20
+    for i in range(6):
+        session.reply(f"question {i}?")
+        assert len(tok.encode(session.last_prompt)) <= session.budget
+    assert len(session.history) == 12 and session.last_dropped > 0 and not session.persona_dropped
+    assert session.last_prompt.startswith("A talk.\n\n")
+    assert session.last_prompt.endswith("READER: question 5?\nLIBRARIAN:")
+    assert "question 0" not in session.last_prompt  # the oldest went first
+    session.reset()
+    assert session.history == [] and session.transcript() == "A talk.\n\n"
+
+
+def test_persona_goes_last_when_the_message_alone_fills_the_budget(model, tok, monkeypatch) -> None:
+    monkeypatch.setattr(G, "stream", _Scripted(tok, " Well."))
+    session = ChatSession(model, tok, SamplingConfig(max_new_tokens=20))  # the default persona: 90 characters
+    assert session.reply("Who are you?") == "Well."
+    assert session.persona_dropped and session.last_prompt == "READER: Who are you?\nLIBRARIAN:"
+
+
+def test_reply_stops_at_the_next_speakers_tag(model, tok, monkeypatch) -> None:
+    monkeypatch.setattr(G, "stream", _Scripted(tok, " I keep the books.\nREADER: and then I wrote both sides"))
+    session = ChatSession(model, tok, SamplingConfig(max_new_tokens=60))
+    pieces = list(session.stream_reply("Who are you?"))
+    assert "".join(pieces) == "I keep the books." and session.last_finish_reason == "stop"
+    assert session.history == [(USER, "Who are you?"), (BOT, "I keep the books.")]
+    monkeypatch.setattr(G, "stream", _Scripted(tok, " Well.\n\nChapter the next"))
+    assert session.reply("And?") == "Well."
+
+
+def test_session_with_the_real_engine_is_repeatable(model, tok) -> None:
+    config = SamplingConfig(temperature=0.8, max_new_tokens=20, seed=3)
+    replies = [ChatSession(model, tok, config).reply("Who are you?") for _ in range(2)]
+    assert replies[0] == replies[1]
+    assert all(stop not in replies[0] for stop in ChatTemplate().stop_strings())
+    session = ChatSession(model, tok, config, ChatTemplate(persona=""))
+    first, second = session.reply("Who?"), session.reply("Who?")  # reply n samples with seed + n
+    session.reset()
+    assert session.reply("Who?") == first and first != second
+
+
+def test_chat_widget_send_streams_into_the_history(model, tok, monkeypatch) -> None:
+    from minigpt_helpers.sampling_widgets import ChatWidget
+
+    monkeypatch.setattr(G, "stream", _Scripted(tok, " I keep <the> books.\nREADER: x"))
+    w = ChatWidget(ChatSession(model, tok, SamplingConfig(max_new_tokens=60)))
+    w.message.value = ""
+    assert w.send("Who are you?") == "I keep <the> books."
+    assert "READER:</b> Who are you?" in w.history.value and "I keep &lt;the&gt; books." in w.history.value
+    assert w.message.value == "" and not w.send_button.disabled
+    w.message.value = "Another?"  # what pressing Enter does
+    assert len(w.session.history) == 4
+    w.clear()
+    assert w.session.history == [] and "Who are you" not in w.history.value
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory, model, tok) -> dict[str, subprocess.CompletedProcess]:
+    """Run the chat command four ways at once (each start imports torch: a few seconds)."""
+    folder = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "best", model, tok)
+    base = [sys.executable, "-m", "minigpt_helpers", "chat", "--checkpoint", str(folder),
+            "--max-new-tokens", "8", "--temperature", "0"]
+    cases = {
+        "prompt": (["--prompt", "Who are you?"], ""),
+        "exit": ([], "Who are you?\nexit\nnever read\n"),
+        "quit": ([], "Hello\n\nQuit\n"),
+        "eof": ([], "Hello"),
+    }
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = {name: subprocess.Popen([*base, *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+             for name, (extra, _) in cases.items()}
+    runs = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(cases[name][1], timeout=180)
+        runs[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return runs
+
+
+@pytest.mark.slow
+def test_cli_prompt_answers_once(cli_runs) -> None:
+    run = cli_runs["prompt"]
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.endswith("\n") and run.stdout.count("\n") == 1 and "READER:" not in run.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["exit", "quit", "eof"])
+def test_cli_interactive_ends_on_exit_quit_and_end_of_input(cli_runs, how) -> None:
+    run = cli_runs[how]
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("Chatting with the model")
+    assert run.stdout.count("LIBRARIAN:") == 1  # one reply; exit / quit / end of input ended it
+    assert run.stdout.count("READER: ") == (2 if how == "eof" else 3 if how == "quit" else 2)
+
+
+def test_cli_missing_checkpoint_is_a_clear_error(capsys) -> None:
+    assert C.cli(["--prompt", "hi"]) == 2  # the scratch data folder holds no checkpoint
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "05_training" in err and "--checkpoint" in err
+
+
+def test_run_interactive_in_process(model, tok) -> None:
+    import io
+
+    out = io.StringIO()
+    session = ChatSession(model, tok, SamplingConfig(temperature=0.0, max_new_tokens=5))
+    assert C.run_interactive(session, io.StringIO("one\ntwo\nexit\n"), out) == 0
+    assert out.getvalue().count("LIBRARIAN:") == 2 and len(session.history) == 4
