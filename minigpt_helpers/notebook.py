@@ -38,7 +38,7 @@ def start(notebook: str, profile: str | None = None) -> Profile:
     which profile and hardware produced its outputs.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("httpx", "urllib3", "datasets", "filelock", "matplotlib", "PIL"):
+    for noisy in ("httpx", "httpx2", "urllib3", "datasets", "filelock", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     chosen = get_profile(profile)
     print(f"[{notebook}] {describe(chosen)}")

@@ -1,0 +1,598 @@
+"""Export: a trained checkpoint as a model folder that stands on its own, and in other formats.
+
+``export_model`` writes the folder the server loads (``data/exports/<name>/``):
+
+    model.safetensors   the weights (safetensors: loading it runs no code)
+    config.json         the model's shape, the tokenizer's fingerprint, generation defaults,
+                        where it came from, and the SHA-256 of the weights
+    tokenizer/          the tokenizer files (``tokenization.load_tokenizer`` reads them)
+    README.md           what it is and how to load or serve it
+
+It is a checkpoint folder without the training state, so ``load_exported`` reuses
+``checkpoint.load_checkpoint``: safetensors and JSON only, nothing is unpickled.
+
+``export_hf`` writes the same weights in Hugging Face ``transformers``' GPT-2 layout (our
+``nn.Linear`` weights transposed into GPT-2's ``Conv1D`` ones), so ``GPT2LMHeadModel.from_pretrained``
+loads it; ``export_onnx`` writes an ONNX graph (input_ids -> logits, batch and sequence dynamic)
+for onnxruntime. ``build_exports`` is the stage builder; ``cli`` is ``python -m minigpt_helpers export``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .artifacts import (
+    data_dir,
+    ensure,
+    sha256_file,
+    stage_dir,
+    write_json_atomic,
+    write_manifest,
+    write_text_atomic,
+)
+from .checkpoint import (
+    CONFIG,
+    TOKENIZER_DIR,
+    WEIGHTS,
+    Checkpoint,
+    _replace_folder,
+    load_checkpoint,
+    read_config,
+    save_checkpoint,
+)
+from .generation import SamplingConfig
+from .model import GPT
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMAT = "minigpt-export/1"
+CHECKPOINT_FORMAT = "minigpt-checkpoint/1"
+README = "README.md"
+# The sampling settings a served model starts from (a request may change each one).
+GENERATION_KEYS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")
+DEFAULT_GENERATION: dict[str, Any] = {"temperature": 0.8, "top_k": 50, "top_p": 0.95,
+                                      "repetition_penalty": 1.1, "max_new_tokens": 200}
+ONNX_TOLERANCE = 1e-4  # largest |onnxruntime - torch| logit difference accepted (float32)
+HF_TOLERANCE = 1e-4
+
+
+# --------------------------------------------------------------------------- generation defaults
+
+
+def generation_defaults(values: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+    """The generation defaults an export records: ``DEFAULT_GENERATION`` updated, then validated."""
+    merged = {**DEFAULT_GENERATION, **(values or {}), **changes}
+    unknown = sorted(set(merged) - set(GENERATION_KEYS))
+    if unknown:
+        raise ValueError(f"generation defaults: unknown keys {unknown}; the keys are {list(GENERATION_KEYS)}")
+    SamplingConfig(**merged)  # raises ValueError naming each bad field
+    return {k: merged[k] for k in GENERATION_KEYS}
+
+
+def sampling_config(config: dict[str, Any]) -> SamplingConfig:
+    """The ``SamplingConfig`` of an export's config.json (library defaults for a plain checkpoint)."""
+    return SamplingConfig(**generation_defaults(config.get("generation")))
+
+
+# --------------------------------------------------------------------------- our own folder
+
+
+@dataclass
+class ExportedModel:
+    """A loaded model folder: the model (eval mode), its tokenizer, config, and sampling defaults."""
+
+    model: GPT
+    tokenizer: Any
+    config: dict[str, Any]
+    path: Path
+    name: str
+    defaults: SamplingConfig
+
+    @property
+    def context_length(self) -> int:
+        return self.model.config.context_length
+
+
+@contextlib.contextmanager
+def _building(target: Path) -> Iterator[Path]:
+    """A temporary folder beside ``target`` that replaces it on success (readers never see half)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        _replace_folder(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _readme(name: str, config: dict[str, Any]) -> str:
+    m, t, g = config["model"], config["tokenizer"], config["generation"]
+    source = config.get("source", {})
+    lines = [
+        f"# {name}: a mini GPT trained from books",
+        "",
+        f"A decoder-only transformer laid out like GPT-2: {m['n_layer']} layers, {m['n_embd']} wide, "
+        f"{m['n_head']} heads, context {m['context_length']} tokens, vocabulary {m['vocab_size']} "
+        f"({t['kind']} tokenizer `{t['name']}`).",
+    ]
+    if source:
+        lines.append(f"Exported from `{source.get('checkpoint', '?')}` (step {source.get('step', '?')}, "
+                     f"validation loss {source.get('val_loss', '?')}).")
+    lines += [
+        "",
+        "Files: `model.safetensors` (weights), `config.json` (shape, tokenizer fingerprint, generation "
+        "defaults, SHA-256 of the weights), `tokenizer/` (tokenizer files).",
+    ]
+    if t["kind"] == "gpt2":
+        lines.append("GPT-2's tokenizer is read through tiktoken, which downloads its two files once "
+                     "(or finds them in `TIKTOKEN_CACHE_DIR`).")
+    lines += [
+        "",
+        "Generation defaults: " + ", ".join(f"{k}={v}" for k, v in g.items()) + ".",
+        "",
+        "```python",
+        "from minigpt_helpers.export import load_exported",
+        "m = load_exported('path/to/this/folder')",
+        "```",
+        "",
+        "Serve it: `python -m minigpt_helpers serve --model path/to/this/folder` (OpenAI-compatible API "
+        "and a web page on http://127.0.0.1:8000/).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def export_model(
+    source: str | os.PathLike[str] | Checkpoint,
+    folder: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    generation: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``folder``: weights, config with generation defaults, tokenizer files and a README.
+
+    ``source`` is a checkpoint folder or a loaded ``Checkpoint``. The folder is built beside
+    its target and renamed into place. Returns the folder.
+    """
+    ckpt = source if isinstance(source, Checkpoint) else load_checkpoint(source, "cpu")
+    target = Path(folder)
+    name = name or target.name
+    defaults = generation_defaults(generation)
+    meta = ckpt.meta
+    src_path = Path(ckpt.path).resolve()
+    try:
+        shown = str(src_path.relative_to(data_dir().resolve()))
+    except ValueError:
+        shown = src_path.name
+    with _building(target) as tmp:
+        model = ckpt.model
+        save_checkpoint(tmp / "weights", model, ckpt.tokenizer)  # the checkpoint module writes the weights
+        os.replace(tmp / "weights" / WEIGHTS, tmp / WEIGHTS)
+        os.replace(tmp / "weights" / TOKENIZER_DIR, tmp / TOKENIZER_DIR)
+        shutil.rmtree(tmp / "weights")
+        config = {
+            "format": EXPORT_FORMAT,
+            "name": name,
+            "model": model.config.to_dict(),
+            "tokenizer": ckpt.tokenizer.config(),
+            "generation": defaults,
+            "meta": {k: meta[k] for k in ("run", "step", "tokens", "val_loss", "best_val_loss") if k in meta},
+            "source": {"checkpoint": shown, "step": meta.get("step"), "val_loss": meta.get("val_loss"),
+                       "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "package_version": __version__},
+            "files": {WEIGHTS: sha256_file(tmp / WEIGHTS)},
+        }
+        write_json_atomic(tmp / CONFIG, config)
+        write_text_atomic(tmp / README, _readme(name, config))
+    log.info("exported %s to %s", shown, target)
+    return target
+
+
+def load_exported(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> ExportedModel:
+    """Load an exported folder (or a checkpoint folder) with the package only: safetensors + JSON + tokenizer.
+
+    Refuses folders whose weights are not safetensors (a pickled ``.bin``/``.pt`` is never loaded)
+    and weights whose SHA-256 differs from the one recorded at export.
+    """
+    folder = Path(folder)
+    weights = folder / WEIGHTS
+    if not weights.is_file():
+        pickled = sorted(p.name for p in folder.glob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
+        hint = (f"; it holds {pickled}, which are pickles: this package never loads those (they can run code). "
+                "Convert them to safetensors where you trust them" if pickled else "")
+        raise FileNotFoundError(f"{weights} is missing: {folder} is not an exported model folder{hint}. "
+                                "Export one with minigpt_helpers.export.export_model or `python -m minigpt_helpers export`")
+    config = read_config(folder)
+    fmt = config.get("format")
+    if fmt not in (EXPORT_FORMAT, CHECKPOINT_FORMAT):
+        raise ValueError(f"{folder / CONFIG}: format {fmt!r} is not {EXPORT_FORMAT!r}; was it written by "
+                         "another program (a Hugging Face folder loads with transformers, not here)?")
+    expected = config.get("files", {}).get(WEIGHTS)
+    if expected and sha256_file(weights) != expected:
+        raise ValueError(f"{weights}: its SHA-256 differs from the one in {CONFIG}; the file was changed or "
+                         "damaged after export. Export the model again")
+    defaults = sampling_config(config)  # validated before the weights are read
+    ckpt = load_checkpoint(folder, device)
+    name = config.get("name") or folder.name
+    return ExportedModel(ckpt.model, ckpt.tokenizer, config, folder, name, defaults)
+
+
+def folder_size(path: str | os.PathLike[str]) -> int:
+    """Bytes in a file, or in every file under a folder."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# --------------------------------------------------------------------------- Hugging Face GPT-2
+
+
+# Our weight names -> GPT-2's, per block; "T" marks nn.Linear weights that GPT-2 stores
+# transposed (its Conv1D keeps (in, out), nn.Linear keeps (out, in)).
+_BLOCK_PARAMS = {
+    "ln_1.weight": "", "ln_1.bias": "",
+    "attn.c_attn.weight": "T", "attn.c_attn.bias": "",
+    "attn.c_proj.weight": "T", "attn.c_proj.bias": "",
+    "ln_2.weight": "", "ln_2.bias": "",
+    "mlp.c_fc.weight": "T", "mlp.c_fc.bias": "",
+    "mlp.c_proj.weight": "T", "mlp.c_proj.bias": "",
+}
+
+
+def hf_problems(model: torch.nn.Module) -> list[str]:
+    """Why ``model`` does not map onto Hugging Face's GPT-2 (an empty list when it does)."""
+    from .model import MLP
+
+    problems = []
+    if not isinstance(model, GPT):
+        return [f"the model is a {type(model).__name__}, not a minigpt_helpers GPT"]
+    c = model.config
+    names = set(model.state_dict())
+    expected = {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight"}
+    if c.bias:
+        expected.add("transformer.ln_f.bias")
+    for i in range(c.n_layer):
+        expected |= {f"transformer.h.{i}.{k}" for k in _BLOCK_PARAMS if c.bias or not k.endswith(".bias")}
+    if not c.tie_weights:
+        expected.add("lm_head.weight")
+    if names != expected:
+        extra, missing = sorted(names - expected), sorted(expected - names)
+        problems.append(f"its parameters are not GPT-2's (extra {extra[:4]}, missing {missing[:4]}): the "
+                        "architecture was changed, so there is no GPT-2 weight for every one of ours")
+    for name, module in model.named_modules():
+        if isinstance(module, MLP):
+            act = module.gelu
+            if not (isinstance(act, torch.nn.GELU) and act.approximate == "tanh"):
+                problems.append(f"{name}.gelu is {act!r}; GPT-2 uses GELU with the tanh approximation "
+                                "(Hugging Face's 'gelu_new')")
+        if isinstance(module, torch.nn.LayerNorm) and module.eps != 1e-5:
+            problems.append(f"{name} has eps={module.eps}; GPT-2's layer norms use 1e-5")
+    return problems
+
+
+def _hf_config(model: GPT, tokenizer: Any) -> dict[str, Any]:
+    c = model.config
+    return {
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "vocab_size": c.vocab_size,
+        "n_positions": c.context_length,
+        "n_embd": c.n_embd,
+        "n_layer": c.n_layer,
+        "n_head": c.n_head,
+        "n_inner": c.hidden_dim,
+        "activation_function": "gelu_new",  # GELU, tanh approximation: ours
+        "layer_norm_epsilon": 1e-5,
+        "resid_pdrop": c.dropout, "embd_pdrop": c.dropout, "attn_pdrop": c.dropout,
+        "initializer_range": c.init_std,
+        "scale_attn_weights": True,
+        "scale_attn_by_inverse_layer_idx": False,
+        "reorder_and_upcast_attn": False,
+        "tie_word_embeddings": c.tie_weights,
+        "bos_token_id": tokenizer.eot_id,
+        "eos_token_id": tokenizer.eot_id,
+        "torch_dtype": "float32",
+    }
+
+
+def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
+    """Our weights under GPT-2's names and layout (bias=False becomes zero biases: the same function)."""
+    c = model.config
+    sd = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
+    out = {"transformer.wte.weight": sd["transformer.wte.weight"], "transformer.wpe.weight": sd["transformer.wpe.weight"]}
+    for i in range(c.n_layer):
+        for key, how in _BLOCK_PARAMS.items():
+            name = f"transformer.h.{i}.{key}"
+            if name in sd:
+                out[name] = sd[name].t() if how == "T" else sd[name]
+            else:  # no biases in our model: GPT-2 always has them, so they are zeros
+                out[name] = torch.zeros(sd[name.replace(".bias", ".weight")].shape[0])
+    out["transformer.ln_f.weight"] = sd["transformer.ln_f.weight"]
+    out["transformer.ln_f.bias"] = sd.get("transformer.ln_f.bias", torch.zeros(c.n_embd))
+    if not c.tie_weights:
+        out["lm_head.weight"] = sd["lm_head.weight"]
+    return {k: v.contiguous().clone() for k, v in out.items()}
+
+
+GPT2_FILES = {  # tiktoken's copies of GPT-2's tokenizer files: the same bytes as Hugging Face's
+    "vocab.json": ("https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json",
+                   "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"),
+    "merges.txt": ("https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
+                   "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"),
+}
+
+
+def _hf_tokenizer(tokenizer: Any, folder: Path, context_length: int) -> str | None:
+    """Write the tokenizer files transformers reads; returns a note on what is missing (None: nothing)."""
+    kind = tokenizer.config()["kind"]
+    if kind == "bpe":
+        tokenizer.save(folder / "tmp-tokenizer")
+        os.replace(folder / "tmp-tokenizer" / "tokenizer.json", folder / "tokenizer.json")
+        shutil.rmtree(folder / "tmp-tokenizer")
+        specials = tokenizer.special_tokens
+        cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": context_length,
+               "eos_token": "<eos>" if "<eos>" in specials else None,
+               "bos_token": "<bos>" if "<bos>" in specials else None,
+               "pad_token": "<pad>" if "<pad>" in specials else None,
+               "clean_up_tokenization_spaces": False}
+        write_json_atomic(folder / "tokenizer_config.json", {k: v for k, v in cfg.items() if v is not None})
+        return None
+    if kind == "gpt2":
+        try:
+            from tiktoken.load import read_file_cached
+
+            for filename, (url, sha) in GPT2_FILES.items():
+                (folder / filename).write_bytes(read_file_cached(url, sha))
+        except Exception as err:  # offline, without tiktoken's cache
+            return (f"GPT-2's vocab.json and merges.txt are missing ({type(err).__name__}): tiktoken could not "
+                    "read them; online, add them with AutoTokenizer.from_pretrained('gpt2').save_pretrained(folder)")
+        write_json_atomic(folder / "tokenizer_config.json", {
+            "tokenizer_class": "GPT2Tokenizer", "model_max_length": context_length,
+            "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
+            "add_prefix_space": False, "clean_up_tokenization_spaces": False})
+        return None
+    return (f"a {kind!r} tokenizer has no Hugging Face counterpart here: encode with minigpt_helpers "
+            "(tokenizer/ in the exported folder) and pass the ids to the model")
+
+
+def export_hf(source: str | os.PathLike[str] | Checkpoint | ExportedModel, folder: str | os.PathLike[str]) -> Path:
+    """Write a Hugging Face GPT-2 folder (config.json, model.safetensors, generation_config.json, tokenizer).
+
+    Raises ValueError naming what does not map when the model is not GPT-2's architecture.
+    """
+    from safetensors.torch import save_file
+
+    loaded = source if isinstance(source, (Checkpoint, ExportedModel)) else load_checkpoint(source, "cpu")
+    model, tokenizer = loaded.model, loaded.tokenizer
+    problems = hf_problems(model)
+    if problems:
+        raise ValueError("this model does not map onto Hugging Face's GPT-2, so it cannot be exported "
+                         "in that format:\n- " + "\n- ".join(problems))
+    defaults = loaded.defaults if isinstance(loaded, ExportedModel) else sampling_config(loaded.config)
+    target = Path(folder)
+    with _building(target) as tmp:
+        save_file(hf_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        write_json_atomic(tmp / "config.json", _hf_config(model, tokenizer))
+        write_json_atomic(tmp / "generation_config.json", {
+            "do_sample": defaults.temperature > 0, "temperature": defaults.temperature or 1.0,
+            "top_k": defaults.top_k, "top_p": defaults.top_p, "repetition_penalty": defaults.repetition_penalty,
+            "max_new_tokens": defaults.max_new_tokens,
+            "bos_token_id": tokenizer.eot_id, "eos_token_id": tokenizer.eot_id, "pad_token_id": tokenizer.eot_id})
+        note = _hf_tokenizer(tokenizer, tmp, model.config.context_length)
+        text = ("# Hugging Face GPT-2 format\n\n```python\nfrom transformers import GPT2LMHeadModel\n"
+                "model = GPT2LMHeadModel.from_pretrained('path/to/this/folder')\n```\n")
+        if note:
+            log.warning("%s", note)
+            text += f"\nTokenizer: {note}.\n"
+        else:
+            text += ("\nThe tokenizer loads with `AutoTokenizer.from_pretrained('path/to/this/folder')`; "
+                     "unlike minigpt_helpers' tokenizer it turns text that spells a special token "
+                     "(such as `<eos>`) into that token.\n")
+        write_text_atomic(tmp / README, text)
+    return target
+
+
+# --------------------------------------------------------------------------- ONNX
+
+
+class LogitsOnly(torch.nn.Module):
+    """``input_ids (B, T) -> logits (B, T, vocab)``: the graph ONNX records (no loss, no cache)."""
+
+    def __init__(self, model: GPT) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids)[0]
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Hide the exporter's notes (optional packages, graph clean-up passes) and deprecation warnings."""
+    noisy = [logging.getLogger(n) for n in ("torch.onnx._internal.exporter._registration", "onnxscript", "onnx_ir")]
+    levels = [lg.level for lg in noisy]
+    for lg in noisy:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(noisy, levels):
+            lg.setLevel(level)
+
+
+def export_onnx(source: str | os.PathLike[str] | Checkpoint | ExportedModel, path: str | os.PathLike[str]) -> Path:
+    """Write an ONNX file: ``input_ids`` (int64, batch x sequence, both dynamic) -> ``logits`` (float32).
+
+    Uses ``torch.onnx.export(dynamo=True)`` (needs onnxscript); sequences up to the context length.
+    """
+    loaded = source if isinstance(source, (Checkpoint, ExportedModel)) else load_checkpoint(source, "cpu")
+    model = loaded.model
+    if next(model.parameters()).device.type != "cpu":
+        model = copy.deepcopy(model).to("cpu")  # the caller's model stays where it is
+    c = model.config
+    wrapper = LogitsOnly(model).eval()
+    example = torch.randint(0, c.vocab_size, (2, min(8, c.context_length)))
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    sequence = torch.export.Dim("sequence", min=1, max=c.context_length)
+    path = Path(path)
+    with _quiet_exporter():
+        program = torch.onnx.export(wrapper, (example,), dynamo=True, input_names=["input_ids"],
+                                    output_names=["logits"], dynamic_shapes={"input_ids": {0: batch, 1: sequence}},
+                                    verbose=False)
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(_atomic_file(path))
+        program.save(str(tmp))
+    return path
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def onnx_logits(path: str | os.PathLike[str], input_ids: torch.Tensor) -> torch.Tensor:
+    """Run an exported ONNX file with onnxruntime (CPU) on ``input_ids``; returns the logits."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, torch.get_num_threads())
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    (out,) = session.run(["logits"], {"input_ids": input_ids.to(torch.int64).cpu().numpy()})
+    return torch.from_numpy(out)
+
+
+def max_logit_difference(model: GPT, input_ids: torch.Tensor, other: torch.Tensor) -> float:
+    """``max |model(input_ids) - other|`` (float64), to compare another runtime's logits with ours."""
+    with torch.inference_mode():
+        ours = model(input_ids.to(next(model.parameters()).device))[0].double().cpu()
+    return (ours - other.double().cpu()).abs().max().item()
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def build_exports(profile: Any, *, hf: bool = True, onnx: bool = True) -> Path:
+    """The stage builder: export the default run's best checkpoint to ``data/exports/<run>/``.
+
+    Beside it, when possible: ``<run>-hf/`` (Hugging Face GPT-2) and ``<run>.onnx``. Writes the
+    manifest last.
+    """
+    from .checkpoint import find_checkpoint
+
+    ensure("checkpoints", profile, quiet=True)
+    source = find_checkpoint()
+    ckpt = load_checkpoint(source, "cpu")
+    name = ckpt.meta.get("run") or source.parent.name
+    out = stage_dir("exports")
+    folder = export_model(ckpt, out / name, name=name,
+                          generation={"max_new_tokens": profile.max_new_tokens})
+    shown = source.relative_to(data_dir()) if source.is_relative_to(data_dir()) else source
+    entry: dict[str, Any] = {"folder": name, "source": str(shown), "step": ckpt.meta.get("step"),
+                             "val_loss": ckpt.meta.get("val_loss"), "bytes": folder_size(folder)}
+    if hf:
+        problems = hf_problems(ckpt.model)
+        if problems:
+            entry["hf"] = None
+            entry["hf_skipped"] = "; ".join(problems)
+        else:
+            export_hf(ckpt, out / f"{name}-hf")
+            entry["hf"] = f"{name}-hf"
+            entry["hf_bytes"] = folder_size(out / f"{name}-hf")
+    if onnx:
+        try:
+            export_onnx(ckpt, out / f"{name}.onnx")
+            entry["onnx"] = f"{name}.onnx"
+            entry["onnx_bytes"] = folder_size(out / f"{name}.onnx")
+        except ImportError as err:  # onnx / onnxscript not installed (the [export] extra)
+            log.warning("ONNX export skipped: %s (pip install 'minigpt-helpers[export]')", err)
+            entry["onnx"] = None
+            entry["onnx_skipped"] = str(err)
+    write_manifest("exports", profile, {"default": name, "exports": {name: entry}})
+    return out
+
+
+def find_export(name: str | None = None) -> Path:
+    """The folder of an export under ``data/exports`` (default: the one the stage manifest names)."""
+    from .artifacts import read_manifest
+
+    root = stage_dir("exports")
+    name = name or read_manifest("exports").get("default")
+    folder = root / str(name)
+    if not (folder / CONFIG).is_file():
+        raise FileNotFoundError(f"{folder} holds no exported model; run notebooks/09_serving.ipynb or "
+                                "`python -m minigpt_helpers export`")
+    return folder
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """``python -m minigpt_helpers export [--checkpoint RUN_OR_FOLDER] [--out FOLDER] [--hf] [--onnx]``."""
+    from .generation import resolve_checkpoint
+
+    parser = argparse.ArgumentParser(prog="python -m minigpt_helpers export",
+                                     description="Export a checkpoint as a self-contained model folder "
+                                                 "(and optionally as Hugging Face GPT-2 and ONNX).")
+    parser.add_argument("--checkpoint", help="a checkpoint folder or a run name (default: the run 05_training recorded)")
+    parser.add_argument("--out", help="the folder to write (default: data/exports/<run>)")
+    parser.add_argument("--name", help="the model's name in the API (default: the folder's name)")
+    parser.add_argument("--hf", action="store_true", help="also write <out>-hf/ in Hugging Face GPT-2 format")
+    parser.add_argument("--onnx", action="store_true", help="also write <out>.onnx")
+    for key in GENERATION_KEYS:
+        kind = int if key in ("top_k", "max_new_tokens") else float
+        parser.add_argument("--" + key.replace("_", "-"), type=kind, default=None,
+                            help=f"generation default (default {DEFAULT_GENERATION[key]})")
+    args = parser.parse_args(argv)
+    try:
+        source = resolve_checkpoint(args.checkpoint)
+        ckpt = load_checkpoint(source, "cpu")
+        out = Path(args.out) if args.out else stage_dir("exports") / (ckpt.meta.get("run") or source.parent.name)
+        changes = {k: getattr(args, k) for k in GENERATION_KEYS if getattr(args, k) is not None}
+        folder = export_model(ckpt, out, name=args.name, generation=changes)
+        print(f"exported {source} -> {folder} ({folder_size(folder) / 1e6:.1f} MB)")
+        if args.hf:
+            hf_folder = export_hf(ckpt, out.with_name(out.name + "-hf"))
+            print(f"Hugging Face GPT-2 format -> {hf_folder}")
+        if args.onnx:
+            onnx_path = export_onnx(ckpt, out.with_name(out.name + ".onnx"))
+            print(f"ONNX -> {onnx_path} ({folder_size(onnx_path) / 1e6:.1f} MB)")
+    except (ValueError, FileNotFoundError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+__all__ = [
+    "EXPORT_FORMAT", "DEFAULT_GENERATION", "GENERATION_KEYS", "ONNX_TOLERANCE", "HF_TOLERANCE",
+    "ExportedModel", "generation_defaults", "sampling_config", "export_model", "load_exported", "folder_size",
+    "hf_problems", "hf_state_dict", "export_hf", "LogitsOnly", "export_onnx", "onnx_logits",
+    "max_logit_difference", "build_exports", "find_export", "cli",
+]

@@ -1,0 +1,257 @@
+"""Serving: an exported model over HTTP, with an OpenAI-compatible API and a web page.
+
+``python -m minigpt_helpers serve --model data/exports/<name>`` starts the server (``cli``); in
+Python, ``create_app(folder)`` gives the FastAPI app (tests drive it without a port),
+``serve(folder, port=...)`` runs it with uvicorn, and ``ServerProcess`` runs the command line in
+the background, waits until it answers, and stops it cleanly (what the notebook uses).
+
+The pieces live in two modules: ``serving_engine`` (the queue and the worker threads that run
+the model) and ``serving_api`` (routes, request validation, OpenAI's shapes, the page). The
+server binds 127.0.0.1 unless told otherwise: only programs on this machine reach it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .serving_api import APIError, ServerConfig, create_app, error_body
+from .serving_engine import Engine, Generation, GenerationTimeout, QueueFull
+
+log = logging.getLogger(__name__)
+
+API_KEY_ENV = "MINIGPT_API_KEY"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+READY = re.compile(r"serving \S+ on (http://\S+?)/? ")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port`` (port 0: a free one, chosen by the OS)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if os.name != "nt":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _watch_parent(pid: int, server: Any) -> None:
+    """Stop the server when the process that started it is gone (a crashed notebook kernel)."""
+    while not server.should_exit:
+        time.sleep(1.0)
+        if os.name != "nt" and os.getppid() != pid:
+            log.warning("the parent process %d is gone: shutting down", pid)
+            server.should_exit = True
+
+
+def serve(model: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, log_level: str = "info",
+          parent_pid: int | None = None, **options: Any) -> None:
+    """Run the app with uvicorn until interrupted (Ctrl-C or SIGTERM stop it gracefully).
+
+    Prints ``serving <name> on http://host:port/`` once the port is bound (port 0 picks a free one).
+    ``options`` go to ``create_app`` (api_key, max_concurrency, request_timeout_s, ...).
+    """
+    import uvicorn
+
+    app = create_app(model, **options)
+    if host not in LOOPBACK and not options.get("api_key"):
+        log.warning("binding %s without an API key: anyone who can reach this machine can use the model "
+                    "(pass --api-key, or keep the default host 127.0.0.1)", host)
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving {app.state.model_name} on http://{shown}:{bound}/ (API: /v1, web page: /, health: /health)",
+          flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5,
+                                           timeout_keep_alive=5))
+    if parent_pid:
+        threading.Thread(target=_watch_parent, args=(parent_pid, server), daemon=True).start()
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler
+    # that was there before it; make that one a no-op, so a stopped server exits with code 0.
+    quiet = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM")
+    previous = signal.signal(signal.SIGTERM, lambda *_: None) if quiet else None
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        if quiet:
+            signal.signal(signal.SIGTERM, previous)
+
+
+# --------------------------------------------------------------------------- a server in the background
+
+
+class ServerProcess:
+    """``python -m minigpt_helpers serve`` as a background process: ``start()``, ``url``, ``stop()``.
+
+    The server picks a free port (``port=0``) and prints it; ``start`` waits until ``/health``
+    answers. ``stop`` sends SIGTERM (uvicorn shuts down gracefully) and kills it if it hangs. It
+    is also stopped at interpreter exit, and the server exits by itself when this process dies,
+    so a failing notebook cell never leaves it running. Use it as a context manager, or call ``stop``.
+    """
+
+    def __init__(self, model: str | os.PathLike[str], *, host: str = DEFAULT_HOST, port: int = 0,
+                 api_key: str | None = None, args: Sequence[str] = (), startup_timeout_s: float = 120.0) -> None:
+        self.model, self.host, self.port, self.api_key = Path(model), host, port, api_key
+        self.args, self.startup_timeout_s = list(args), startup_timeout_s
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url: str | None = None
+        fd, log_path = tempfile.mkstemp(prefix="minigpt-serve-", suffix=".log")
+        os.close(fd)
+        self._log = Path(log_path)
+        atexit.register(self._log.unlink, missing_ok=True)
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "minigpt_helpers", "serve", "--model", str(self.model), "--host", self.host,
+                "--port", str(self.port), "--parent-pid", str(os.getpid()), *self.args]
+
+    def log(self) -> str:
+        """What the server printed so far (its start line, uvicorn's request log, errors)."""
+        return self._log.read_text(encoding="utf-8", errors="replace") if self._log.exists() else ""
+
+    def start(self) -> ServerProcess:
+        if self.process is not None:
+            raise RuntimeError("this ServerProcess was started already; make a new one")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if self.api_key:
+            env[API_KEY_ENV] = self.api_key  # not on the command line, where `ps` would show it
+        with open(self._log, "wb") as out:
+            self.process = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        atexit.register(self.stop)
+        deadline = time.monotonic() + self.startup_timeout_s
+        try:
+            while self.url is None:
+                self._check_alive()
+                found = READY.search(self.log())
+                if found:
+                    self.url = found.group(1)
+                elif time.monotonic() > deadline:
+                    raise TimeoutError(f"the server did not start within {self.startup_timeout_s:g} s:\n{self.log()[-2000:]}")
+                else:
+                    time.sleep(0.1)
+            while not self.healthy():
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{self.url}/health did not answer within {self.startup_timeout_s:g} s")
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _check_alive(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {self.process.returncode}:\n{self.log()[-2000:]}")
+
+    def healthy(self) -> bool:
+        """True when ``/health`` answers 200."""
+        if self.url is None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, timeout_s: float = 10.0) -> int | None:
+        """Stop the server (SIGTERM, then kill after ``timeout_s``); returns its exit code. Safe to call twice."""
+        p = self.process
+        if p is None:
+            return None
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+        atexit.unregister(self.stop)
+        return p.returncode
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> ServerProcess:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else ("stopped" if self.process else "not started")
+        return f"ServerProcess({self.model.name!r}, url={self.url!r}, {state})"
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """``python -m minigpt_helpers serve --model FOLDER [--host 127.0.0.1] [--port 8000] [options]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m minigpt_helpers serve",
+        description="Serve an exported model folder over HTTP: an OpenAI-compatible API (/v1/completions, "
+                    "/v1/chat/completions, /v1/models), /health, and a web page at /.")
+    parser.add_argument("--model", help="an exported model folder (default: the one 09_serving exported)")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"the address to bind (default {DEFAULT_HOST}: this machine only; 0.0.0.0 opens it to the network)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
+                        help=f"require 'Authorization: Bearer KEY' on /v1 (default: ${API_KEY_ENV}, else no key)")
+    defaults = ServerConfig()
+    parser.add_argument("--max-concurrency", type=int, default=defaults.max_concurrency, help="generations at once")
+    parser.add_argument("--max-queue", type=int, default=defaults.max_queue, help="requests that may wait; more get 429")
+    parser.add_argument("--timeout", type=float, default=defaults.request_timeout_s, help="seconds per request, queueing included")
+    parser.add_argument("--max-tokens-limit", type=int, default=defaults.max_tokens_limit, help="the largest max_tokens allowed")
+    parser.add_argument("--name", default=None, help="the model id in the API (default: the export's name)")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--no-web", action="store_true", help="do not serve the web page")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.model is None:
+            from .export import find_export
+
+            args.model = find_export()
+        serve(args.model, host=args.host, port=args.port, log_level=args.log_level, parent_pid=args.parent_pid,
+              api_key=args.api_key or None, max_concurrency=args.max_concurrency, max_queue=args.max_queue,
+              request_timeout_s=args.timeout, max_tokens_limit=args.max_tokens_limit, model_name=args.name,
+              device=args.device, web=not args.no_web)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the port is taken, or the address is not this machine's
+        print(f"error: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C is how a server in a terminal is stopped
+        pass
+    return 0
+
+
+__all__ = ["create_app", "ServerConfig", "APIError", "error_body", "Engine", "Generation", "QueueFull",
+           "GenerationTimeout", "serve", "ServerProcess", "cli", "API_KEY_ENV"]
