@@ -263,6 +263,47 @@ def build_tokens(profile: Profile, *, seed: int = SPLIT_SEED) -> Path:
     return folder
 
 
+def write_token_files(
+    folder: str | os.PathLike[str],
+    tokenizer: Any,
+    texts: dict[str, Sequence[str]],
+    *,
+    split_note: str = "given",
+) -> dict[str, Any]:
+    """Encode ready-split texts (``{"train": [...], "val": [...]}``) into ``folder`` in the format
+    ``build_tokens`` writes (bins + meta.json), so ``load_tokens(split, folder=folder)`` reads them.
+
+    For corpora that come already split (TinyShakespeare's 90/10 cut, WikiText-2's splits).
+    Returns the meta written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = [s for s in SPLITS if not texts.get(s)]
+    if missing:
+        raise ValueError(f"write_token_files: no text for split(s) {missing}; pass at least one text per split")
+    pieces = [Piece(f"{split}-{i}", f"{split} text {i}", "", split, 0, len(t), t)
+              for split in SPLITS for i, t in enumerate(texts[split])]
+    dtype = token_dtype(tokenizer.vocab_size)
+    entries = encode_pieces(pieces, tokenizer, folder, dtype)
+    counts = {s: sum(e["tokens"] + 1 for e in entries if e["split"] == s) for s in SPLITS}
+    nbytes = {s: sum(e["bytes"] for e in entries if e["split"] == s) for s in SPLITS}
+    meta = {
+        "format": META_FORMAT,
+        "dtype": dtype.name,
+        "vocab_size": tokenizer.vocab_size,
+        "tokenizer": {"kind": tokenizer.kind, "name": tokenizer.name, "sha256": tokenizer.sha256,
+                      "eot_id": tokenizer.eot_id, "vocab_size": tokenizer.vocab_size},
+        "split": {"mode": split_note, "val_share_of_tokens": round(counts["val"] / (counts["train"] + counts["val"]), 4)},
+        "separator": "one eot_id after every piece; start/end exclude it",
+        "files": {s: f"{s}.bin" for s in SPLITS},
+        "counts": counts,
+        "bytes": nbytes,
+        "books": entries,
+    }
+    write_json_atomic(folder / META_FILE, meta)
+    return meta
+
+
 # --------------------------------------------------------------------------- reading
 
 

@@ -1,0 +1,551 @@
+# %% [markdown]
+# <a href="https://colab.research.google.com/github/minigpt-course/minigpt-from-books/blob/main/notebooks/05_training.ipynb" target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/></a>
+#
+# # 05 · Training: from random weights to a model that writes
+#
+# You build the training loop one piece at a time: AdamW and which weights it decays, a
+# learning rate that warms up and then decays, gradient accumulation, gradient clipping, and the
+# number format the hardware computes in. Then you check that your loop and the package's
+# `training.Trainer` take exactly the same steps, and train this profile's model with a live
+# dashboard: curves that update in place, sampled text, and a Stop button. The run stops part
+# way, and a second session resumes it where it stopped, as if nothing had happened.
+#
+# **Reads** `data/tokens/` and `data/tokenizer/` (rebuilt if missing). **Writes**
+# `data/checkpoints/<profile>/`: the best checkpoint, the last 3 periodic ones with everything a
+# resume needs, `metrics.jsonl`, `samples.jsonl` and `run.json`, plus the stage's
+# `manifest.json` that 06 to 09 read.
+#
+# | profile | model and run | runtime of this notebook (data stages already built) |
+# |---|---|---|
+# | `ci` | 2 layers, 64 wide, 512 tokens (0.14M parameters), 30 steps | MEASURE_CI |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M), MEASURE_CPU_STEPS steps, time budget MEASURE_CPU_BUDGET | MEASURE_CPU |
+# | `gpu` | seed 000's "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M), 5,000 steps | not yet measured |
+
+# %%
+# Setup (the same cell opens every notebook). On Colab it installs the course's helper
+# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+import importlib.util, os, subprocess, sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
+    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+elif importlib.util.find_spec("minigpt_helpers") is None:
+    sys.path.insert(0, os.path.abspath(".."))  # a checkout used without installing
+
+from minigpt_helpers.notebook import start
+
+PROFILE = start("05_training")
+
+# %% [markdown]
+# ## The inputs: token files and this profile's run
+#
+# Training reads the token files of 03_dataset. Everything about the run (model, batch, steps,
+# learning rate, how often to evaluate) comes from the profile, through `TrainConfig`, a dataclass
+# that checks itself and is saved, resolved, next to every checkpoint.
+
+# %%
+import math
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from minigpt_helpers import artifacts, checkpoint, dataset, hardware, model, schedule, tokenization, training
+from minigpt_helpers.checks import check, check_between, check_close, exercise
+from minigpt_helpers.dashboard import Dashboard
+
+artifacts.ensure("tokens", PROFILE)
+tok = tokenization.load_tokenizer()
+train_data = dataset.load_tokens("train", tokenizer=tok)
+val_data = dataset.load_tokens("val", tokenizer=tok)
+config = training.TrainConfig.from_profile(PROFILE)
+print(f"{tok}; {len(train_data):,} training and {len(val_data):,} validation tokens")
+
+# %%
+tokens_per_step = config.batch_size * config.grad_accum_steps * config.context_length
+print(f"run {config.run!r}: model {config.model_preset!r}, {config.max_steps:,} steps of {config.batch_size} x "
+      f"{config.grad_accum_steps} sequences x {config.context_length} tokens = {tokens_per_step:,} tokens per step")
+print(f"that is {config.max_steps * tokens_per_step / len(train_data):.2f} passes over the training tokens; "
+      f"peak learning rate {config.learning_rate:g}, evaluation every {config.eval_interval} steps")
+
+# %% [markdown]
+# ## 1. AdamW, and which weights decay
+#
+# AdamW keeps, for every weight, a running mean of its gradient (momentum, `beta1 = 0.9`) and of
+# its squared gradient (`beta2 = 0.95`), and steps by their ratio: each weight moves about one
+# learning rate per step, whatever the scale of its gradient. `beta2 = 0.95` instead of Adam's
+# default 0.999 lets the squared-gradient average catch up within about 20 steps when gradients
+# suddenly grow, which keeps transformer training steadier.
+#
+# Weight decay (0.1) pulls every decayed weight a little toward zero at each step, so weights grow
+# only where the loss asks for it. It suits the weight matrices, whose size is the model's
+# capacity. It does not suit biases and LayerNorm gains: a gain pulled toward 0 switches its
+# feature off, and a bias is an offset, not a capacity. So they get no decay.
+
+# %%
+net = model.GPT(config.model_config(tok.vocab_size))
+decay, no_decay = net.optimizer_groups(weight_decay=config.weight_decay)
+names = {id(p): n for n, p in net.named_parameters()}
+for label, group in (("decayed (matrices)", decay), ("not decayed", no_decay)):
+    count = sum(p.numel() for p in group["params"])
+    print(f"{label:>20}: {len(group['params']):>3} tensors, {count:>10,} weights, e.g. {names[id(group['params'][-1])]}")
+
+# %%
+ids_decay, ids_plain = {id(p) for p in decay["params"]}, {id(p) for p in no_decay["params"]}
+check(ids_decay.isdisjoint(ids_plain) and len(ids_decay | ids_plain) == len(list(net.parameters())),
+      "every parameter is in exactly one group")
+check(all(id(m.weight) in ids_plain for m in net.modules() if isinstance(m, torch.nn.LayerNorm)),
+      "no LayerNorm gain is decayed")
+
+# %% [markdown]
+# ## 2. The learning rate: warm up, then decay
+#
+# At the first steps Adam's running averages rest on a handful of gradients, and the weights are
+# random: large steps now would go in arbitrary directions. So the learning rate rises linearly
+# over `warmup_steps`. Then it follows half a cosine down to a floor of 0.1 × the peak: large
+# steps while the loss falls fast, small ones at the end to settle into a good spot.
+# Write it by hand first.
+
+# %%
+def my_lr(step, peak=config.learning_rate, warmup=config.warmup_steps, total=config.max_steps, floor_ratio=0.1):
+    if step < warmup:
+        return peak * (step + 1) / warmup  # linear warmup
+    progress = min(1.0, (step - warmup) / (total - warmup))  # 0 -> 1 over the decay
+    floor = floor_ratio * peak
+    return floor + 0.5 * (1 + math.cos(math.pi * progress)) * (peak - floor)
+
+
+sched = config.schedule()
+check_close([my_lr(s) for s in range(config.max_steps)], sched.values(), "your schedule vs schedule.LRSchedule")
+
+# %% [markdown]
+# The package's `LRSchedule` also has the "plateau extension" of seed 004, read here as a schedule
+# you can stretch: `plateau_fraction` holds the peak for part of the run before the cosine
+# starts (more time learning fast), and past `decay_steps` the rate stays at the floor, so a
+# finished run that you resume for more steps continues gently instead of jumping back to the
+# peak.
+#
+# A run with a time budget (the `cpu` profile has one, so that this notebook fits in 15 minutes)
+# reads the cosine at whichever is further along, the steps or the clock. On a laptop slower
+# than ours the run makes fewer steps, but it still ends at the floor instead of being cut off
+# at a high learning rate.
+
+# %%
+n = config.max_steps
+variants = {
+    "warmup + cosine (this run)": sched,
+    "plateau: peak held for 40%": config.replace(plateau_fraction=0.4).schedule(),
+    "extended 50% at the floor": config.replace(max_steps=n + n // 2, decay_steps=n).schedule(),
+}
+fig, ax = plt.subplots(figsize=(9, 3), dpi=90)
+schedule.plot_schedules(variants, ax=ax)
+ax.axhline(0.1 * config.learning_rate, ls=":", c="grey")
+plt.show()
+
+# %% [markdown]
+# ## 3. Gradient accumulation: a big batch in small pieces
+#
+# A batch that does not fit in memory can be split into `k` micro-batches: run forward and
+# backward on each and let the gradients add up before the optimizer step. The loss of each
+# micro-batch is a mean over its own tokens, so each must be divided by `k`: then the sum of the
+# gradients is the gradient of the big batch's mean loss. Forget the division and the gradient is
+# `k` times too large. Check it on a tiny model: one batch of 8 sequences against 4 micro-batches
+# of 2.
+
+# %%
+torch.manual_seed(0)
+tiny = model.GPT(model.preset("ci", vocab_size=tok.vocab_size, context_length=32))
+x, y = dataset.get_batch(train_data, 8, 32, seed=1)
+grads = lambda: torch.cat([p.grad.flatten() for p in tiny.parameters()])
+
+tiny.zero_grad()
+tiny(x, y)[1].backward()  # one big batch
+big = grads()
+tiny.zero_grad()
+for xb, yb in zip(x.chunk(4), y.chunk(4)):  # four micro-batches, each loss divided by 4
+    (tiny(xb, yb)[1] / 4).backward()
+accumulated = grads()
+check_close(accumulated, big, "4 micro-batches (loss / 4) vs one batch of 8", atol=1e-6, rtol=1e-4)
+
+# %%
+fig, ax = plt.subplots(figsize=(5.5, 4), dpi=90)
+ax.scatter(big[::40], accumulated[::40], s=4, label="loss / k: on the diagonal")
+ax.scatter(big[::40], 4 * accumulated[::40], s=4, label="forgot to divide: k times too steep")
+lim = big.abs().max().item()
+ax.plot([-lim, lim], [-lim, lim], c="grey", lw=0.8)
+ax.set(xlabel="gradient, one batch of 8", ylabel="gradient, 4 accumulated micro-batches")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## 4. Gradient clipping
+#
+# Now and then a batch produces a gradient many times larger than usual, and one step along it
+# can undo many good ones. Clipping measures the norm of the whole gradient (all weights as one
+# vector) and, when it is above `grad_clip = 1.0`, scales the gradient down to that length: the
+# direction is kept, only the step is shorter. The norm before clipping is worth logging: a
+# rising trend says the learning rate is too high. Watch it on a few steps of the tiny model at a
+# deliberately high learning rate.
+
+# %%
+opt = torch.optim.AdamW(tiny.parameters(), lr=2e-2)
+batches = dataset.RandomBatches(train_data, 8, 32, seed=0)
+before, after = [], []
+for _ in range(30):
+    xb, yb = next(batches)
+    tiny.zero_grad()
+    tiny(xb, yb)[1].backward()
+    before.append(torch.nn.utils.clip_grad_norm_(tiny.parameters(), max_norm=1.0).item())  # returns the norm before
+    after.append(grads().norm().item())
+    opt.step()
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
+ax.plot(before, "o-", ms=3, label="gradient norm before clipping")
+ax.plot(after, "s-", ms=3, label="after clipping")
+ax.axhline(1.0, ls="--", c="grey", label="grad_clip = 1.0")
+ax.set(xlabel="step", ylabel="gradient norm", yscale="log")
+ax.legend(fontsize=8)
+plt.show()
+check(max(after) <= 1.0 + 1e-4, f"after clipping no norm exceeds 1.0 (largest before: {max(before):.2f})")
+
+# %%
+g = torch.randn(1000) * 5  # a gradient of norm about 158
+p = torch.nn.Parameter(torch.zeros(1000))
+p.grad = g.clone()
+torch.nn.utils.clip_grad_norm_([p], max_norm=1.0)
+check_close(p.grad.norm(), 1.0, "clipped to length 1.0")
+check_close(F.cosine_similarity(p.grad, g, dim=0), 1.0, "same direction as before")
+
+# %% [markdown]
+# ## 5. The number format, chosen by the hardware
+#
+# A GPU multiplies 16-bit numbers several times faster than 32-bit ones. Training runs the
+# forward pass under `torch.autocast` in bfloat16 where the GPU has it (compute capability 8.0 and
+# up: A100, RTX 30xx and 40xx, H100, L4) while the weights stay float32. Older GPUs such as
+# Colab's T4 only have float16, whose smallest numbers are far bigger than bfloat16's: small
+# gradients would round to zero. A gradient scaler multiplies the loss by a large factor before
+# backward and divides the gradients back before the step (skipping steps that overflowed).
+# CPUs and Apple's MPS train in float32. `torch.compile` fuses small operations into bigger
+# kernels on CUDA under Linux; on Windows and MPS it is skipped, and on a CPU compiling costs
+# more time than it saves in a run this size (`compile=True` forces it).
+
+# %%
+tiny_grad = torch.tensor(1e-8)
+check(tiny_grad.half().item() == 0.0, "a gradient of 1e-8 rounds to zero in float16")
+check((tiny_grad * 65536).half().item() != 0.0, "scaled by 65,536 first, it survives")
+check(tiny_grad.bfloat16().item() != 0.0, "bfloat16 keeps it (float32's range, fewer digits)")
+
+# %%
+from minigpt_helpers.profiles import pick_device
+
+device = pick_device()
+precision = hardware.choose_precision(device, config.precision)
+compiled, why = hardware.choose_compile(device, config.compile)
+print(f"device {hardware.describe(device)}: {precision.name} ({precision.reason}); torch.compile: {compiled} ({why})")
+
+# %% [markdown]
+# ## 6. The loop, by hand, and the package's
+#
+# One optimizer step: set the learning rate; draw this step's batch; for each micro-batch,
+# forward, divide the loss by the number of micro-batches, backward; clip; step; clear the
+# gradients. Seeding first makes the run repeatable: the same initial weights and the same
+# batches. Here it is in a dozen lines, for a few steps of a small model in float32 on the CPU.
+
+# %%
+small = config.replace(run="by-hand-check", model_preset="ci", context_length=32, batch_size=4, grad_accum_steps=2,
+                       max_steps=8, warmup_steps=2, eval_interval=8, sample_interval=0, log_interval=1,
+                       patience=None, time_budget_s=None, device="cpu", precision="fp32", compile=False,
+                       tensorboard=False)
+A, lr_at = small.grad_accum_steps, small.schedule()
+training.seed_everything(small.seed)
+net = model.GPT(small.model_config(tok.vocab_size))
+opt = torch.optim.AdamW(net.optimizer_groups(small.weight_decay), lr=lr_at(0), betas=(small.beta1, small.beta2),
+                        eps=small.eps, fused=True)
+batches = dataset.RandomBatches(train_data, small.batch_size * A, small.context_length, seed=small.seed)
+
+# %%
+my_losses = []
+for step in range(small.max_steps):
+    for group in opt.param_groups:
+        group["lr"] = lr_at(step)
+    x, y = next(batches)  # every micro-batch of this step
+    total = 0.0
+    for xb, yb in zip(x.chunk(A), y.chunk(A)):
+        loss = net(xb, yb)[1] / A
+        loss.backward()
+        total += loss.item()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), small.grad_clip)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    my_losses.append(total)
+print([round(v, 3) for v in my_losses])
+
+# %% [markdown]
+# The package's `training.train` runs the same step, and around it everything a real run needs:
+# evaluation, checkpoints, logging, resuming, several processes. Given the same config it must
+# take the same steps: the same losses, step for step.
+
+# %%
+result = training.train(small, resume=False, progress=False)
+package_losses = [r["train_loss"] for r in training.read_metrics(result.run_dir) if r["train_loss"] is not None]
+check_close(package_losses, my_losses, "package's losses vs your loop's, step for step", atol=1e-5)
+
+# %% [markdown]
+# ## 7. Train, live
+#
+# The dashboard shows the training and validation loss, the learning rate with the gradient norm,
+# and the tokens per second, updating in place; the latest sampled text appears under the plot.
+# Training runs in the background, so the notebook stays responsive: **Stop** ends it after the
+# current step and saves a checkpoint (so does the kernel's interrupt button while the next cell
+# waits). Every `eval_interval` steps the validation loss is measured on the same fixed batches,
+# the best model is saved to `best/`, and a periodic checkpoint with the full training state goes
+# to `step-NNNNNN/` (the last 3 are kept).
+#
+# To show a resume, this first session pauses by itself a third of the way (`stop_at_step`), as if
+# you had pressed Stop. What to expect: the loss starts near ln(vocab_size) and falls fastest in
+# the first few hundred steps; the validation loss follows the training loss from a little above,
+# since the validation books are ones the model never reads.
+
+# %%
+pause = config.max_steps // 3
+first = Dashboard(f"{config.run}: first session").start(config.replace(stop_at_step=pause), resume=False)
+
+# %%
+first_result = first.wait()
+check(first_result.stop_reason == "stopped" and 0 < first_result.step <= pause,
+      f"the first session stopped at step {first_result.step} with a checkpoint")
+
+# %% [markdown]
+# ## 8. Resume: the same run, continued
+#
+# A periodic checkpoint holds more than the weights. `training_state.pt` has the optimizer's two
+# running averages for every weight, the gradient scaler, the step (which fixes the learning
+# rate), the random generators and the batch sampler's position. Loaded, training continues
+# exactly as if it had never stopped: the unit tests check that a run stopped at step k and resumed
+# repeats the losses of an uninterrupted run bit for bit. (With a time budget the learning rate
+# also follows the clock, which no two runs share.)
+
+# %%
+latest = checkpoint.find_checkpoint(config.run, which="latest")
+state = checkpoint.load_training_state(latest)
+print(f"{latest.name}: {sorted(p.name for p in latest.iterdir())}")
+print(f"training state: {sorted(state)}; step {state['step']}, {len(state['optimizer']['state'])} optimizer entries")
+
+# %% [markdown]
+# The resumed session reads the first one's curves back from `metrics.jsonl`, so its dashboard
+# shows the whole run; when it ends, the static copy below is the run from step 0 to the end.
+
+# %%
+second = Dashboard(f"{config.run}: resumed").start(config, resume=True)
+
+# %%
+final = second.wait()
+records = training.read_metrics(final.run_dir)
+steps = [r["step"] for r in records]
+check(final.start_step == first_result.step, f"the second session started at step {final.start_step}")
+check(steps == sorted(set(steps)), "metrics.jsonl holds each step once, in order, across both sessions")
+check(final.finished, f"the run finished: {final.stop_reason} at step {final.step} ({final.elapsed_s / 60:.1f} min of training)")
+
+# %% [markdown]
+# ## 9. How good is it?
+#
+# The validation loss is in nats per token, and a token is a different amount of text for every
+# tokenizer. Bits per byte divides that out: loss / ln 2 × (tokens / bytes) of the validation text,
+# comparable across tokenizers (06_evaluation measures it exactly on the whole validation split).
+# Expected after this run (measured on the development machine, see the table above): MEASURE_RANGES.
+
+# %%
+expected = {"ci": (4.8, 6.0, 2.9, 3.9), "cpu": (4.5, 5.6, 1.75, 2.2), "gpu": (3.0, 5.5, 1.0, 2.1)}[PROFILE.name]
+counts, nbytes = val_data.meta["counts"], val_data.meta["bytes"]
+bits_per_byte = final.best_val_loss / math.log(2) * counts["val"] / nbytes["val"]
+check_between(final.best_val_loss, expected[0], expected[1], "best validation loss (nats/token)")
+check_between(bits_per_byte, expected[2], expected[3], "validation bits per byte")
+
+# %% [markdown]
+# What it writes: samples taken while training, the first from a third of the way, the last from
+# the finished model (temperature 0.8, the 50 likeliest tokens).
+
+# %%
+for s in final.samples[-2:]:
+    print(f"--- step {s['step']}\n{s['text']}\n")
+
+# %%
+vocab = {w.strip(".,;:!?\"'()_").lower() for text in tokenization.clean_texts() for w in text.split()}
+words = [w.strip(".,;:!?\"'()_").lower() for w in final.samples[-1]["text"].split()]
+real = sum(w in vocab for w in words if w) / max(1, len(words))
+check_between(real, {"ci": 0.0, "cpu": 0.6, "gpu": 0.7}[PROFILE.name], 1.0, "share of sampled words that are English words seen in the books")
+
+# %% [markdown]
+# ## 10. What the run leaves on disk
+#
+# The run folder is what the next notebooks read. `run.json` records the resolved config, the git
+# commit of the code, the hardware and each session; `metrics.jsonl` has one line per logged step
+# with the same keys every time. Recording this run as the stage's default run writes
+# `data/checkpoints/manifest.json`; `checkpoint.find_checkpoint()` then finds its best checkpoint.
+
+# %%
+for item in sorted(final.run_dir.iterdir()):
+    print(f"{item.name}{'/' if item.is_dir() else ''}")
+run = training.read_run(config.run)
+print(f"\ngit commit {run['git_commit']}; {run['hardware']}; sessions start at {[s['start_step'] for s in run['sessions']]}")
+print(f"metrics.jsonl keys: {list(records[-1])}")
+
+# %%
+training.write_stage_manifest(PROFILE, config.run)
+best = checkpoint.load_checkpoint(checkpoint.find_checkpoint())
+check(best.meta["step"] == final.best_step and artifacts.staleness("checkpoints", PROFILE) is None,
+      f"the stage manifest names run {config.run!r}; its best checkpoint is from step {best.meta['step']}")
+print(training.sample_text(best.model, best.tokenizer, "It was", 60, seed=0))
+
+# %% [markdown]
+# ## 11. From the command line, and on several GPUs
+#
+# The same loop runs without a notebook, with the same config, for long runs:
+#
+# ```bash
+# python -m minigpt_helpers train --profile cpu                 # this run (continues it if it was stopped)
+# python -m minigpt_helpers train --profile cpu --run-name lr3e-3 --lr 3e-3 --fresh
+# python -m minigpt_helpers train --profile gpu --set patience=8 --wandb   # any field; W&B offline
+# torchrun --nproc_per_node=4 -m minigpt_helpers train --profile gpu    # 4 GPUs (DDP, NCCL)
+# python -m minigpt_helpers train --recipe shakespeare-char     # nanoGPT's shakespeare_char, to compare
+# ```
+#
+# Under `torchrun` each process trains on its own share of every global batch and DDP averages the
+# gradients, so 4 processes with a batch of 8 take the same steps as one with a batch of 32 (a
+# unit test checks it with 2 CPU processes). `--recipe shakespeare-char` prepares TinyShakespeare
+# as nanoGPT does and trains with nanoGPT's published "shakespeare_char on a MacBook" settings:
+# MEASURE_SHAKESPEARE.
+
+# %%
+from contextlib import redirect_stdout
+from io import StringIO
+import json
+
+out = StringIO()
+with redirect_stdout(out):
+    training.cli(["--profile", PROFILE.name, "--print-config"])
+check(json.loads(out.getvalue()) == config.to_dict(), "the command line resolves the same config as this notebook")
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1: ten times the learning rate
+#
+# Predict what a short run with 10 × the learning rate does to the validation loss, compared with
+# the same short run at this profile's rate: `"lower"`, `"about the same"` or `"higher"`. Then run
+# the next cell to find out. (Both runs are short: a warmup and a decay over a few dozen steps.)
+
+# %%
+prediction = None  # "lower", "about the same" or "higher"
+
+# %%
+n = max(30, config.max_steps // 30)
+short = config.replace(max_steps=n, warmup_steps=n // 4, eval_interval=n, checkpoint_interval=n, sample_interval=0,
+                       patience=None, time_budget_s=None, tensorboard=False, batch_size=max(4, config.batch_size // 2))
+runs = {}
+for name, lr in (("lr-1x", config.learning_rate), ("lr-10x", 10 * config.learning_rate)):
+    try:
+        runs[name] = training.train(short.replace(run=name, learning_rate=lr), resume=False, progress=False).val_loss
+    except training.NonFiniteLossError:
+        runs[name] = math.inf  # diverged: the loss became NaN
+print(f"{n} steps: validation loss {runs['lr-1x']:.3f} at lr {config.learning_rate:g}, "
+      f"{runs['lr-10x']:.3f} at lr {10 * config.learning_rate:g}")
+
+
+def outcome(losses):
+    diff = losses["lr-10x"] - losses["lr-1x"]
+    return "higher" if diff > 0.05 else ("lower" if diff < -0.05 else "about the same")
+
+
+def test_prediction(answer):
+    check(answer == outcome(runs), f"with 10x the learning rate the loss came out {outcome(runs)}",
+          hint="look at the two losses printed above")
+
+
+exercise("ten times the learning rate", prediction, test_prediction)
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+test_prediction(outcome(runs))
+
+# %% [markdown]
+# Steps ten times longer overshoot: each update jumps past the low ground the gradient points to,
+# and the loss falls more slowly or bounces (watch the gradient norm climb). Clipping keeps the
+# run from blowing up; without it, or with a larger rate still, the loss turns into NaN and the
+# run stops, keeping its last good checkpoint.
+#
+# ### Exercise 2: the plateau schedule
+#
+# Write `plateau_lr(step, peak, warmup, plateau_fraction, total)`: linear warmup as in section 2,
+# then the peak held for `plateau_fraction` of the steps after warmup (rounded to whole steps),
+# then the cosine down to 0.1 × peak at `total`. Checked against `schedule.LRSchedule`.
+
+# %%
+def test_plateau(fn):
+    for peak, warmup, frac, total in [(1e-3, 10, 0.3, 100), (6e-4, 0, 0.5, 40), (3e-3, 5, 0.0, 50)]:
+        ref = schedule.LRSchedule(peak, total, warmup, 0.1, frac)
+        check_close([fn(s, peak, warmup, frac, total) for s in range(total + 5)], ref.values(total + 5),
+                    f"peak {peak}, warmup {warmup}, plateau {frac}, {total} steps")
+
+
+plateau_lr = None  # replace with a function (step, peak, warmup, plateau_fraction, total) -> learning rate
+exercise("the plateau schedule", plateau_lr, test_plateau)
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+def plateau_lr_solution(step, peak, warmup, plateau_fraction, total):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    start = warmup + round(plateau_fraction * (total - warmup))  # the cosine starts here
+    if step < start:
+        return peak
+    progress = min(1.0, (step - start) / max(1, total - start))
+    return 0.1 * peak + 0.5 * (1 + math.cos(math.pi * progress)) * 0.9 * peak
+
+
+test_plateau(plateau_lr_solution)
+
+# %% [markdown]
+# ### Exercise 3: find the best step in the metrics file
+#
+# 06_evaluation draws its curves from `metrics.jsonl`. Write `best_step(records)`: the step with the
+# lowest validation loss (records without one have `val_loss` None). Checked against the step of
+# the checkpoint in `best/`.
+
+# %%
+def test_best_step(fn):
+    check(fn(records) == best.meta["step"], f"best step {best.meta['step']}, as recorded in best/config.json")
+
+
+best_step = None  # replace with a function (records) -> step
+exercise("find the best step", best_step, test_best_step)
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+def best_step_solution(records):
+    evaluated = [r for r in records if r["val_loss"] is not None]
+    return min(evaluated, key=lambda r: r["val_loss"])["step"]
+
+
+test_best_step(best_step_solution)
+
+# %% [markdown]
+# ## Summary
+#
+# - AdamW with betas (0.9, 0.95) and weight decay 0.1 on the weight matrices only; a learning rate
+#   that warms up linearly and follows a cosine to 0.1 × the peak (optionally held at the peak
+#   first, and extended at the floor).
+# - Gradient accumulation divides each micro-batch's loss by their number, so k micro-batches make
+#   exactly one big batch; clipping caps the gradient's length at 1.0 and keeps its direction.
+# - The hardware picks the number format: bfloat16 autocast, float16 with a gradient scaler on
+#   older GPUs, float32 on CPUs; `torch.compile` where it helps.
+# - A run folder holds the best checkpoint, the last 3 periodic checkpoints with the full training
+#   state (a resume repeats the uninterrupted run exactly), `metrics.jsonl`, samples and `run.json`.
+#
+# **Next: 06_evaluation** loads the best checkpoint (`checkpoint.find_checkpoint()`), measures
+# loss, perplexity and bits per byte on the whole validation split and on WikiText-2, and draws
+# the training curves from `metrics.jsonl`.

@@ -1,0 +1,480 @@
+"""Training: schedule, accumulation, clipping, resume equality, NaN stop, early stopping, checkpoints,
+metrics keys, the CLI, the checkpoints stage, recipes and the precision/compile choices."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from minigpt_helpers import artifacts, checkpoint, dataset, hardware, training
+from minigpt_helpers.schedule import LRSchedule
+from minigpt_helpers.tokenization import CharTokenizer
+from minigpt_helpers.tracking import METRIC_KEYS, read_metrics
+
+WORDS = "the whale sea ship night storm letter garden castle river old young smiled walked said and".split()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run faster on one thread, and do not stall when other work shares the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _text(seed: int, sentences: int) -> str:
+    rng = random.Random(seed)
+    return "\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9))).capitalize() + "."
+                     for _ in range(sentences))
+
+
+@pytest.fixture
+def tiny_data(data_dir):
+    """A character tokenizer and token files under data/tiny (no pipeline stages needed)."""
+    folder = data_dir / "tiny"
+    train, val = _text(1, 400), _text(2, 60)
+    tok = CharTokenizer.train([train, val])
+    tok.save(folder / "tokenizer")
+    dataset.write_token_files(folder, tok, {"train": [train], "val": [val]})
+    return folder
+
+
+def cfg(**changes) -> training.TrainConfig:
+    base = dict(run="tiny", tokens_dir="tiny", tokenizer_dir="tiny/tokenizer", model_preset="ci",
+                model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 32}, context_length=16, batch_size=4,
+                max_steps=8, learning_rate=3e-3, warmup_steps=2, eval_interval=4, eval_batches=2,
+                log_interval=1, tensorboard=False, device="cpu")
+    return training.TrainConfig(**{**base, **changes})
+
+
+def losses(run: str) -> dict[int, float]:
+    return {r["step"]: r["train_loss"] for r in read_metrics(training.run_dir(run)) if r["train_loss"] is not None}
+
+
+def weights(folder) -> dict[str, torch.Tensor]:
+    return checkpoint.load_checkpoint(folder).model.state_dict()
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+def test_schedule_warmup_cosine_floor() -> None:
+    s = LRSchedule(peak_lr=1e-3, max_steps=110, warmup_steps=10, min_lr_ratio=0.1)
+    assert s(0) == pytest.approx(1e-4) and s(4) == pytest.approx(5e-4)  # linear warmup, (step + 1) / warmup
+    assert s(9) == pytest.approx(1e-3) and s(10) == pytest.approx(1e-3)  # the peak
+    assert s(60) == pytest.approx(1e-4 + 0.5 * 9e-4)  # half way through the cosine: half way to the floor
+    assert s(109) > 1e-4 and s(110) == pytest.approx(1e-4) and s(10_000) == pytest.approx(1e-4)  # the floor
+    values = s.values()
+    assert len(values) == 110 and all(a >= b for a, b in zip(values[9:], values[10:]))  # never rises after warmup
+
+
+def test_schedule_plateau_and_extension_at_the_floor() -> None:
+    s = LRSchedule(peak_lr=1.0, max_steps=200, warmup_steps=0, min_lr_ratio=0.1, plateau_fraction=0.5, decay_steps=100)
+    assert s.decay_start == 50
+    assert all(s(i) == 1.0 for i in range(50))  # held at the peak for half the decay's span
+    assert s(75) == pytest.approx(0.1 + 0.5 * 0.9)  # then the cosine over the other half
+    assert all(s(i) == pytest.approx(0.1) for i in range(100, 200))  # extended at the floor
+
+
+def test_schedule_names_every_problem() -> None:
+    with pytest.raises(ValueError) as err:
+        LRSchedule(peak_lr=0, max_steps=10, warmup_steps=20, min_lr_ratio=2, plateau_fraction=1.0)
+    msg = str(err.value)
+    for field in ("peak_lr", "warmup_steps", "min_lr_ratio", "plateau_fraction"):
+        assert field in msg
+
+
+def test_config_validation_collects_problems_and_profile_mapping() -> None:
+    with pytest.raises(ValueError) as err:
+        training.TrainConfig(run="a/b", batch_size=0, beta2=1.5, precision="fp8", model_overrides={"vocab_size": 3})
+    msg = str(err.value)
+    for field in ("run=", "batch_size", "beta2", "precision", "vocab_size"):
+        assert field in msg
+    from minigpt_helpers.profiles import get_profile
+
+    p = get_profile("cpu")
+    c = training.TrainConfig.from_profile(p, max_steps=700)
+    assert (c.run, c.batch_size, c.learning_rate, c.model_preset, c.max_steps) == ("cpu", p.batch_size, p.learning_rate, p.model_preset, 700)
+    assert c.time_budget_s == p.time_budget_s and c.context_length == p.context_length
+    assert training.TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+# --------------------------------------------------------------------------- one step
+
+
+def _grads_at_each_step(trainer: training.Trainer) -> list[list[torch.Tensor]]:
+    """Record the gradients the optimizer is handed at every step."""
+    seen: list[list[torch.Tensor]] = []
+    step = trainer.optimizer.step
+
+    def spy(*args, **kwargs):
+        seen.append([p.grad.clone() for p in trainer.raw_model.parameters()])
+        return step(*args, **kwargs)
+
+    trainer.optimizer.step = spy
+    return seen
+
+
+def test_accumulating_k_micro_batches_equals_one_big_batch(tiny_data) -> None:
+    big = training.Trainer(cfg(run="big", batch_size=8, grad_accum_steps=1, grad_clip=0.0), progress=False)
+    acc = training.Trainer(cfg(run="acc", batch_size=2, grad_accum_steps=4, grad_clip=0.0), progress=False)
+    g_big, g_acc = _grads_at_each_step(big), _grads_at_each_step(acc)
+    for _ in range(3):
+        big.train_step()
+        acc.train_step()
+    assert big.step == acc.step == 3 and len(g_big) == len(g_acc) == 3
+    torch.testing.assert_close(acc.loss_sum, big.loss_sum, rtol=1e-5, atol=1e-6)  # same mean losses
+    for step_big, step_acc in zip(g_big, g_acc):  # the same gradients, step after step
+        for a, b in zip(step_acc, step_big):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    # without dividing by the number of micro-batches the sum would be 4 times too big: the check can fail
+    assert not torch.allclose(4 * g_acc[0][0], g_big[0][0], rtol=1e-4, atol=1e-6)
+
+
+def test_clipping_caps_the_update_and_logs_the_norm_before(tiny_data) -> None:
+    t = training.Trainer(cfg(grad_clip=1e-3), progress=False)
+    seen = []
+    step = t.optimizer.step
+
+    def spy(*args, **kwargs):
+        seen.append(torch.norm(torch.stack([p.grad.norm() for p in t.raw_model.parameters() if p.grad is not None])).item())
+        return step(*args, **kwargs)
+
+    t.optimizer.step = spy
+    t.train_step()
+    t.train_step()
+    assert len(seen) == 2 and max(seen) <= 1e-3 * 1.001  # the optimizer saw clipped gradients
+    assert t.norm_sum.item() / 2 > 0.01  # the logged norm is the one before clipping
+
+
+# --------------------------------------------------------------------------- whole runs
+
+
+def test_metrics_file_keys_and_run_folder(tiny_data) -> None:
+    result = training.train(cfg(max_steps=8, checkpoint_interval=4, sample_interval=4), progress=False)
+    assert result.step == 8 and result.stop_reason == "max_steps" and result.finished
+    records = read_metrics(result.run_dir)
+    assert [r["step"] for r in records] == list(range(9))  # step 0 (untrained val loss), then every step
+    assert all(tuple(r) == METRIC_KEYS for r in records)
+    assert records[0]["val_loss"] == pytest.approx(math.log(CharTokenizer.train([_text(1, 400)]).vocab_size + 0), abs=0.7)
+    assert [r["step"] for r in records if r["val_loss"] is not None] == [0, 4, 8]
+    assert all(r["mfu"] is None for r in records)  # no GPU: no MFU
+    assert records[-1]["tokens"] == 8 * 4 * 16 and records[-1]["tokens_per_s"] > 0 and records[-1]["elapsed_s"] > 0
+    run = json.loads((result.run_dir / "run.json").read_text())
+    assert run["status"] == "finished" and run["config"]["batch_size"] == 4 and "git_commit" in run
+    assert run["hardware"] and run["model"]["n_embd"] == 32 and len(run["sessions"]) == 1
+    assert json.loads((result.run_dir / "latest.json").read_text()) == {"folder": "step-000008", "step": 8}
+    assert checkpoint.find_checkpoint("tiny", "latest") == result.run_dir / "step-000008"
+    best = checkpoint.load_checkpoint(checkpoint.find_checkpoint("tiny", "best"))
+    assert best.meta["step"] == result.best_step and best.config["train"]["run"] == "tiny"
+    samples = [json.loads(line) for line in (result.run_dir / "samples.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in samples] == [4, 8] and all(s["text"] for s in samples)
+
+
+def test_resume_after_a_stop_repeats_the_uninterrupted_run_step_for_step(tiny_data) -> None:
+    over = {"model_overrides": {"n_layer": 2, "n_head": 2, "n_embd": 32, "dropout": 0.1}}  # RNG matters too
+    full = training.train(cfg(run="full", max_steps=12, checkpoint_interval=4, **over), progress=False)
+    first = training.train(cfg(run="split", max_steps=12, checkpoint_interval=4, stop_at_step=6, **over), progress=False)
+    assert first.stop_reason == "stopped" and first.step == 6 and not first.finished
+    second = training.train(cfg(run="split", max_steps=12, checkpoint_interval=4, **over), resume=True, progress=False)
+    assert second.start_step == 6 and second.step == 12
+    a, b = losses("full"), losses("split")
+    assert len(a) == 12 and a == b  # bit for bit on the CPU
+    wa, wb = weights(full.run_dir / "step-000012"), weights(second.run_dir / "step-000012")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    run = json.loads((second.run_dir / "run.json").read_text())
+    assert [s["start_step"] for s in run["sessions"]] == [0, 6]
+
+
+def test_resume_refuses_other_settings_and_auto_starts_over(tiny_data) -> None:
+    training.train(cfg(max_steps=4), progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        training.train(cfg(max_steps=8, batch_size=2), resume=True, progress=False)
+    again = training.train(cfg(max_steps=4, batch_size=2), progress=False)  # auto: other settings, start over
+    assert again.start_step == 0 and again.step == 4
+    done = training.train(cfg(max_steps=4, batch_size=2), progress=False)  # auto: finished, nothing to do
+    assert done.start_step == 4 and done.step == 4
+
+
+def test_stop_request_ends_cleanly_with_a_checkpoint(tiny_data) -> None:
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    result = training.train(cfg(max_steps=50, checkpoint_interval=40), stop=stop, progress=False)
+    assert result.stop_reason == "stopped" and result.step == 1
+    assert json.loads((result.run_dir / "latest.json").read_text())["step"] == 1
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_data, monkeypatch) -> None:
+    from minigpt_helpers.model import GPT
+
+    real_forward = GPT.forward
+    calls = {"n": 0}
+
+    def poisoned(self, idx, targets=None, **kw):
+        logits, loss = real_forward(self, idx, targets, **kw)
+        if self.training:
+            calls["n"] += 1
+            if calls["n"] > 5:
+                loss = loss * float("nan")
+        return logits, loss
+
+    monkeypatch.setattr(GPT, "forward", poisoned)
+    with pytest.raises(training.NonFiniteLossError, match="step-000004") as err:
+        training.train(cfg(max_steps=20, checkpoint_interval=4), progress=False)
+    assert "NaN" in str(err.value) and "at step 6" in str(err.value)
+    folder = training.run_dir("tiny")
+    assert json.loads((folder / "latest.json").read_text())["step"] == 4
+    assert sorted(p.name for p in folder.glob("step-*")) == ["step-000004"]
+    assert all(torch.isfinite(w).all() for w in weights(folder / "step-000004").values())
+
+
+def test_early_stopping_after_patience_evaluations_without_improvement(tiny_data, monkeypatch) -> None:
+    scores = iter([5.0, 4.0, 4.5, 4.6, 4.7, 4.8])
+    monkeypatch.setattr(training.Trainer, "evaluate", lambda self: next(scores))
+    result = training.train(cfg(max_steps=40, eval_interval=2, patience=2), progress=False)
+    assert result.stop_reason == "early_stopping" and result.step == 6 and result.finished
+    assert result.best_val_loss == 4.0 and result.best_step == 2
+    assert checkpoint.load_checkpoint(result.run_dir / "best").meta["step"] == 2
+
+
+def test_keeps_the_last_three_periodic_checkpoints(tiny_data) -> None:
+    result = training.train(cfg(max_steps=10, checkpoint_interval=2, eval_interval=5), progress=False)
+    assert sorted(p.name for p in result.run_dir.glob("step-*")) == ["step-000006", "step-000008", "step-000010"]
+    assert not list(result.run_dir.glob(".*"))  # no temporary files left behind
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_and_pointer_intact(tiny_data, monkeypatch) -> None:
+    real_save = torch.save
+    saves = {"n": 0}
+
+    def failing(obj, path, *a, **kw):
+        saves["n"] += 1
+        if saves["n"] == 2:
+            raise OSError("disk full (simulated)")
+        return real_save(obj, path, *a, **kw)
+
+    monkeypatch.setattr(torch, "save", failing)
+    with pytest.raises(OSError, match="disk full"):
+        training.train(cfg(max_steps=8, checkpoint_interval=4), progress=False)
+    folder = training.run_dir("tiny")
+    assert json.loads((folder / "latest.json").read_text())["step"] == 4
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(("step-", ".step-"))) == ["step-000004"]
+    checkpoint.load_training_state(folder / "step-000004")  # complete and loadable
+
+
+def test_sample_text_is_repeatable_and_leaves_the_global_rng_alone(tiny_data) -> None:
+    t = training.Trainer(cfg(), progress=False)
+    state = torch.get_rng_state()
+    a = training.sample_text(t.raw_model, t.tokenizer, "The", 40, seed=3)
+    b = training.sample_text(t.raw_model, t.tokenizer, "The", 40, seed=3)
+    assert a == b and a.startswith("The") and len(a) >= 43  # 40 tokens (<unk> and <eot> read as 5 characters)
+    assert torch.equal(state, torch.get_rng_state())
+    long = training.sample_text(t.raw_model, t.tokenizer, "", 40, seed=1)  # past the 16-token context
+    assert len(long) >= 40
+
+
+def test_rng_state_round_trips_through_weights_only_load(tmp_path) -> None:
+    training.seed_everything(7)
+    state = training.rng_state()
+    torch.save(state, tmp_path / "s.pt")
+    expected = (random.random(), float(np.random.rand()), torch.rand(1).item())
+    training.seed_everything(99)
+    training.set_rng_state(torch.load(tmp_path / "s.pt", weights_only=True))
+    assert (random.random(), float(np.random.rand()), torch.rand(1).item()) == expected
+
+
+# --------------------------------------------------------------------------- CLI, stage, recipes
+
+
+def test_cli_trains_a_tiny_run_end_to_end(tiny_data, capsys) -> None:
+    args = ["--profile", "ci", "--run", "cli-run", "--max-steps", "6", "--eval-interval", "3", "--eval-batches", "2",
+            "--batch-size", "4", "--context", "16", "--warmup", "1", "--device", "cpu", "--no-progress", "--no-tensorboard",
+            "--set", "tokens_dir=tiny", "--set", "tokenizer_dir=tiny/tokenizer", "--set", "beta2=0.99",
+            "--set", 'model_overrides={"n_layer": 1, "n_head": 2, "n_embd": 32}']
+    assert training.cli(args) == 0
+    out = capsys.readouterr().out
+    assert "cli-run" in out and "max_steps at step 6" in out and "ms/step" in out
+    run = training.read_run("cli-run")
+    assert run["config"]["beta2"] == 0.99 and run["config"]["model_overrides"]["n_layer"] == 1
+    assert checkpoint.load_checkpoint(checkpoint.find_checkpoint("cli-run", "latest")).meta["step"] == 6
+    assert not artifacts.manifest_path("checkpoints").exists()  # an experiment does not claim the stage
+    assert training.cli(["--profile", "ci", "--print-config", "--set", "beta2=0.9"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == "ci"
+    assert training.cli(args[:-2] + ["--set", "nonsense=1"]) == 2
+
+
+def test_build_checkpoints_trains_the_profile_run_and_writes_the_manifest(data_dir) -> None:
+    from minigpt_helpers.profiles import get_profile
+
+    profile = get_profile("ci").with_overrides(context_length=16, max_steps=4, eval_interval=2, eval_batches=2,
+                                                batch_size=4, warmup_steps=1, sample_interval=0)
+    text = {1: _text(3, 300), 2: _text(4, 200), 3: _text(5, 150)}
+    artifacts.write_manifest("raw", profile, {"books": []})
+    clean = artifacts.stage_dir("clean")
+    for bid, t in text.items():
+        (clean / f"{bid}.txt").write_text(t)
+    artifacts.write_manifest("clean", profile, {"books": [{"book_id": b, "title": str(b), "author": "", "file": f"{b}.txt",
+                                                           "chars": len(t), "bytes": len(t)} for b, t in text.items()]})
+    CharTokenizer.train(text.values()).save(artifacts.stage_dir("tokenizer"))
+    artifacts.write_manifest("tokenizer", profile, {})
+    folder = artifacts.ensure("checkpoints", profile, quiet=True)
+    manifest = artifacts.read_manifest("checkpoints")
+    assert manifest["default_run"] == "ci" and manifest["runs"]["ci"]["step"] == 4
+    assert checkpoint.find_checkpoint() == folder / "ci" / "best"
+    assert checkpoint.find_checkpoint(which="latest") == folder / "ci" / "step-000004"
+    assert artifacts.staleness("checkpoints", profile) is None
+
+
+def test_shakespeare_recipe_prepares_nanogpts_split_and_settings(shared_datasets) -> None:
+    from minigpt_helpers import recipes
+
+    folder = recipes.prepare_recipe("shakespeare-char")
+    text = (shared_datasets / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    meta = dataset.read_meta(folder)
+    assert meta["counts"] == {"train": int(len(text) * 0.9) + 1, "val": len(text) - int(len(text) * 0.9) + 1}
+    assert meta["vocab_size"] == 65 + 2
+    c = recipes.recipe_config("shakespeare-char")
+    assert (c.batch_size, c.context_length, c.max_steps, c.learning_rate, c.warmup_steps) == (12, 64, 2000, 1e-3, 100)
+    assert (c.min_lr_ratio * c.learning_rate, c.beta2, c.eval_interval, c.eval_batches) == (pytest.approx(1e-4), 0.99, 250, 20)
+    m = c.model_config(meta["vocab_size"])
+    assert (m.n_layer, m.n_head, m.n_embd, m.dropout, m.bias) == (4, 4, 128, 0.0, False)
+
+
+def test_wikitext_recipe_says_the_train_split_is_not_available_offline(tmp_path, monkeypatch) -> None:
+    from minigpt_helpers import recipes
+
+    (tmp_path / "wikitext-2-raw").mkdir()
+    (tmp_path / "wikitext-2-raw" / "wiki.valid.raw").write_text(" = A = \n")
+    monkeypatch.setenv("MINIGPT_DATASETS_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="not available offline"):
+        recipes.prepare_recipe("wikitext")
+    assert recipes.recipe_config("wikitext").activation_checkpointing
+
+
+# --------------------------------------------------------------------------- hardware choices
+
+
+def test_precision_follows_the_hardware(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (7, 5))  # Colab's T4
+    t4 = hardware.choose_precision("cuda")
+    assert t4.name == "fp16" and t4.needs_scaler and t4.dtype == torch.float16
+    with pytest.raises(ValueError, match="fp16"):
+        hardware.choose_precision("cuda", "bf16")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (8, 0))  # A100
+    a100 = hardware.choose_precision("cuda")
+    assert a100.name == "bf16" and not a100.needs_scaler
+    assert hardware.choose_precision("cuda", "fp32").name == "fp32"
+    assert hardware.choose_precision("cpu").name == "fp32" and hardware.choose_precision("mps").name == "fp32"
+    with pytest.raises(ValueError):
+        hardware.choose_precision("cpu", "fp16")
+    cpu = hardware.choose_precision("cpu")
+    assert cpu.grad_scaler() is None
+    with cpu.autocast():
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_compile_is_skipped_where_it_does_not_work(monkeypatch) -> None:
+    assert hardware.choose_compile("mps")[0] is False
+    assert hardware.choose_compile("cpu")[0] is False  # auto: not worth it on a CPU
+    assert hardware.choose_compile("cpu", False)[0] is False
+    if sys.platform.startswith("linux"):
+        assert hardware.choose_compile("cpu", True)[0] is True
+    monkeypatch.setattr(sys, "platform", "win32")
+    ok, why = hardware.choose_compile("cuda", True)
+    assert not ok and "Windows" in why
+
+
+def test_peak_flops_and_flops_per_token(monkeypatch) -> None:
+    monkeypatch.delenv("MINIGPT_PEAK_TFLOPS", raising=False)
+    assert hardware.peak_flops("cuda", "NVIDIA A100-SXM4-40GB") == 312e12
+    assert hardware.peak_flops("cuda", "Tesla T4") == 65e12
+    assert hardware.peak_flops("cuda", "NVIDIA A10G") == 125e12
+    assert hardware.peak_flops("cuda", "Some Future GPU") is None
+    assert hardware.peak_flops("cpu") is None
+    from minigpt_helpers.model import preset
+
+    c = preset("shakespeare-char", vocab_size=65)
+    n = sum(p.numel() for p in __import__("minigpt_helpers.model", fromlist=["GPT"]).GPT(c).parameters()) - 64 * 128
+    assert hardware.flops_per_token(c) == 6 * n + 12 * 4 * 128 * 64
+
+
+def test_metrics_are_mirrored_to_tensorboard_and_wandb_when_installed(tmp_path, monkeypatch) -> None:
+    import types
+
+    from minigpt_helpers.tracking import MetricsLogger
+
+    calls: dict[str, list] = {"tb": [], "wandb": [], "init": []}
+
+    class Writer:
+        def __init__(self, log_dir):
+            calls["tb_dir"] = log_dir
+
+        def add_scalar(self, key, value, step):
+            calls["tb"].append((key, value, step))
+
+        def close(self):
+            calls["tb_closed"] = True
+
+    class Run:
+        def log(self, values, step):
+            calls["wandb"].append((values, step))
+
+        def finish(self):
+            calls["wandb_finished"] = True
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=Writer))
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=lambda **kw: calls["init"].append(kw) or Run()))
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    logger = MetricsLogger(tmp_path, tensorboard=None, wandb=True, run_name="r", config={"a": 1})
+    row = logger.log({"step": 3, "train_loss": 2.5, "lr": 1e-3})
+    logger.close()
+    assert tuple(row) == METRIC_KEYS and row["val_loss"] is None
+    assert ("train_loss", 2.5, 3) in calls["tb"] and calls["tb_closed"] and calls["tb_dir"].endswith("tensorboard")
+    assert calls["init"][0]["mode"] == "offline" and calls["init"][0]["name"] == "r"
+    assert calls["wandb"] == [({"train_loss": 2.5, "lr": 1e-3}, 3)] and calls["wandb_finished"]
+    assert read_metrics(tmp_path) == [row]
+
+
+def test_a_failing_torch_compile_falls_back_to_eager_and_leaves_the_rng_alone(tiny_data, monkeypatch) -> None:
+    def broken_compile(model, *args, **kwargs):
+        def fail(*a, **kw):
+            torch.rand(3)  # consumes random numbers before failing, as a half-done compile might
+            raise RuntimeError("no C++ compiler found (simulated)")
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(hardware, "choose_compile", lambda device, requested: (bool(requested), "as asked"))
+    eager = training.train(cfg(run="eager", compile=False, max_steps=4), progress=False)
+    fallback = training.train(cfg(run="fallback", compile=True, max_steps=4), progress=False)
+    assert losses("fallback") == losses("eager") and fallback.step == eager.step == 4
+    run = training.read_run("fallback")
+    assert run["compile"] is False and run["sessions"][0]["compile"] is False
+
+
+def test_with_a_time_budget_the_decay_follows_whichever_runs_out_first(tiny_data) -> None:
+    t = training.Trainer(cfg(max_steps=100, warmup_steps=2, time_budget_s=100.0), progress=False)
+    sched = t.schedule
+    t.step = 1
+    t.elapsed = lambda: 90.0
+    assert t.lr_step() == 1  # warmup counts steps only
+    t.step = 10
+    assert t.lr_step() == 90  # 90% of the budget used: read the schedule at 90% of the steps
+    t.train_step()
+    assert t.last_lr == pytest.approx(sched(90))
+    t.elapsed = lambda: 500.0
+    assert t.schedule(t.lr_step()) == pytest.approx(sched.floor)  # past the budget: the floor
+    t.elapsed = lambda: 5.0
+    assert t.lr_step() == t.step  # steps ahead of the clock: steps decide
+    assert training.Trainer(cfg(max_steps=100, warmup_steps=2, time_budget_s=100.0, lr_follows_budget=False),
+                            progress=False).lr_step() == 0
