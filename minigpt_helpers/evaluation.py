@@ -1,0 +1,878 @@
+"""Evaluation: honest numbers for a trained checkpoint (the ``eval`` stage, notebook 06).
+
+- ``perplexity``, ``bits_per_byte``, ``count_words`` / ``word_perplexity``: what each number means,
+  in one line each.
+- ``plan_windows`` / ``score_tokens``: the exact sliding-window evaluation. Windows of the model's
+  context move ``stride`` tokens at a time; the first window scores all its tokens, every later
+  window only the tokens no earlier window scored, so each token is scored exactly once with at
+  least ``context - stride + 1`` tokens of context (the first ``context`` with what there is).
+  Deterministic, batched, with a progress bar.
+- ``evaluate_documents`` / ``evaluate_split``: every held-out book as its own document (the
+  end-of-text id, then its tokens), per book and in total. Bytes are counted exactly from the
+  tokens scored (``token_byte_lengths``), so a capped evaluation (``eval_max_tokens``) is still
+  honest: bits per byte divides by the bytes of the text actually scored.
+- ``quick_estimate``: the random-batch estimate 05_training logs, to compare with the exact one.
+- ``evaluate_wikitext``: WikiText-2 raw validation and test, as one stream each, with word-level
+  perplexity.
+- ``plot_curves`` / ``overfitting_summary``: the run's loss curves from ``metrics.jsonl``.
+- ``run_ablation``: train and evaluate model variants (the gpu profile runs it).
+- ``build_eval(profile)``: the stage builder, writing ``data/eval/metrics.json`` (layout in
+  ``write_eval``), plots and samples; ``cli`` is ``python -m minigpt_helpers eval``.
+
+Baselines live in ``baselines``, sample-quality measures in ``text_quality``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .artifacts import atomic_path, data_dir, ensure, stage_dir, write_json_atomic, write_manifest
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+METRICS_FORMAT = 1
+LN2 = math.log(2.0)
+WIKITEXT_SPLITS = ("validation", "test")
+
+# Evaluation settings that profiles.Profile has no field for, per profile name.
+PROFILE_EVAL: dict[str, dict[str, Any]] = {
+    # ci: seconds; WikiText capped to its first articles, short samples
+    "ci": dict(wikitext_max_tokens=6_000, quick_seeds=8, quality_samples=2),
+    "cpu": dict(wikitext_max_tokens=None, quick_seeds=8, quality_samples=2),
+    "gpu": dict(wikitext_max_tokens=None, quick_seeds=16, quality_samples=4),
+}
+
+
+def eval_settings(profile: Any) -> dict[str, Any]:
+    """This profile's evaluation settings: ``PROFILE_EVAL`` plus ``profile.extra["eval"]``."""
+    return {**PROFILE_EVAL.get(profile.name, PROFILE_EVAL["cpu"]), **profile.extra.get("eval", {})}
+
+
+# --------------------------------------------------------------------------- the numbers
+
+
+def perplexity(loss: float) -> float:
+    """exp(loss): the number of equally likely choices the model is as unsure as (loss in nats)."""
+    return math.exp(loss)
+
+
+def bits_per_byte(nll_nats: float, n_bytes: int) -> float:
+    """Total negative log-likelihood (nats) / (ln 2 x UTF-8 bytes of the text scored)."""
+    if n_bytes <= 0:
+        raise ValueError(f"n_bytes={n_bytes}: bits per byte needs the text's byte count (at least 1)")
+    return nll_nats / (LN2 * n_bytes)
+
+
+def count_words(text: str) -> int:
+    """Words as WikiText results count them here: the whitespace-separated pieces of the raw text
+    (``len(text.split())``). WikiText's raw text already has spaces around punctuation (" , ",
+    " @-@ "), so a comma is a word; line ends are not counted."""
+    return len(text.split())
+
+
+def word_perplexity(nll_nats: float, n_words: int) -> float:
+    """exp(total NLL / words): perplexity per word of the original text, whatever the tokenizer."""
+    if n_words <= 0:
+        raise ValueError(f"n_words={n_words}: word-level perplexity needs at least one word")
+    return math.exp(nll_nats / n_words)
+
+
+def summarize(nll_nats: float, tokens: int, n_bytes: int, words: int | None = None) -> dict[str, Any]:
+    """Loss, perplexity per token, bits per byte (and word-level perplexity) of one scored text."""
+    if tokens <= 0:
+        raise ValueError("nothing was scored (0 tokens)")
+    loss = nll_nats / tokens
+    out = {"tokens": int(tokens), "bytes": int(n_bytes), "nll_nats": float(nll_nats), "loss": loss,
+           "perplexity": perplexity(loss), "bits_per_byte": bits_per_byte(nll_nats, n_bytes),
+           "bytes_per_token": n_bytes / tokens}
+    if words is not None:
+        out["words"] = int(words)
+        out["word_perplexity"] = word_perplexity(nll_nats, words)
+    return out
+
+
+def token_byte_lengths(tokenizer: Any) -> np.ndarray:
+    """UTF-8 bytes each token id stands for (special tokens: 0), for exact byte counts of any
+    run of scored tokens. Exact for byte-level tokenizers (GPT-2, the course's BPE, characters)."""
+    specials = set(tokenizer.special_tokens.values())
+    return np.array([0 if i in specials else len(tokenizer.token_bytes(i)) for i in range(tokenizer.vocab_size)],
+                    dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- sliding windows
+
+
+@dataclass(frozen=True)
+class Window:
+    """Inputs ``ids[start : start + length]``, predicting ``ids[start + 1 : start + length + 1]``;
+    it scores its targets from index ``first`` on (the earlier ones were scored before)."""
+
+    start: int
+    length: int
+    first: int
+
+
+def plan_windows(n_tokens: int, context: int, stride: int | None = None) -> list[Window]:
+    """The windows that score every target of ``n_tokens`` ids (``ids[1:]``) exactly once.
+
+    Window k starts at ``k * stride``; the last one is moved back to end on the last token, so
+    every window has the same length. The first scores all its targets, later ones only the new
+    ones: at least ``context - stride + 1`` tokens of context each.
+    """
+    stride = context // 2 if stride is None else stride
+    if context < 1 or not 1 <= stride <= context:
+        raise ValueError(f"stride={stride}, context={context}: use a stride from 1 to the context "
+                         f"(1: most context, slowest; {context}: no overlap, fastest)")
+    n_targets = n_tokens - 1
+    windows: list[Window] = []
+    done = 0  # targets 1..done are scored
+    a = 0
+    while done < n_targets:
+        end = min(a + context, n_targets)  # the last target position this window scores
+        start = max(0, end - context)
+        windows.append(Window(start, end - start, done - start))
+        done = end
+        a += stride
+    return windows
+
+
+def default_batch_size(context: int, vocab_size: int, device: str | torch.device = "cpu") -> int:
+    """Windows per forward pass, so the logits (B x context x vocab floats) stay near 128 MB
+    (1 GB on CUDA)."""
+    budget = 2**28 if torch.device(device).type == "cuda" else 2**25
+    return int(max(1, min(256, budget // max(1, context * vocab_size))))
+
+
+@dataclass
+class TokenScores:
+    """Per-target results of ``score_tokens``: ``nll[k]`` is -ln p(ids[k+1] | what came before),
+    ``context[k]`` how many tokens that prediction read, ``times_scored[k]`` how often it was written
+    (1 everywhere, or something is wrong)."""
+
+    nll: np.ndarray  # float64, (n - 1,)
+    context: np.ndarray  # int32, (n - 1,)
+    times_scored: np.ndarray  # int32, (n - 1,)
+    forward_positions: int  # positions the model computed (the cost)
+
+    @property
+    def total(self) -> float:
+        return float(self.nll.sum())
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.inference_mode()
+def score_tokens(
+    model: torch.nn.Module,
+    ids: Sequence[int] | np.ndarray,
+    *,
+    stride: int | None = None,
+    context: int | None = None,
+    batch_size: int | None = None,
+    progress: Any = True,
+    desc: str = "scoring",
+) -> TokenScores:
+    """Score every token of ``ids`` after the first with the sliding windows of ``plan_windows``.
+
+    ``context`` defaults to the model's; ``stride`` to half of it. The model runs in eval mode
+    (restored afterwards) on its own device, in float32 on CPUs (bfloat16 autocast on GPUs that
+    have it). ``progress`` is True (a tqdm bar), False, or a tqdm bar to update.
+    """
+    from .hardware import choose_precision
+
+    arr = np.asarray(ids, dtype=np.int64)
+    W = context or model.config.context_length
+    if W > model.config.context_length:
+        raise ValueError(f"context={W} is longer than the model's context_length={model.config.context_length}")
+    plan = plan_windows(len(arr), W, stride)
+    n_targets = max(len(arr) - 1, 0)
+    nll = np.zeros(n_targets, dtype=np.float64)
+    ctx = np.zeros(n_targets, dtype=np.int32)
+    times = np.zeros(n_targets, dtype=np.int32)
+    device = _model_device(model)
+    B = batch_size or default_batch_size(W, model.config.vocab_size, device)
+    precision = choose_precision(device, "auto")
+    own_bar = progress is True
+    bar = None
+    if own_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_targets, unit="tok", unit_scale=True, desc=desc, leave=False)
+    elif progress:
+        bar = progress
+    was_training = model.training
+    model.eval()
+    positions = 0
+    try:
+        for i in range(0, len(plan), B):
+            chunk = plan[i:i + B]
+            L = chunk[0].length  # every window has the same length (see plan_windows)
+            x = torch.from_numpy(np.stack([arr[w.start:w.start + L] for w in chunk])).to(device)  # (B, L)
+            y = torch.from_numpy(np.stack([arr[w.start + 1:w.start + L + 1] for w in chunk])).to(device)  # (B, L)
+            with precision.autocast():
+                logits, _ = model(x)  # (B, L, vocab)
+            losses = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1),
+                                     reduction="none").view(len(chunk), L).double().cpu().numpy()
+            positions += len(chunk) * L
+            for row, w in enumerate(chunk):
+                lo, hi = w.start + w.first, w.start + L  # target k predicts ids[k + 1]
+                nll[lo:hi] = losses[row, w.first:]
+                ctx[lo:hi] = np.arange(w.first + 1, L + 1)
+                times[lo:hi] += 1
+                if bar is not None:
+                    bar.update(hi - lo)
+    finally:
+        model.train(was_training)
+        if own_bar and bar is not None:
+            bar.close()
+    return TokenScores(nll, ctx, times, positions)
+
+
+# --------------------------------------------------------------------------- documents and splits
+
+
+def allocate(lengths: Sequence[int], max_tokens: int | None) -> list[int]:
+    """How many tokens of each document to score under a cap: all of them when they fit, else a
+    share proportional to each document's length (at least one token each)."""
+    total = sum(lengths)
+    if max_tokens is None or total <= max_tokens:
+        return [int(n) for n in lengths]
+    return [int(min(n, max(1, math.floor(max_tokens * n / total)))) for n in lengths]
+
+
+def evaluate_documents(
+    model: torch.nn.Module,
+    docs: Sequence[dict[str, Any]],
+    byte_lengths: np.ndarray,
+    eot_id: int,
+    *,
+    stride: int | None = None,
+    max_tokens: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+    desc: str = "evaluating",
+) -> dict[str, Any]:
+    """Score each document (a dict with ``ids`` and any labels) as the end-of-text id followed by
+    its tokens (the first ``allocate`` share of them under ``max_tokens``).
+
+    Returns ``{"total": summary, "documents": [labels + summary + tokens_total, complete]}``; the
+    bytes are those of the scored tokens, so bits per byte stays exact under a cap.
+    """
+    lengths = [len(d["ids"]) for d in docs]
+    if not docs or not any(lengths):
+        raise ValueError("no document tokens to evaluate; check the split and its books")
+    take = allocate(lengths, max_tokens)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=sum(take), unit="tok", unit_scale=True, desc=desc)
+    t0 = time.perf_counter()
+    results = []
+    nll_total, tok_total, byte_total, positions = 0.0, 0, 0, 0
+    try:
+        for doc, k in zip(docs, take):
+            tokens = np.asarray(doc["ids"][:k], dtype=np.int64)
+            stream = np.concatenate([[eot_id], tokens])
+            scores = score_tokens(model, stream, stride=stride, batch_size=batch_size, progress=bar or False)
+            nbytes = int(byte_lengths[tokens].sum())
+            labels = {key: value for key, value in doc.items() if key != "ids"}
+            results.append({**labels, **summarize(scores.total, k, nbytes), "tokens_total": len(doc["ids"]),
+                            "complete": k == len(doc["ids"])})
+            nll_total += scores.total
+            tok_total += k
+            byte_total += nbytes
+            positions += scores.forward_positions
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - t0
+    total = {**summarize(nll_total, tok_total, byte_total), "tokens_total": sum(lengths),
+             "complete": tok_total == sum(lengths), "forward_positions": positions, "seconds": round(seconds, 2),
+             "tokens_per_s": round(tok_total / max(seconds, 1e-9), 1)}
+    return {"total": total, "documents": results}
+
+
+def tokens_folder(checkpoint_config: dict[str, Any]) -> Path:
+    """The token files a checkpoint was trained on (its train config's ``tokens_dir``, else data/tokens)."""
+    value = (checkpoint_config.get("train") or {}).get("tokens_dir")
+    if value is None:
+        return stage_dir("tokens")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else data_dir() / path
+
+
+def split_documents(data: Any) -> list[dict[str, Any]]:
+    """The books (or book parts) of a ``TokenData`` split, as documents for ``evaluate_documents``."""
+    return [{"book_id": b["book_id"], "title": b.get("title", ""), "author": b.get("author", ""),
+             "ids": data[b["start"]:b["end"]]} for b in data.books]
+
+
+def evaluate_split(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    data: Any,
+    *,
+    stride: int | None = None,
+    max_tokens: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Exact loss, perplexity and bits per byte of a token split, in total and per book."""
+    result = evaluate_documents(model, split_documents(data), token_byte_lengths(tokenizer), tokenizer.eot_id,
+                                stride=stride, max_tokens=max_tokens, batch_size=batch_size, progress=progress,
+                                desc=f"{data.split} split")
+    W = model.config.context_length
+    s = W // 2 if stride is None else stride
+    result["settings"] = {"split": data.split, "context": W, "stride": s, "min_context": W - s + 1,
+                          "max_tokens": max_tokens, "documents": "each book scored alone, after one end-of-text id"}
+    return result
+
+
+@torch.inference_mode()
+def quick_estimate(
+    model: torch.nn.Module,
+    data: Any,
+    *,
+    batches: int,
+    batch_size: int,
+    context: int | None = None,
+    seed: int = 43,
+) -> float:
+    """The estimate 05_training logs as ``val_loss``: the mean loss of ``batches`` random windows
+    (drawn with ``seed``; training uses its seed + 1). Windows cross book boundaries and their
+    targets include end-of-text ids; each token reads 0 to context - 1 tokens before it."""
+    from .dataset import get_batch
+
+    device = _model_device(model)
+    T = context or model.config.context_length
+    generator = torch.Generator().manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    try:
+        for _ in range(batches):
+            x, y = get_batch(data, batch_size, T, generator=generator, device=device)
+            _, loss = model(x, y)
+            total += float(loss)
+    finally:
+        model.train(was_training)
+    return total / batches
+
+
+# --------------------------------------------------------------------------- WikiText-2
+
+_ARTICLE = re.compile(r"^ = [^=].* = $", re.MULTILINE)
+
+
+def wikitext_articles(text: str) -> list[str]:
+    """The raw WikiText split cut before each article title line (`` = Title = ``); joined they give
+    back ``text``."""
+    starts = [m.start() for m in _ARTICLE.finditer(text)]
+    if starts and not text[:starts[0]].strip():
+        starts = starts[1:]  # only blank lines before the first title: they open the first article
+    cuts = [0, *starts]
+    return [text[a:b] for a, b in zip(cuts, cuts[1:] + [len(text)]) if text[a:b]]
+
+
+def wikitext_prefix(text: str, tokenizer: Any, max_tokens: int | None) -> tuple[str, int, int]:
+    """The longest run of whole articles from the start whose tokens fit ``max_tokens`` (at least one).
+
+    Returns (text, articles kept, articles in all)."""
+    articles = wikitext_articles(text)
+    if max_tokens is None:
+        return text, len(articles), len(articles)
+    used, kept = 0, 0
+    for n in (len(ids) for ids in tokenizer.encode_batch(articles)):
+        if kept and used + n > max_tokens:
+            break
+        used += n
+        kept += 1
+    return "".join(articles[:kept]), kept, len(articles)
+
+
+def short_reason(err: Exception) -> str:
+    """An exception as one line, with the offline folder written as $MINIGPT_DATASETS_DIR."""
+    import os
+
+    text = f"{type(err).__name__}: {err}"
+    folder = os.environ.get("MINIGPT_DATASETS_DIR")
+    return text.replace(folder.rstrip("/"), "$MINIGPT_DATASETS_DIR") if folder else text
+
+
+def wikitext_available(split: str) -> tuple[bool, str]:
+    """Whether WikiText-2 raw ``split`` can be read here, and from where (or why not)."""
+    from .sources import wikitext2
+
+    try:
+        wikitext2(split)
+    except Exception as err:  # FileNotFoundError offline; datasets' own errors without network
+        return False, short_reason(err)
+    return True, "ok"
+
+
+def evaluate_text(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    text: str,
+    *,
+    stride: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+    desc: str = "text",
+) -> dict[str, Any]:
+    """Score ``text`` as one stream (end-of-text id, then its tokens): loss, perplexity per token,
+    bits per byte and word-level perplexity (words: ``count_words``)."""
+    ids = tokenizer.encode(text)
+    if not ids:
+        raise ValueError("the text encodes to no tokens")
+    t0 = time.perf_counter()
+    scores = score_tokens(model, [tokenizer.eot_id, *ids], stride=stride, batch_size=batch_size,
+                          progress=progress, desc=desc)
+    out = summarize(scores.total, len(ids), len(text.encode("utf-8")), count_words(text))
+    out["lines"] = sum(1 for line in text.split("\n") if line.strip())
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def evaluate_wikitext(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    *,
+    splits: Sequence[str] = WIKITEXT_SPLITS,
+    max_tokens: int | None = None,
+    stride: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """WikiText-2 raw ``splits`` (whole file, one stream each; under ``max_tokens`` its first whole
+    articles), or the reason a split could not be read."""
+    from .sources import wikitext2
+
+    out: dict[str, Any] = {}
+    for split in splits:
+        try:
+            raw = wikitext2(split)
+        except Exception as err:  # offline without the files, or no network
+            out[split] = {"available": False, "reason": short_reason(err)}
+            continue
+        text, kept, total = wikitext_prefix(raw, tokenizer, max_tokens)
+        result = evaluate_text(model, tokenizer, text, stride=stride, batch_size=batch_size, progress=progress,
+                               desc=f"WikiText-2 {split}")
+        out[split] = {"available": True, **result, "articles": kept, "articles_total": total,
+                      "complete": kept == total, "raw_bytes": len(raw.encode("utf-8"))}
+    return out
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def overfitting_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Best and last validation loss of a run, the gap to the training loss, and a verdict."""
+    val = [(r["step"], r["val_loss"]) for r in records if r.get("val_loss") is not None]
+    train = [(r["step"], r["train_loss"]) for r in records if r.get("train_loss") is not None]
+    if not val:
+        raise ValueError("the metrics hold no validation loss; was the run evaluated at least once?")
+    best_step, best_val = min(val, key=lambda sv: sv[1])
+    last_step, last_val = val[-1]
+    tail = [loss for step, loss in train if step > last_step - max(1, last_step // 10)] or [t for _, t in train[-5:]]
+    last_train = float(np.mean(tail)) if tail else None
+    rise = last_val - best_val
+    verdict = ("validation loss rose after its best: overfitting (or noise), the best checkpoint is earlier"
+               if rise > 0.02 else "validation loss still at its lowest: no sign of overfitting yet")
+    return {"best_step": best_step, "best_val_loss": best_val, "last_step": last_step, "last_val_loss": last_val,
+            "val_rise_since_best": rise, "last_train_loss": last_train,
+            "generalization_gap": None if last_train is None else last_val - last_train, "verdict": verdict}
+
+
+def plot_curves(records: Sequence[dict[str, Any]], ax: Any = None, title: str = "") -> Any:
+    """Training loss (raw and smoothed), validation loss, their gap shaded, the best step marked."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.5), dpi=90)
+    train = np.array([(r["step"], r["train_loss"]) for r in records if r.get("train_loss") is not None])
+    val = np.array([(r["step"], r["val_loss"]) for r in records if r.get("val_loss") is not None])
+    if len(train):
+        ax.plot(train[:, 0], train[:, 1], lw=0.6, alpha=0.35, color="tab:blue")
+        k = max(1, len(train) // 25)
+        smooth = np.convolve(train[:, 1], np.ones(k) / k, mode="valid")
+        ax.plot(train[k - 1:, 0], smooth, color="tab:blue", label=f"train (mean of {k} log lines)")
+    if len(val):
+        ax.plot(val[:, 0], val[:, 1], "o-", ms=3, color="tab:orange", label="validation (held-out books)")
+        if len(train):
+            at_val = np.interp(val[:, 0], train[:, 0], train[:, 1])
+            ax.fill_between(val[:, 0], at_val, val[:, 1], where=val[:, 1] > at_val, color="tab:red", alpha=0.15,
+                            label="gap: validation above train")
+        best = val[np.argmin(val[:, 1])]
+        ax.axvline(best[0], ls=":", c="grey")
+        late = best[0] > 0.7 * val[-1, 0]
+        ax.annotate(f"best: step {int(best[0])}\nval {best[1]:.3f}", (best[0], best[1]), fontsize=8,
+                    xytext=(-75 if late else 5, 15), textcoords="offset points")
+    ax.set(xlabel="step", ylabel="loss (nats per token)", title=title or "training and validation loss")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_per_book(books: Sequence[dict[str, Any]], *, total_bpb: float | None = None,
+                  baseline_bpb: float | None = None, ax: Any = None) -> Any:
+    """Bits per byte of each held-out book, easiest at the top, with the total and a baseline."""
+    import matplotlib.pyplot as plt
+
+    rows = sorted(books, key=lambda d: d["bits_per_byte"])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.9 + 0.45 * len(rows)), dpi=90)
+    ax.barh([d["title"][:40] or str(d["book_id"]) for d in rows], [d["bits_per_byte"] for d in rows], color="tab:orange")
+    for y, d in enumerate(rows):
+        ax.text(d["bits_per_byte"], y, f" {d['bits_per_byte']:.2f}", va="center", fontsize=8)
+    if total_bpb is not None:
+        ax.axvline(total_bpb, color="grey", ls=":", label="all held-out books")
+    if baseline_bpb is not None:
+        ax.axvline(baseline_bpb, color="tab:grey", ls="--", label="bigram baseline, all books")
+    ax.invert_yaxis()
+    ax.set(xlabel="bits per byte (lower is better)", title="held-out books, easiest at the top")
+    if total_bpb is not None or baseline_bpb is not None:
+        ax.legend(fontsize=8, loc="lower left", framealpha=0.9)
+    return ax
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG, atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight")
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- ablation
+
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "baseline": {},
+    "untied head": {"tie_weights": False},
+    "xavier init": {"init": "xavier"},
+    "dropout 0.1": {"dropout": 0.1},
+}
+
+
+def run_ablation(
+    base: Any,
+    variants: dict[str, dict[str, Any]] | None = None,
+    *,
+    max_tokens: int | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Train each variant (GPTConfig fields changed from the base model) as run
+    ``ablation-<name>`` and evaluate its best checkpoint exactly on the validation split.
+
+    ``base`` is a profile (its run, as 05_training trains it) or a ``TrainConfig``. A finished run
+    is not trained again. Returns one row per variant with what was measured and on which
+    hardware, for a table.
+    """
+    from .checkpoint import load_checkpoint
+    from .dataset import load_tokens
+    from .notebook import hardware_summary
+    from .profiles import pick_device
+    from .training import BEST_DIR, TrainConfig, read_run, train
+
+    if isinstance(base, TrainConfig):
+        config0 = base
+    else:
+        ensure("tokens", base, quiet=True)
+        config0 = TrainConfig.from_profile(base, sample_interval=0)
+    rows = []
+    for name, overrides in (variants or ABLATIONS).items():
+        run = "ablation-" + re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+        config = config0.replace(run=run, model_overrides={**config0.model_overrides, **overrides})
+        result = train(config, resume=None, progress=progress)
+        ckpt = load_checkpoint(result.run_dir / BEST_DIR, pick_device(None if config.device == "auto" else config.device))
+        data = load_tokens("val", tokenizer=ckpt.tokenizer, folder=tokens_folder(ckpt.config))
+        ev = evaluate_split(ckpt.model, ckpt.tokenizer, data, max_tokens=max_tokens, progress=progress)["total"]
+        info = read_run(result.run_dir)
+        rows.append({"variant": name, "changes": dict(overrides), "run": run, "parameters": info.get("parameters"),
+                     "steps": result.step, "stop_reason": result.stop_reason, "best_step": result.best_step,
+                     "train_minutes": round(result.elapsed_s / 60, 2), "val_loss": ev["loss"],
+                     "val_bits_per_byte": ev["bits_per_byte"], "tokens_scored": ev["tokens"],
+                     "hardware": info.get("hardware") or hardware_summary()})
+    return rows
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def checkpoint_info(ckpt: Any) -> dict[str, Any]:
+    """What metrics.json records about the checkpoint it evaluated."""
+    meta = ckpt.meta
+    return {"path": str(ckpt.path), "run": meta.get("run", ckpt.path.parent.name), "step": meta.get("step"),
+            "val_loss_during_training": meta.get("val_loss"), "parameters": ckpt.model.num_parameters(),
+            "model": ckpt.config.get("model"), "tokenizer": ckpt.config.get("tokenizer")}
+
+
+def data_info(data: Any) -> dict[str, Any]:
+    """What metrics.json records about the token files it evaluated on."""
+    meta = data.meta
+    return {"folder": str(data.path.parent), "split": data.split, "tokenizer_sha256": meta["tokenizer"]["sha256"],
+            "counts": meta["counts"], "bytes": meta.get("bytes"), "split_rule": meta.get("split"),
+            "books": [{k: b[k] for k in ("book_id", "title", "author", "tokens", "bytes")} for b in data.books]}
+
+
+REPORT_KEYS = ("checkpoint", "data", "split", "books", "quick_estimate", "baselines", "wikitext2", "text_quality",
+               "curves", "ablation")
+
+
+def write_eval(report: dict[str, Any], profile: Any, files: Sequence[str] = ()) -> Path:
+    """Write ``data/eval/metrics.json`` and, last, the stage manifest.
+
+    Layout: ``format``, ``created``, ``profile``, ``hardware``, then ``REPORT_KEYS``:
+    ``checkpoint`` (path, run, step, model, tokenizer), ``data`` (token folder, split, counts,
+    bytes, books), ``split`` (total: tokens, bytes, nll_nats, loss, perplexity, bits_per_byte,
+    seconds; settings: context, stride, min_context, max_tokens), ``books`` (one row per held-out
+    book), ``quick_estimate``, ``baselines``, ``wikitext2`` (per split, or why not), ``text_quality``,
+    ``curves``, ``ablation``; ``files`` lists the other files written to data/eval/.
+    """
+    from .notebook import hardware_summary
+
+    missing = [k for k in REPORT_KEYS if k not in report]
+    if missing:
+        raise ValueError(f"the evaluation report lacks {missing}; every one of {list(REPORT_KEYS)} is needed "
+                         "(use None for a part that was not measured)")
+    folder = stage_dir("eval")
+    files = sorted({*files, METRICS_FILE})
+    metrics = {"format": METRICS_FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "profile": profile.name,
+               "hardware": hardware_summary(), **{k: report[k] for k in REPORT_KEYS},
+               **{k: v for k, v in report.items() if k not in REPORT_KEYS}, "files": files}
+    write_json_atomic(folder / METRICS_FILE, metrics)
+    split = report["split"]["total"]
+    write_manifest("eval", profile, {"files": files, "checkpoint": report["checkpoint"]["path"],
+                                     "val_loss": split["loss"], "val_bits_per_byte": split["bits_per_byte"]})
+    return folder
+
+
+def read_eval() -> dict[str, Any]:
+    """``data/eval/metrics.json``; FileNotFoundError naming the fix when missing."""
+    from .artifacts import read_json
+
+    path = stage_dir("eval") / METRICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run notebooks/06_evaluation.ipynb or "
+                                "artifacts.ensure('eval', PROFILE)")
+    return read_json(path)
+
+
+def quick_section(model: torch.nn.Module, data: Any, train_config: dict[str, Any], *, seeds: int,
+                  exact_loss: float) -> dict[str, Any]:
+    """``quick_estimate`` as training computes it (its batches, batch size and seed + 1), then with
+    ``seeds - 1`` other seeds to show its spread, next to the exact loss."""
+    batches, bs = int(train_config.get("eval_batches", 20)), int(train_config.get("batch_size", 16))
+    seed = int(train_config.get("seed", 42)) + 1
+    estimates = [quick_estimate(model, data, batches=batches, batch_size=bs, seed=seed + i) for i in range(seeds)]
+    return {"batches": batches, "batch_size": bs, "seed": seed, "loss": estimates[0], "estimates": estimates,
+            "mean": float(np.mean(estimates)), "std": float(np.std(estimates)), "exact_loss": exact_loss}
+
+
+def wikitext_section(results: dict[str, Any]) -> dict[str, Any]:
+    """The WikiText-2 results, with whether the train split (and so the recipe) is available here."""
+    ok, why = wikitext_available("train")
+    return {**results, "word_rule": "words = len(raw_text.split()): whitespace-separated pieces, line ends not counted",
+            "stream": "each split as one stream after one end-of-text id; capped: its first whole articles",
+            "train_split": {"available": ok, "reason": why, "recipe": "python -m minigpt_helpers train --recipe wikitext",
+                            "recipe_result": None if not ok else "not run here: see 06_evaluation, section 6"}}
+
+
+def quality_section(samples: Sequence[dict[str, Any]], per_checkpoint: Sequence[dict[str, Any]],
+                    reference: dict[str, Any], during_training: Sequence[dict[str, Any]] | None) -> dict[str, Any]:
+    """Samples and their automatic measures, as metrics.json stores them."""
+    from . import text_quality
+
+    return {"samples_file": text_quality.SAMPLES_FILE, "prompts": sorted({s["prompt"] for s in samples}),
+            "by_temperature": text_quality.quality_by_temperature(samples), "per_checkpoint": list(per_checkpoint),
+            "reference": reference, "during_training": None if during_training is None else list(during_training)}
+
+
+def curves_section(records: Sequence[dict[str, Any]], run_folder: Path) -> dict[str, Any]:
+    return {"file": "curves.png", "metrics_file": str(Path(run_folder) / "metrics.jsonl"), **overfitting_summary(records)}
+
+
+def ablation_section(profile: Any, rows: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+    if rows:
+        return {"status": f"measured in profile {profile.name!r}", "rows": list(rows)}
+    return {"status": f"not measured in profile {profile.name!r}: 06_evaluation runs evaluation.run_ablation "
+                      "in the gpu profile", "rows": []}
+
+
+def assemble_report(ckpt: Any, data: Any, split: dict[str, Any], **parts: Any) -> dict[str, Any]:
+    """The report ``write_eval`` stores: the checkpoint, the data, the split's results, and ``parts``
+    (quick_estimate, baselines, wikitext2, text_quality, curves, ablation)."""
+    return {"checkpoint": checkpoint_info(ckpt), "data": data_info(data),
+            "split": {k: split[k] for k in ("total", "settings")}, "books": split["documents"], **parts}
+
+
+def evaluate_checkpoint(
+    profile: Any,
+    folder: str | Path | None = None,
+    *,
+    progress: bool = True,
+) -> tuple[dict[str, Any], list[str]]:
+    """Everything ``build_eval`` measures, for the default run's best checkpoint (or ``folder``);
+    writes plots and samples into data/eval/. Returns the report and the files written."""
+    import matplotlib.pyplot as plt
+
+    from . import baselines, text_quality
+    from .checkpoint import find_checkpoint, load_checkpoint
+    from .dataset import load_tokens
+    from .profiles import pick_device
+    from .tracking import read_metrics
+
+    settings = eval_settings(profile)
+    out = stage_dir("eval")
+    ckpt = load_checkpoint(Path(folder) if folder is not None else find_checkpoint(), pick_device())
+    tokens = tokens_folder(ckpt.config)
+    val = load_tokens("val", tokenizer=ckpt.tokenizer, folder=tokens)
+    train_data = load_tokens("train", tokenizer=ckpt.tokenizer, folder=tokens)
+    run_folder = ckpt.path.parent
+    files: list[str] = []
+
+    split = evaluate_split(ckpt.model, ckpt.tokenizer, val, max_tokens=profile.eval_max_tokens, progress=progress)
+    quick = quick_section(ckpt.model, val, ckpt.config.get("train") or {}, seeds=settings["quick_seeds"],
+                          exact_loss=split["total"]["loss"])
+    docs = split_documents(val)
+    base = baselines.evaluate_baselines(train_data, docs, split["documents"], ckpt.tokenizer,
+                                        model_config=ckpt.model.config)
+    wiki = wikitext_section(evaluate_wikitext(ckpt.model, ckpt.tokenizer, max_tokens=settings["wikitext_max_tokens"],
+                                              progress=progress))
+
+    samples = text_quality.sample_grid(ckpt.model, ckpt.tokenizer, max_new_tokens=profile.max_new_tokens)
+    files += [p.name for p in text_quality.write_samples(samples, out, checkpoint=str(ckpt.path))]
+    rows = text_quality.quality_over_checkpoints(run_folder, max_new_tokens=profile.max_new_tokens,
+                                                 samples_per_prompt=settings["quality_samples"])
+    per_sample = max(10, rows[-1]["words"] // max(1, rows[-1]["samples"])) if rows else 100
+    reference = text_quality.reference_quality(ckpt.tokenizer, docs, n_words=per_sample)
+    try:
+        during = text_quality.quality_of_training_samples(run_folder)
+    except FileNotFoundError:
+        during = None
+    quality = quality_section(samples, rows, reference, during)
+    fig = text_quality.plot_quality(quality)
+    save_figure(fig, out / "quality.png")
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.45 * len(split["documents"])), dpi=90)
+    plot_per_book(split["documents"], total_bpb=split["total"]["bits_per_byte"],
+                  baseline_bpb=base["bigram"]["bits_per_byte"], ax=ax)
+    save_figure(fig, out / "per_book.png")
+    plt.close(fig)
+    files += ["quality.png", "per_book.png"]
+
+    curves = None
+    records = read_metrics(run_folder) if (run_folder / "metrics.jsonl").is_file() else []
+    if records:
+        fig, ax = plt.subplots(figsize=(9, 3.5), dpi=90)
+        plot_curves(records, ax=ax, title=f"run {run_folder.name!r}")
+        save_figure(fig, out / "curves.png")
+        plt.close(fig)
+        files.append("curves.png")
+        curves = curves_section(records, run_folder)
+
+    report = assemble_report(ckpt, val, split, quick_estimate=quick, baselines=base, wikitext2=wiki,
+                             text_quality=quality, curves=curves, ablation=ablation_section(profile))
+    return report, files
+
+
+def build_eval(profile: Any) -> Path:
+    """The stage builder: evaluate the default run's best checkpoint, write data/eval/, manifest last."""
+    ensure("checkpoints", profile, quiet=True)
+    report, files = evaluate_checkpoint(profile, progress=True)
+    return write_eval(report, profile, files)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m minigpt_helpers eval",
+                                description="Evaluate a checkpoint exactly: loss, perplexity and bits per byte over a "
+                                            "whole split (sliding window), per book, and optionally WikiText-2.")
+    p.add_argument("--checkpoint", help="a checkpoint folder or a run name (default: the run 05_training recorded)")
+    p.add_argument("--split", choices=["val", "train"], default="val", help="which token split (default val)")
+    p.add_argument("--stride", type=int, default=None, help="window stride in tokens (default: half the context)")
+    p.add_argument("--max-tokens", type=int, default=None, help="score at most this many tokens (default: all)")
+    p.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: by memory)")
+    p.add_argument("--wikitext", action="store_true", help="also WikiText-2 raw validation and test")
+    p.add_argument("--wikitext-max-tokens", type=int, default=None, help="cap per WikiText split (whole articles)")
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    p.add_argument("--output", help="the JSON file to write (default: data/eval/eval-<run>-<checkpoint>-<split>.json)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """``python -m minigpt_helpers eval``: print a summary and write the results as JSON."""
+    from .checkpoint import load_checkpoint
+    from .dataset import load_tokens
+    from .generation import resolve_checkpoint
+    from .notebook import hardware_summary
+    from .profiles import pick_device
+
+    args = _parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        folder = resolve_checkpoint(args.checkpoint)
+        ckpt = load_checkpoint(folder, pick_device(args.device))
+        data = load_tokens(args.split, tokenizer=ckpt.tokenizer, folder=tokens_folder(ckpt.config))
+        result = evaluate_split(ckpt.model, ckpt.tokenizer, data, stride=args.stride, max_tokens=args.max_tokens,
+                                batch_size=args.batch_size, progress=not args.no_progress)
+        wiki = None
+        if args.wikitext:
+            wiki = evaluate_wikitext(ckpt.model, ckpt.tokenizer, max_tokens=args.wikitext_max_tokens,
+                                     stride=args.stride, batch_size=args.batch_size, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    t = result["total"]
+    s = result["settings"]
+    run = folder.parent.name
+    print(f"{folder} ({ckpt.tokenizer.name}, {ckpt.model.num_parameters():,} parameters)")
+    print(f"{args.split} split: {t['tokens']:,} of {t['tokens_total']:,} tokens ({t['bytes']:,} bytes), context "
+          f"{s['context']}, stride {s['stride']}: loss {t['loss']:.4f}, perplexity {t['perplexity']:.2f}, "
+          f"{t['bits_per_byte']:.4f} bits per byte ({t['seconds']:.1f} s)")
+    for d in result["documents"]:
+        print(f"  {d['bits_per_byte']:.4f} bpb  {d['title'][:50]}" + ("" if d["complete"] else f" (first {d['tokens']:,} tokens)"))
+    for split, r in (wiki or {}).items():
+        if r.get("available"):
+            print(f"WikiText-2 {split}: {r['words']:,} words, {r['tokens']:,} tokens: loss {r['loss']:.4f}, "
+                  f"word-level perplexity {r['word_perplexity']:,.1f}, {r['bits_per_byte']:.4f} bits per byte"
+                  + ("" if r["complete"] else f" (first {r['articles']} of {r['articles_total']} articles)"))
+        else:
+            print(f"WikiText-2 {split}: not available ({r['reason']})")
+    output = Path(args.output) if args.output else stage_dir("eval") / f"eval-{run}-{folder.name}-{args.split}.json"
+    write_json_atomic(output, {"checkpoint": checkpoint_info(ckpt), "data": data_info(data), "split": result,
+                               "wikitext2": wiki, "hardware": hardware_summary(),
+                               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    print(f"wrote {output}")
+    return 0
+
+
+__all__ = [
+    "perplexity", "bits_per_byte", "count_words", "word_perplexity", "summarize", "token_byte_lengths",
+    "Window", "plan_windows", "default_batch_size", "TokenScores", "score_tokens", "allocate",
+    "evaluate_documents", "evaluate_split", "split_documents", "tokens_folder", "quick_estimate",
+    "wikitext_articles", "wikitext_prefix", "short_reason", "wikitext_available", "evaluate_text", "evaluate_wikitext",
+    "overfitting_summary", "plot_curves", "plot_per_book", "save_figure", "ABLATIONS", "run_ablation", "checkpoint_info",
+    "data_info", "write_eval", "read_eval", "quick_section", "wikitext_section", "quality_section", "curves_section",
+    "ablation_section", "assemble_report", "evaluate_checkpoint", "build_eval", "eval_settings", "cli",
+]
