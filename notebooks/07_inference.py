@@ -1,0 +1,525 @@
+# %% [markdown]
+# <a href="https://colab.research.google.com/github/minigpt-course/minigpt-from-books/blob/main/notebooks/07_inference.ipynb" target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/></a>
+#
+# # 07 · Inference: from next-token scores to text
+#
+# The trained model gives one thing: a score for every token of the vocabulary, for the next
+# position. Everything that makes it *write* happens outside the model, in a loop that picks a
+# token, appends it and asks again. In this notebook you build that loop and the ways to pick:
+#
+# 1. greedy decoding, temperature, top-k, top-p and a repetition penalty, each with a picture of
+#    the next-token distribution before and after it;
+# 2. seeds (the same seed gives the same text), stop sequences and a maximum length;
+# 3. a key/value cache, checked to give exactly the same tokens, and timed; prompts longer than
+#    the context, and generating past it with a sliding window;
+# 4. streaming (tokens as they come, text that never splits a character) and batches of prompts;
+# 5. a sampling widget, and `python -m minigpt_helpers generate` on the command line.
+#
+# The package's engine (`minigpt_helpers/generation.py`) works on token ids only and knows
+# nothing about tokenizers, like nanochat's: the widget here, the chat of 08 and the server of 09
+# all run on it. A thin layer on top turns text into ids and back.
+#
+# **Reads** the best checkpoint of the profile's training run (`data/checkpoints/<run>/best/`,
+# 05), training it first if it is missing. **Writes** nothing.
+#
+# | profile | model | this notebook (checkpoint already trained) |
+# |---|---|---|
+# | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 23 s |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 75 s |
+# | `gpu` | seed 000's ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
+#
+# Measured on the development machine (2 CPU cores shared with other jobs, no GPU, torch 2.13,
+# one torch thread); training the checkpoint first, if it is missing, adds 05's time.
+
+# %%
+# Setup (the same cell opens every notebook). On Colab it installs the course's helper
+# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+import importlib.util, os, subprocess, sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
+    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+elif importlib.util.find_spec("minigpt_helpers") is None:
+    sys.path.insert(0, os.path.abspath(".."))  # a checkout used without installing
+
+from minigpt_helpers.notebook import start
+
+PROFILE = start("07_inference")
+
+# %% [markdown]
+# ## The input: a trained checkpoint
+#
+# `find_checkpoint()` returns the best checkpoint of the run that 05_training recorded;
+# `load_checkpoint` gives back the model (in eval mode) and the tokenizer it was trained with.
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import display
+
+from minigpt_helpers import artifacts, checkpoint, generation
+from minigpt_helpers.checks import check, check_between, check_close, exercise
+from minigpt_helpers.generation import SamplingConfig
+from minigpt_helpers.profiles import pick_device
+
+artifacts.ensure("checkpoints", PROFILE)
+ckpt = checkpoint.load_checkpoint(checkpoint.find_checkpoint(), pick_device())
+gpt, tok = ckpt.model, ckpt.tokenizer
+device, C = next(gpt.parameters()).device, gpt.config.context_length
+print(f"{ckpt.path.relative_to(artifacts.data_dir())}: {gpt.num_parameters() / 1e6:.2f}M parameters, context {C}, {tok}, on {device}")
+
+# %% [markdown]
+# ## 1. One step: the next-token distribution
+#
+# Give the model a prompt; the scores (logits) at the last position are its opinion about the
+# next token. A softmax turns them into probabilities. The bars show the likeliest 15 tokens
+# (a `·` is a space).
+
+# %%
+prompt = "It was a dark and stormy night, and the"
+ids = tok.encode(prompt)
+with torch.inference_mode():
+    logits = gpt(torch.tensor([ids], device=device))[0][0, -1].float().cpu()  # (vocab,): the next token's scores
+probs = logits.softmax(-1)
+print(f"{len(ids)} prompt tokens; the likeliest next token: {tok.token_piece(int(probs.argmax()))!r} "
+      f"with p = {probs.max():.2f}")
+
+
+# %% [markdown]
+# One small plotting function draws every "before and after" picture below: the same tokens
+# (the 15 likeliest before) in both panels.
+
+# %%
+def label(i):
+    return tok.token_piece(int(i)).replace(" ", "·").replace("\n", "\\n")
+
+
+def before_after(before, after, title, k=15):
+    top = before.topk(k).indices
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3), dpi=90, sharey=True)
+    for ax, p, name in zip(axes, (before, after), ("before", "after")):
+        ax.bar(range(k), p[top], color=["C0" if q > 0 else "lightgrey" for q in after[top]])
+        ax.set_xticks(range(k), [label(i) for i in top], rotation=90, fontsize=8)
+        ax.set_title(f"{name}: {title}" if name == "after" else "before: the model's distribution", fontsize=10)
+    axes[0].set_ylabel("probability")
+    plt.tight_layout()
+    plt.show()
+
+
+# %% [markdown]
+# ## 2. Greedy decoding
+#
+# The simplest rule: always take the likeliest token. The loop is the whole of generation: crop
+# the sequence to the last `context_length` tokens (the model has no position beyond that), ask
+# for the scores, append the argmax, repeat.
+
+# %%
+def greedy_by_hand(ids, n):
+    seq = list(ids)
+    for _ in range(n):
+        window = seq[-C:]  # the model reads at most C tokens
+        with torch.inference_mode():
+            logits_, _ = gpt(torch.tensor([window], device=device))
+        seq.append(int(logits_[0, -1].argmax()))  # the likeliest next token
+    return seq[len(ids):]
+
+
+mine = greedy_by_hand(ids, 40)
+print(prompt + tok.decode(mine))
+
+# %% [markdown]
+# The package's `generate` runs the same loop. `SamplingConfig(temperature=0)` means greedy;
+# `slide=1` asks for this exact window rule (more on windows in section 9). Greedy is
+# deterministic, and its weakness shows quickly: small models fall into loops, repeating the
+# likeliest phrase over and over. "After" is all the probability on one token.
+
+# %%
+greedy = SamplingConfig(temperature=0.0, max_new_tokens=40, slide=1)
+check(generation.generate(gpt, ids, greedy, use_cache=False) == mine, "package greedy = the hand-written loop, token for token")
+before_after(probs, generation.next_token_probs(logits, greedy), "greedy (argmax)")
+
+# %% [markdown]
+# ## 3. Temperature
+#
+# Sampling draws the next token from the distribution instead, so a token with p = 0.1 comes up
+# one time in ten. Dividing the logits by a temperature T before the softmax reshapes it: T < 1
+# sharpens (towards greedy), T > 1 flattens (towards uniform noise). T = 1 is the model's own
+# distribution. Expected: the top token's probability falls as T rises.
+
+# %%
+tops = {}
+for T in (0.5, 1.0, 1.5):
+    mine = (logits / T).softmax(-1)
+    check_close(mine, generation.apply_temperature(logits, T).softmax(-1), f"T = {T}: by hand = package")
+    tops[T] = mine.max().item()
+check(tops[0.5] > tops[1.0] > tops[1.5], f"top-token probability at T = 0.5, 1, 1.5: "
+      + ", ".join(f"{p:.2f}" for p in tops.values()))
+before_after(probs, (logits / 0.5).softmax(-1), "temperature 0.5")
+
+# %% [markdown]
+# ## 4. Top-k
+#
+# Even a good distribution has a long tail of unlikely tokens, and together they are likely
+# enough to be drawn now and then, derailing the text. Top-k keeps only the k likeliest tokens
+# (setting the rest to −∞) and renormalises.
+
+# %%
+k = 10
+kth = logits.topk(k).values[-1]  # the k-th highest score
+mine = logits.masked_fill(logits < kth, float("-inf"))
+check(torch.equal(mine.isfinite(), generation.top_k_filter(logits, k).isfinite()), f"top-{k}: by hand = package, same {k} tokens")
+before_after(probs, mine.softmax(-1), f"top-k, k = {k}")
+
+# %% [markdown]
+# ## 5. Top-p (nucleus sampling)
+#
+# A fixed k is too many when the model is sure and too few when it is not. Top-p keeps the
+# smallest set of likeliest tokens whose probabilities add up to at least p: a handful after
+# "It was a dark and stormy", hundreds after "The".
+
+# %%
+p = 0.9
+sorted_probs, order = probs.sort(descending=True)
+n_keep = int((sorted_probs.cumsum(0) < p).sum()) + 1  # the shortest prefix whose sum reaches p
+nucleus = order[:n_keep]
+package = generation.top_p_filter(logits, p).isfinite().nonzero().flatten()
+check(set(nucleus.tolist()) == set(package.tolist()), f"top-p {p}: by hand = package, the same {n_keep} tokens")
+after = torch.zeros_like(probs).index_put_((nucleus,), probs[nucleus] / probs[nucleus].sum())
+before_after(probs, after, f"top-p, p = {p} ({n_keep} tokens)")
+
+# %% [markdown]
+# ## 6. Repetition penalty
+#
+# To break loops, make tokens that already appeared less likely. CTRL's rule divides a positive
+# score by the penalty and multiplies a negative one by it, so the token always loses. Here every
+# token of the prompt is penalised (1.5, a strong setting to make it visible).
+
+# %%
+penalty = 1.5
+seen = torch.tensor(sorted(set(ids)))
+mine = logits.clone()
+mine[seen] = torch.where(mine[seen] > 0, mine[seen] / penalty, mine[seen] * penalty)
+check_close(mine, generation.apply_repetition_penalty(logits, ids, penalty), "repetition penalty: by hand = package")
+before_after(probs, mine.softmax(-1), f"repetition penalty {penalty}")
+
+# %% [markdown]
+# Greedy decoding with a mild penalty (1.3) against the loop of section 2. Expected: at least as
+# many different tokens in the continuation.
+
+# %%
+plain = generation.generate(gpt, ids, greedy.replace(max_new_tokens=60))
+penalised = generation.generate(gpt, ids, greedy.replace(max_new_tokens=60, repetition_penalty=1.3))
+print("without:", tok.decode(plain)[:300], "\nwith:   ", tok.decode(penalised)[:300])
+check(len(set(penalised)) >= len(set(plain)), f"different tokens in 60: {len(set(plain))} without, {len(set(penalised))} with the penalty")
+
+# %% [markdown]
+# ## 7. All together, and seeds
+#
+# `process_logits` applies them in this order: repetition penalty, temperature, top-k, top-p;
+# `next_token_probs` gives the distribution the token is drawn from. Each call gets its own
+# `torch.Generator` seeded from `seed`, so the same seed gives the same text whatever else used
+# the global random generator in between; no seed draws one from the global generator.
+
+# %%
+config = SamplingConfig(temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.1,
+                        max_new_tokens=PROFILE.max_new_tokens, seed=42)
+before_after(probs, generation.next_token_probs(logits, config, ids), "T 0.8, top-k 50, top-p 0.95, penalty 1.1")
+first = generation.complete(gpt, tok, prompt, config)
+torch.manual_seed(1234), torch.rand(1000)  # disturb the global generator
+check(generation.complete(gpt, tok, prompt, config) == first, "the same seed gives the same text")
+others = {generation.complete(gpt, tok, prompt, config.replace(seed=s)) for s in range(3)}
+check(len(others) > 1, "different seeds give different texts")
+print(prompt + first)
+
+# %% [markdown]
+# The same prompt at three temperatures (seed 0). Low temperatures repeat; high ones wander off.
+
+# %%
+for T in (0.3, 0.8, 1.3):
+    text = generation.complete(gpt, tok, prompt, config.replace(temperature=T, seed=0, max_new_tokens=60))
+    print(f"--- T = {T}\n{prompt}{text}\n")
+
+# %% [markdown]
+# ## 8. Stop sequences and the maximum length
+#
+# Generation ends after `max_new_tokens`, or earlier when the output ends with a stop sequence
+# (a list of token ids), which is left out. By default the text layer also stops at the
+# end-of-text token: the model's way of saying "this document is over". Stop *strings* are
+# checked on the decoded text, since one string can be split over tokens in many ways. Here:
+# stop at the end of the first sentence.
+
+# %%
+s = generation.stream_text(gpt, tok, prompt, config, stop=["."])
+text = "".join(s)
+print(f"{prompt}{text}\n(finish reason: {s.finish_reason}, {len(s.token_ids)} tokens)")
+check("." not in text, "the stop string is not in the output")
+check(len(s.token_ids) <= config.max_new_tokens and s.finish_reason in ("stop", "length"),
+      f"at most max_new_tokens={config.max_new_tokens} tokens")
+n = len(generation.generate(gpt, ids, config.replace(max_new_tokens=7)))
+check(n == 7, "without a stop sequence, exactly max_new_tokens (7) new tokens")
+
+# %% [markdown]
+# ## 9. The KV cache
+#
+# The loop of section 2 recomputes the whole window at every step, although only one position is
+# new. In attention, each position's query reads the *keys* and *values* of the positions before
+# it, and those never change once computed (the mask stops them from seeing later tokens). So keep
+# them: a **KV cache** stores every layer's keys and values; the prompt goes through once (the
+# *prefill*), then each step feeds one token and appends one position. Same arithmetic, a fraction
+# of the work. (04_model checked that the logits agree.)
+
+# %%
+def greedy_cached_by_hand(ids, n):
+    cache = gpt.new_kv_cache(batch_size=1)
+    with torch.inference_mode():
+        logits_, _ = gpt(torch.tensor([ids], device=device), kv_cache=cache)  # prefill: the prompt, once
+        out = []
+        for _ in range(n):
+            out.append(int(logits_[0, -1].argmax()))
+            logits_, _ = gpt(torch.tensor([[out[-1]]], device=device), kv_cache=cache)  # one new position
+    return out, cache
+
+
+n = C - len(ids)  # up to a full context
+cached, cache = greedy_cached_by_hand(ids, n)
+check(cached == greedy_by_hand(ids, n), f"{n} greedy tokens: with the cache = without, exactly")
+print(cache, "keys of every layer:", tuple(cache.k.shape), "(layer, batch, head, position, head size)")
+
+# %% [markdown]
+# **Past the context.** The cache has room for `C` positions (the position table has no more).
+# When the sequence outgrows it, the window must slide: drop the oldest tokens, empty the cache,
+# and prefill it again from what is kept. Sliding by one token each step would mean a full prefill
+# every step, and no gain from the cache; so the package's window jumps `slide` tokens at a time
+# (a quarter of the context by default), keeping between `C − slide + 1` and `C` tokens. The
+# uncached path reads exactly the same windows, so the two give the same tokens.
+
+# %%
+L = torch.arange(1, 3 * C + 1)
+slide = generation.default_slide(C)
+fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
+for s_, style in ((1, ":"), (slide, "-")):
+    ax.plot(L, [generation.window_start(int(l), C, s_) for l in L], style, label=f"window start, slide = {s_}")
+ax.plot(L, L, "k", lw=0.8, label="sequence length")
+ax.set(xlabel="tokens in the sequence", ylabel="token index", title="the window the model reads")
+ax.legend(fontsize=8)
+plt.show()
+
+# %%
+long = SamplingConfig(temperature=0.0, max_new_tokens=2 * C)
+with_cache = generation.generate(gpt, ids, long, use_cache=True)
+without = generation.generate(gpt, ids, long, use_cache=False)
+jumps = generation.window_start(len(ids) + 2 * C - 1, C, slide) // slide  # the window's start before the last token
+check(with_cache == without and len(with_cache) == 2 * C, f"{2 * C} greedy tokens, the window jumping {jumps} times: with the cache = without")
+
+# %% [markdown]
+# A prompt longer than the context is cropped from the left (its start is dropped) and the
+# package says so in a warning, instead of failing or silently reading garbage.
+
+# %%
+long_prompt = tok.encode("Once upon a time there was a little house in a wood. " * (2 * C // 10 + 1))
+out = generation.generate(gpt, long_prompt, SamplingConfig(temperature=0.0, max_new_tokens=5))
+check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:], SamplingConfig(temperature=0.0, max_new_tokens=5)),
+      f"a {len(long_prompt)}-token prompt reads as its last {C} tokens")
+
+# %% [markdown]
+# **How much faster?** Time greedy generation of many tokens from a short prompt, with and
+# without the cache, and plot the running speed. Without the cache each step costs more as the
+# window fills, then stays at the full-window price; with it each step costs about one position,
+# plus a prefill at each jump of the window. Expected: at least 2× faster with the cache for the
+# `cpu` and `gpu` models. The `ci` model is so small that a forward pass costs about the same for
+# one position as for 64 (fixed per-call overheads dominate), and the cache's own bookkeeping can
+# even make it slower: anything from 0.5× up.
+# (`benchmarks/generate_speed.py` measures the same from the command line.) On a CPU, one token
+# at a time is little work to share between threads; when other programs keep the cores busy,
+# `torch.set_num_threads(1)` can make generation several times faster.
+
+# %%
+n_new = 512 if PROFILE.name != "ci" else 2 * C
+runs = {use: generation.time_generation(gpt, ids[:8], n_new, use_cache=use) for use in (True, False)}
+fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
+for use, run in runs.items():
+    speed = [(i + 1) / t for i, t in enumerate(run["times"])]
+    ax.plot(range(1, n_new + 1), speed, label=f"{'with' if use else 'without'} cache: {run['tokens_per_s']:.0f} tokens/s")
+ax.axvline(C - 8, ls="--", c="grey", lw=0.8, label="the context is full")
+ax.set(xlabel="tokens generated", ylabel="tokens per second (so far)",
+       title=f"greedy generation on {device}" + (f", {torch.get_num_threads()} thread(s)" if device.type == "cpu" else ""))
+ax.legend(fontsize=8)
+plt.show()
+speedup = runs[True]["tokens_per_s"] / runs[False]["tokens_per_s"]
+check(runs[True]["tokens"] == runs[False]["tokens"], "the timed runs made the same tokens")
+check_between(speedup, 0.5 if PROFILE.name == "ci" else 2.0, 1000, f"speed-up with the cache for {n_new} tokens")
+
+# %% [markdown]
+# ## 10. Streaming
+#
+# Nobody wants to wait for the whole text before seeing any of it. `generation.stream` is a
+# Python generator: it yields an event per token as soon as it is chosen, then a last event with
+# the finish reason ("stop" or "length"). The widget below, the chat of 08 and the server of 09
+# all consume this stream.
+
+# %%
+events = list(generation.stream(gpt, ids, config.replace(max_new_tokens=12)))
+print(" | ".join(label(e.token_id) for e in events if e.token_id is not None), "| end:", events[-1].finish_reason)
+check(events[-1].token_id is None and events[-1].finish_reason == "length", "12 tokens, then the end with its reason")
+
+# %% [markdown]
+# Text needs one more care: a byte-level BPE can split one character over several tokens (é is
+# two bytes in UTF-8; an emoji four). Decoded alone, half a character is "�". `stream_text`
+# decodes everything so far and holds a piece back while it ends inside a character (or could be
+# the start of a stop string), so what it yields is always clean text.
+
+# %%
+word = "naïve café 😀"
+pieces = [tok.decode([i]) for i in tok.encode(word)]
+print(pieces)
+s = generation.stream_text(gpt, tok, word, config.replace(max_new_tokens=30))
+streamed = list(s)
+check("".join(streamed) == s.text == tok.decode(s.token_ids), f"{len(streamed)} streamed pieces add up to the decoded text")
+check(all("\ufffd" not in piece for piece in streamed) or "\ufffd" in s.text, "no piece ends inside a character")
+
+# %% [markdown]
+# ## 11. Several prompts at once
+#
+# A batch fills the hardware better than one sequence at a time. Prompts have different
+# lengths; `generate_batch` avoids padding altogether: all rows advance in step from position 0,
+# and a row whose prompt is longer keeps feeding its own prompt tokens until it reaches its end.
+# So each row reads exactly what it would read alone. Expected: the same tokens as one at a time.
+
+# %%
+prompts = ["The old man", "She opened the door and", "Chapter I\n\n"]
+batch_ids = [tok.encode(t) for t in prompts]
+greedy20 = SamplingConfig(temperature=0.0, max_new_tokens=20)
+t0 = time.perf_counter()
+batched = generation.generate_batch(gpt, batch_ids, greedy20)
+t_batch = time.perf_counter() - t0
+t0 = time.perf_counter()
+single = [generation.generate(gpt, p, greedy20) for p in batch_ids]
+t_single = time.perf_counter() - t0
+check(batched == single, f"batch of {len(prompts)} = one by one ({t_batch:.2f} s vs {t_single:.2f} s)")
+for t, out in zip(prompts, batched):
+    print(repr(t + tok.decode(out)))
+
+# %% [markdown]
+# ## 12. The sampling widget
+#
+# Type a prompt, move the sliders, press **Generate** and watch the text stream in. The button
+# calls `widget.generate()`, an ordinary method, so the next cell runs it without a browser and
+# checks it against `complete` with the same settings.
+
+# %%
+from minigpt_helpers.sampling_widgets import SamplingWidget
+
+widget = SamplingWidget(gpt, tok, prompt="The old house stood", config=config.replace(max_new_tokens=PROFILE.max_new_tokens))
+display(widget)
+
+# %%
+widget.temperature.value, widget.top_k.value, widget.seed.value = 0.7, 20, 3
+text = widget.generate()  # what the button does
+check(text == generation.complete(gpt, tok, widget.prompt.value, widget.config()), "the widget's callback = complete() with its settings")
+
+# %% [markdown]
+# ## 13. The command line
+#
+# The same engine from a terminal: `python -m minigpt_helpers generate` loads a checkpoint (a
+# folder, or a run name; by default the run 05 recorded), streams the text, and takes the same
+# sampling options (`--help` lists them).
+
+# %%
+cmd = [sys.executable, "-m", "minigpt_helpers", "generate", "--checkpoint", ckpt.path.parent.name,
+       "--prompt", "The ship", "--max-new-tokens", "30", "--temperature", "0.8", "--top-k", "50", "--seed", "1"]
+run = subprocess.run(cmd, capture_output=True, text=True)
+print("python", " ".join(cmd[1:]), "\n" + run.stdout)
+check(run.returncode == 0 and run.stdout.startswith("The ship"), "the command printed the prompt and its continuation",
+      hint=run.stderr[-500:])
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1: min-p sampling
+#
+# Another filter: keep every token whose probability is at least `min_p` times the probability
+# of the likeliest token; set the others' logits to −∞ (the kept logits stay as they are). It
+# adapts like top-p: when the model is sure, the bar is high. Write `min_p_filter(logits, min_p)`
+# for a 1-D tensor of logits.
+
+# %%
+def test_min_p(fn):
+    x = torch.tensor([3.0, 2.5, 1.0, 0.0, -1.0, 2.9])
+    q = x.softmax(-1)
+    for m in (0.05, 0.3, 0.9):
+        out = fn(x.clone(), m)
+        keep = q >= m * q.max()
+        check(torch.equal(out.isfinite(), keep) and torch.equal(out[keep], x[keep]), f"min_p = {m}: keeps {int(keep.sum())} tokens")
+
+
+min_p_filter = None  # replace with a function (logits, min_p) -> logits
+exercise("min-p sampling", min_p_filter, test_min_p)
+
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+def min_p_filter_solution(logits, min_p):
+    probs_ = logits.softmax(-1)
+    return logits.masked_fill(probs_ < min_p * probs_.max(), float("-inf"))
+
+
+test_min_p(min_p_filter_solution)
+
+
+# %% [markdown]
+# ### Exercise 2: how big is a KV cache?
+#
+# The cache holds a key and a value vector for every layer, head and position. Write
+# `cache_bytes(config, batch_size, positions)` for float32 (4 bytes per number), then use it for
+# seed 000's ultra-mini (the `gpu` profile) at a batch of 8 and its full context of 512. It is
+# checked against the buffers the package really allocates.
+
+# %%
+def test_cache_bytes(fn):
+    from minigpt_helpers.model import GPT, preset
+
+    for cfg, B in ((gpt.config, 1), (preset("ci", vocab_size=50, context_length=16, n_layer=3), 2)):
+        m = gpt if cfg is gpt.config else GPT(cfg).to(device)
+        cache_ = m.new_kv_cache(B)
+        with torch.inference_mode():
+            m(torch.zeros(B, 1, dtype=torch.long, device=device), kv_cache=cache_)
+        real = (cache_.k.numel() + cache_.v.numel()) * 4
+        check(fn(cfg, B, cfg.context_length) == real, f"{cfg.n_layer} layers x {cfg.n_embd} wide, batch {B}: {real:,} bytes")
+
+
+cache_bytes = None  # replace with a function (config, batch_size, positions) -> int
+exercise("KV cache size", cache_bytes, test_cache_bytes)
+
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+def cache_bytes_solution(config, batch_size, positions):
+    return 2 * config.n_layer * batch_size * positions * config.n_embd * 4  # keys and values; n_head x head_size = n_embd
+
+
+test_cache_bytes(cache_bytes_solution)
+from minigpt_helpers.model import preset
+
+print(f"ultra-mini, batch 8, 512 positions: {cache_bytes_solution(preset('ultra-mini'), 8, 512) / 2**20:.0f} MiB")
+
+# %% [markdown]
+# ## Summary
+#
+# - Generation is a loop around the model: crop to the window, score, pick, append. The model
+#   itself never changes; all the "style" of the text comes from how the token is picked.
+# - Greedy is deterministic and loops; temperature reshapes the distribution; top-k and top-p
+#   cut its tail (a fixed count, or a fixed probability mass); a repetition penalty breaks loops.
+# - A seed makes sampling repeatable; stop sequences and `max_new_tokens` end it.
+# - A KV cache keeps every layer's keys and values, so a new token costs one position of work; it
+#   gives exactly the same tokens. Past the context the window slides in jumps, refilling the
+#   cache each time, identically with and without the cache.
+# - `stream` yields tokens as they come and `stream_text` clean pieces of text; `generate_batch`
+#   runs several prompts without padding. The widget and the command line sit on the same engine.
+#
+# **Next: 08_chat** turns this into a conversation: a prompt template that makes a chat look like
+# a text the model has read, stopping at the next speaker's turn, and keeping the conversation
+# inside the context window.

@@ -1,0 +1,627 @@
+# %% [markdown]
+# <a href="https://colab.research.google.com/github/minigpt-course/minigpt-from-books/blob/main/notebooks/09_serving.ipynb" target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/></a>
+#
+# # 09 · Serving: a trained checkpoint becomes a model anyone can call
+#
+# So far the model lived inside notebooks. To be *used* it has to leave them: as a folder you
+# can copy to another machine, in the formats other tools read, and behind an HTTP API that
+# any program (and a web page) can call. This notebook:
+#
+# 1. **exports** the best checkpoint as a self-contained folder: weights in safetensors, a JSON
+#    config with generation defaults, the tokenizer files. It loads with the package alone, and
+#    loading it runs no code from the file (unlike a pickle);
+# 2. writes the same weights in **Hugging Face `transformers`' GPT-2 format** and as **ONNX**, and
+#    checks that both give our logits;
+# 3. starts an **HTTP server** in the background (`python -m minigpt_helpers serve`) with an
+#    OpenAI-compatible API, calls it with plain HTTP (plain and streamed), shows what it refuses
+#    and why, serves several clients at once, and stops a generation when its client leaves;
+# 4. links a **web page** served by the same server: prompt, settings, streamed text, a chat.
+#
+# **Reads** the best checkpoint of the profile's training run (`data/checkpoints/<run>/best/`,
+# 05), training it first if it is missing. **Writes** `data/exports/<run>/` (the model folder),
+# `data/exports/<run>-hf/` (Hugging Face), `data/exports/<run>.onnx` and the stage manifest.
+#
+# | profile | model | this notebook (checkpoint already trained) | exports (folder / HF / ONNX) | over HTTP |
+# |---|---|---|---|---|
+# | `ci` | 2 layers, 64 wide, context 64 | 36 to 45 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
+# | `cpu` | 4 layers, 256 wide, context 128 | about 60 s | 21.5 / 21.5 / 21.3 MB, 20 s | 79 to 107 tokens/s |
+# | `gpu` | ultra-mini (44.9M), context 512 | not yet measured | | |
+#
+# Measured on 2 shared cores of an Intel Xeon at 2.5 GHz (torch 2.13, CPU), the machine the
+# course's CI runs on, shared with other work; the HTTP figures are one 200-token greedy request
+# in each of two runs.
+
+# %%
+# Setup (the same cell opens every notebook). On Colab it installs the course's helper
+# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+import importlib.util, os, subprocess, sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
+    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+elif importlib.util.find_spec("minigpt_helpers") is None:
+    sys.path.insert(0, os.path.abspath(".."))  # a checkout used without installing
+
+from minigpt_helpers.notebook import start
+
+PROFILE = start("09_serving")
+
+# %% [markdown]
+# ## The input: a trained checkpoint
+#
+# The best checkpoint of 05's run, loaded on the CPU: exporting and the comparisons below are
+# CPU work (the server picks the best device for itself).
+
+# %%
+import json
+import pickle
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import requests
+import torch
+from IPython.display import HTML, Markdown, display
+
+from minigpt_helpers import artifacts, checkpoint, export, generation, serving
+from minigpt_helpers.checks import check, check_between, check_close, exercise
+from minigpt_helpers.generation import SamplingConfig
+from minigpt_helpers.model import format_table
+
+artifacts.ensure("checkpoints", PROFILE)
+ckpt = checkpoint.load_checkpoint(checkpoint.find_checkpoint(), "cpu")
+gpt, tok = ckpt.model, ckpt.tokenizer
+C = gpt.config.context_length
+print(f"{ckpt.path.relative_to(artifacts.data_dir())}: {gpt.num_parameters() / 1e6:.2f}M parameters, context {C} tokens, {tok}")
+
+# %% [markdown]
+# ## 1. A model folder that stands on its own
+#
+# A training checkpoint holds more than a served model needs. Next to the weights sits the
+# training state (AdamW keeps two running averages per weight, so it is about twice the
+# weights), and the config names data folders on the machine that trained it. What serving
+# needs is smaller: the weights, the model's shape, the tokenizer, and sensible sampling
+# defaults. Here is a periodic checkpoint of the run, file by file:
+
+# %%
+latest = checkpoint.find_checkpoint(which="latest")
+sizes = {p.name + ("/" if p.is_dir() else ""): export.folder_size(p) / 1e6 for p in sorted(latest.iterdir())}
+needed = {"config.json", "model.safetensors", "tokenizer/"}
+fig, ax = plt.subplots(figsize=(8, 2.6), dpi=90)
+ax.barh(list(sizes), list(sizes.values()), color=["C0" if n in needed else "lightgrey" for n in sizes])
+ax.set(xlabel="MB", title=f"{latest.name}: blue = what serving needs, grey = only for resuming training")
+plt.show()
+check(sizes["training_state.pt"] > sizes["model.safetensors"], "the training state is larger than the weights")
+
+# %% [markdown]
+# ### Why safetensors and not a pickle
+#
+# `torch.save` writes a *pickle*, and a pickle is a small program: loading it may call any
+# function it names. A model file downloaded from the internet could run anything on your
+# machine. Here is a harmless demonstration, a "checkpoint" that prints a line when it is loaded:
+
+# %%
+class Surprise:
+    def __reduce__(self):  # pickle stores "call print(...)" and runs it when loading
+        return (print, ("this line was printed by loading a file: a pickle can run any code",))
+
+
+demo = Path(tempfile.mkdtemp()) / "downloaded.pt"
+torch.save({"weights": torch.zeros(2), "extra": Surprise()}, demo)
+data = torch.load(demo, weights_only=False)  # runs the print
+print("what it loaded:", data)
+
+# %% [markdown]
+# `torch.load(..., weights_only=True)` refuses anything but tensors and plain containers, and a
+# safetensors file holds nothing but a JSON header and raw numbers, so loading it runs no code
+# at all. The course loads weights only from safetensors, and training state only with
+# `weights_only=True`.
+
+# %%
+try:
+    torch.load(demo, weights_only=True)
+    refused = False
+except pickle.UnpicklingError as err:
+    refused = True
+    reason = next((line for line in str(err).splitlines() if "Unsupported global" in line), str(err)[:120])
+    print("weights_only=True refused it:", reason.strip())
+check(refused, "weights_only=True does not run the file's code")
+
+# %% [markdown]
+# ### The folder, by hand
+#
+# Four things: the weights (with the tied head the state dict holds the embedding table once, so
+# safetensors takes it as it is), the tokenizer's files, and a config.json that says the shape,
+# which tokenizer (with its fingerprint) and the generation defaults a server should start from.
+
+# %%
+from safetensors.torch import save_file
+
+by_hand = Path(tempfile.mkdtemp(prefix="by-hand-"))
+save_file(gpt.state_dict(), str(by_hand / "model.safetensors"))
+tok.save(by_hand / "tokenizer")
+defaults = {"temperature": 0.8, "top_k": 50, "top_p": 0.95, "repetition_penalty": 1.1,
+            "max_new_tokens": PROFILE.max_new_tokens}
+config = {"format": "minigpt-export/1", "name": "by-hand", "model": gpt.config.to_dict(),
+          "tokenizer": tok.config(), "generation": defaults}
+(by_hand / "config.json").write_text(json.dumps(config, indent=2))
+print(json.dumps({k: v for k, v in config.items() if k != "tokenizer"}, indent=1)[:600])
+
+# %% [markdown]
+# The package's `load_exported` reads such a folder with safetensors, JSON and the tokenizer's
+# own files, nothing else. Same logits as the model in memory:
+
+# %%
+ids = torch.tensor([tok.encode("It was a dark and stormy night; the rain fell in torrents")[:C]])
+mine = export.load_exported(by_hand)
+with torch.no_grad():
+    check(torch.equal(mine.model(ids)[0], gpt(ids)[0]), "the hand-made folder loads with identical logits")
+check(mine.defaults.temperature == 0.8 and mine.name == "by-hand", "generation defaults and name read back")
+
+# %% [markdown]
+# ### The stage, with the package
+#
+# `export.build_exports` does the same for the run's best checkpoint (plus the weights'
+# SHA-256, where it came from, and a README), builds the folder beside its target and renames
+# it into place, then writes the Hugging Face and ONNX forms beside it and, last, the manifest.
+
+# %%
+t0 = time.perf_counter()
+exports_dir = export.build_exports(PROFILE)
+seconds = time.perf_counter() - t0
+manifest = artifacts.read_manifest("exports")
+name = manifest["default"]
+folder = exports_dir / name
+rows = [{"path": str(p.relative_to(exports_dir)), "MB": round(export.folder_size(p) / 1e6, 2)}
+        for p in sorted(exports_dir.iterdir()) if p.name != "manifest.json"]
+display(Markdown(format_table(rows)))
+print(f"exported in {seconds:.1f} s; the folder holds: {sorted(p.name for p in folder.iterdir())}")
+
+# %%
+exported = export.load_exported(folder)
+with torch.no_grad():
+    check(torch.equal(exported.model(ids)[0], gpt(ids)[0]), f"data/exports/{name} loads with identical logits")
+check(not [p for p in folder.rglob("*") if p.suffix in (".pt", ".pth", ".bin", ".pkl")], "no pickle in the export")
+check(manifest["exports"][name]["source"].endswith("best"), "the manifest names the checkpoint it came from")
+print(exported.defaults)
+
+# %% [markdown]
+# ## 2. Hugging Face `transformers`: GPT-2's format
+#
+# Our model is laid out like GPT-2, down to the weight names (`transformer.h.0.attn.c_attn.weight`
+# and so on), so `transformers`' `GPT2LMHeadModel` can run it. One difference: GPT-2's layers are
+# `Conv1D`s that store their weight as (in, out), where `nn.Linear` stores (out, in). So every
+# matrix of a block goes in transposed; embeddings and layer norms go in as they are. Our GELU is
+# GPT-2's tanh approximation, which `transformers` calls `gelu_new`.
+
+# %%
+hf_weights = export.hf_state_dict(gpt)
+ours_w = gpt.state_dict()["transformer.h.0.attn.c_attn.weight"]
+print("ours:", tuple(ours_w.shape), "-> GPT-2's:", tuple(hf_weights["transformer.h.0.attn.c_attn.weight"].shape))
+check(torch.equal(hf_weights["transformer.h.0.attn.c_attn.weight"], ours_w.T), "GPT-2's Conv1D weight = our Linear weight transposed")
+check(export.hf_problems(gpt) == [], "nothing in this model lacks a GPT-2 counterpart")
+
+# %% [markdown]
+# `build_exports` wrote that layout to `data/exports/<run>-hf/` with a `config.json` in GPT-2's
+# terms. `from_pretrained` loads it offline, and the logits agree with ours to within 1e-4 (the
+# two compute in a different order, so not to the last bit):
+
+# %%
+from transformers import AutoTokenizer, GPT2LMHeadModel
+
+hf_folder = exports_dir / manifest["exports"][name]["hf"]
+hf = GPT2LMHeadModel.from_pretrained(hf_folder).eval()
+with torch.no_grad():
+    check_close(hf(ids).logits, gpt(ids)[0], "GPT2LMHeadModel's logits = ours", atol=export.HF_TOLERANCE, rtol=0)
+
+# %% [markdown]
+# The tokenizer travels too: a trained BPE is already a Hugging Face `tokenizer.json`; GPT-2's
+# own files come from tiktoken's copy; a character tokenizer has no counterpart (the README in
+# the folder says so). And greedy decoding with `transformers`' `generate` picks the same tokens
+# as ours:
+
+# %%
+text = "The old man looked at the sea and said"
+if (hf_folder / "tokenizer_config.json").is_file():
+    hf_tok = AutoTokenizer.from_pretrained(hf_folder)
+    check(hf_tok.encode(text) == tok.encode(text), "the Hugging Face tokenizer gives our ids")
+prompt_ids = tok.encode(text)
+n_new = min(20, C - len(prompt_ids))
+ours = generation.generate(gpt, prompt_ids, SamplingConfig(temperature=0, max_new_tokens=n_new))
+with torch.no_grad():
+    theirs = hf.generate(torch.tensor([prompt_ids]), max_new_tokens=n_new, do_sample=False, repetition_penalty=1.0,
+                         eos_token_id=None, pad_token_id=tok.eot_id)[0, len(prompt_ids):].tolist()
+print(repr(tok.decode(ours)))
+check(theirs == ours, f"transformers' greedy generate = ours ({n_new} tokens)")
+
+# %% [markdown]
+# ## 3. ONNX: a graph any runtime can execute
+#
+# ONNX stores the computation itself, as a graph of standard operators, with the weights inside.
+# onnxruntime (and browsers, phones, other languages) can run it without PyTorch. The export
+# traces `input_ids -> logits` once and keeps the batch and sequence sizes symbolic, so the graph
+# accepts any batch and any length up to the context. Its operators:
+
+# %%
+import onnx
+
+onnx_path = exports_dir / manifest["exports"][name]["onnx"]
+ops = dict(Counter(node.op_type for node in onnx.load(str(onnx_path)).graph.node).most_common())
+fig, ax = plt.subplots(figsize=(9, 3), dpi=90)
+ax.bar(list(ops), list(ops.values()), color="C2")
+ax.set(ylabel="nodes", title=f"{onnx_path.name}: {sum(ops.values())} operators")
+ax.tick_params(axis="x", rotation=60, labelsize=8)
+plt.show()
+
+# %% [markdown]
+# onnxruntime on the same input gives our logits within 1e-4, for shapes it was not traced with:
+
+# %%
+g = torch.Generator().manual_seed(0)
+for shape in [(1, 1), (3, C), (2, 7)]:
+    x = torch.randint(0, tok.vocab_size, shape, generator=g)
+    with torch.no_grad():
+        check_close(export.onnx_logits(onnx_path, x), gpt(x)[0], f"onnxruntime = torch for input {shape}",
+                    atol=export.ONNX_TOLERANCE, rtol=0)
+
+# %% [markdown]
+# ## 4. An HTTP API
+#
+# A server turns the model into something any program can call. The one in the package follows
+# OpenAI's API, so the many clients written for it work unchanged:
+#
+# | route | what |
+# |---|---|
+# | `POST /v1/completions` | continue a prompt (`"stream": true` sends the text as it comes) |
+# | `POST /v1/chat/completions` | reply to a conversation (08's template and stop strings) |
+# | `GET /v1/models` | the model's name, context, defaults and limits |
+# | `GET /health` | is it up; the queue; counters (needs no key) |
+# | `GET /` | the web page |
+#
+# Inside, requests wait in a short queue and one worker thread runs the model (one model on one
+# machine is fastest one request at a time), so the server keeps answering while it computes.
+# Each request has a timeout, and a client that leaves stops its generation. The server listens
+# on 127.0.0.1, this machine only, unless told otherwise (`--host 0.0.0.0`, best with
+# `--api-key`).
+#
+# Start it in the background, exactly as you would in a terminal. `ServerProcess` runs the
+# command with `--port 0` (the system picks a free port; the server prints it), waits until
+# `/health` answers, and makes sure the server stops with this notebook, even if a cell fails.
+
+# %%
+server = serving.ServerProcess(folder).start()
+print(" ".join(Path(a).name if a == sys.executable else a for a in server.command))
+print("listening on", server.url)
+check(server.url.startswith("http://127.0.0.1:"), "the server listens on this machine only")
+
+# %%
+health = requests.get(f"{server.url}/health", timeout=10).json()
+card = requests.get(f"{server.url}/v1/models", timeout=10).json()["data"][0]
+print("/health:", {k: health[k] for k in ("status", "model", "auth", "queue")})
+print("/v1/models:", json.dumps(card, indent=1))
+check(health["status"] == "ok" and card["id"] == name, f"the server serves {name!r}")
+
+# %% [markdown]
+# ### A completion, in plain HTTP
+#
+# A JSON body in, a JSON body out: the text, why it stopped (`"length"`: it reached
+# `max_tokens`; `"stop"`: a stop string or the end of a text), and the token counts.
+
+# %%
+body = {"model": name, "prompt": "It was a dark and stormy night;", "max_tokens": 30, "temperature": 0}
+r = requests.post(f"{server.url}/v1/completions", json=body, timeout=60)
+completion = r.json()
+print(json.dumps(completion, indent=1, ensure_ascii=False))
+local = generation.complete(exported.model, tok, body["prompt"], exported.defaults.replace(temperature=0.0, max_new_tokens=30))
+check(r.status_code == 200 and completion["choices"][0]["text"] == local, "the server's text = the package's (greedy)")
+
+# %% [markdown]
+# ### Streamed: server-sent events
+#
+# With `"stream": true` the answer comes as it is generated: each piece of text is one event, a
+# line `data: {json}` and a blank line; the last says `data: [DONE]`. That is how a chat window
+# shows words as they come. The first few lines, raw:
+
+# %%
+with requests.post(f"{server.url}/v1/completions", json={**body, "stream": True}, stream=True, timeout=60) as r:
+    lines = [line for line in r.iter_lines(decode_unicode=True)]
+for line in lines[:6]:
+    print(line[:150])
+events = [json.loads(line[6:]) for line in lines if line.startswith("data: ") and line != "data: [DONE]"]
+streamed = "".join(e["choices"][0]["text"] for e in events)
+check(lines[-2:] == ["data: [DONE]", ""] or lines[-1] == "data: [DONE]", "the stream ends with data: [DONE]")
+check(streamed == completion["choices"][0]["text"], f"{len(events)} events add up to the plain answer")
+
+# %% [markdown]
+# ### A chat
+#
+# `/v1/chat/completions` takes the conversation as a list of messages. The server renders it
+# with 08's template (the system message becomes the persona line), drops the oldest turns that
+# do not fit, and stops the reply at the next speaker's tag.
+
+# %%
+chat = {"model": name, "max_tokens": 40, "seed": 0, "messages": [
+    {"role": "system", "content": "A conversation between a curious reader and a wise old librarian."},
+    {"role": "user", "content": "Good morning! What should I read today?"}]}
+reply = requests.post(f"{server.url}/v1/chat/completions", json=chat, timeout=60).json()
+print("LIBRARIAN:", reply["choices"][0]["message"]["content"])
+print(reply["choices"][0]["finish_reason"], reply["usage"])
+check(reply["choices"][0]["message"]["role"] == "assistant", "an assistant message came back")
+
+# %% [markdown]
+# ### What it refuses, and how it says so
+#
+# A server checks every request before it spends time on it. The answer to a bad one is a 4xx
+# status with OpenAI's error body: a message that says what to change, and the parameter at
+# fault. Unknown fields are refused like OpenAI's API does; harmless ones OpenAI clients send
+# (`user`, `n: 1`, zero penalties) are accepted; values this server cannot honour (`n: 2`) are
+# refused rather than ignored.
+
+# %%
+bad = {"temperature above 2": {"prompt": "Hi", "temperature": 3},
+       "top_p of 0": {"prompt": "Hi", "top_p": 0},
+       "two choices": {"prompt": "Hi", "n": 2},
+       "a misspelt field": {"prompt": "Hi", "max_token": 5},
+       "too many tokens asked": {"prompt": "Hi", "max_tokens": 100_000},
+       "a prompt longer than the context": {"prompt": "word " * (2 * C)}}
+rows = []
+for what, request in bad.items():
+    r = requests.post(f"{server.url}/v1/completions", json=request, timeout=30)
+    rows.append({"request": what, "status": r.status_code, "param": r.json()["error"]["param"],
+                 "message": r.json()["error"]["message"][:90]})
+display(Markdown(format_table(rows)))
+check(all(400 <= row["status"] < 500 for row in rows), "every bad request got a 4xx answer with a message")
+
+# %% [markdown]
+# ### The `openai` client
+#
+# Because the shapes are OpenAI's, the official client talks to this server once it is given the
+# address (any key works unless the server was started with `--api-key`):
+#
+# ```python
+# from openai import OpenAI
+#
+# client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
+# print(client.completions.create(model=name, prompt="Once upon a time", max_tokens=30).choices[0].text)
+# for chunk in client.chat.completions.create(model=name, stream=True,
+#                                             messages=[{"role": "user", "content": "Hello!"}]):
+#     print(chunk.choices[0].delta.content or "", end="")
+# ```
+#
+# The next cell runs that when the `openai` package is installed (Colab has it).
+
+# %%
+if importlib.util.find_spec("openai"):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
+    print(client.completions.create(model=name, prompt="Once upon a time", max_tokens=30).choices[0].text)
+else:
+    print("the openai package is not installed here (pip install openai); the call is shown above")
+
+# %% [markdown]
+# ### Several clients at once
+#
+# Four clients send a streamed request at the same moment. The queue serves them one after
+# another: each waits (grey) until the one before is done, then streams (blue). With several
+# workers they would share the processor instead, and each would take longer.
+
+# %%
+def timed_stream(i, results):
+    t0 = time.perf_counter()
+    request = {"prompt": "The ship sailed", "max_tokens": 40, "seed": i, "ignore_eos": True, "stream": True}
+    with requests.post(f"{server.url}/v1/completions", json=request, stream=True, timeout=120) as r:
+        times = [time.perf_counter() - t0 for line in r.iter_lines() if line.startswith(b"data: {")]
+    results[i] = {"status": r.status_code, "first": times[0], "done": times[-1]}
+
+
+results = {}
+threads = [threading.Thread(target=timed_stream, args=(i, results)) for i in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+fig, ax = plt.subplots(figsize=(8, 2.4), dpi=90)
+for i, res in sorted(results.items()):
+    ax.barh(i, res["first"], color="lightgrey")
+    ax.barh(i, res["done"] - res["first"], left=res["first"], color="C0")
+ax.set(xlabel="seconds since the four requests were sent", ylabel="client", title="one worker: a queue")
+plt.show()
+waits = sorted(res["first"] for res in results.values())
+generating = min(res["done"] - res["first"] for res in results.values())
+check(all(res["status"] == 200 for res in results.values()), "all four clients were answered")
+check(waits[-1] >= 0.5 * 3 * generating, "the last client waited for the three before it (one at a time)")
+
+# %% [markdown]
+# ### How fast, over HTTP
+#
+# Tokens per second for one request, timed from the client's side. `ignore_eos` (an extension
+# of this server) makes it generate exactly `max_tokens`. What a request costs besides the
+# tokens (the HTTP round trip, JSON, the queue, reading the prompt) is the time of a request for
+# a single token: expect it to be a small part of a long answer, under half.
+
+# %%
+def timed(max_tokens):
+    t0 = time.perf_counter()
+    r = requests.post(f"{server.url}/v1/completions", timeout=300,
+                      json={"prompt": "It was", "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True})
+    return r.json()["usage"]["completion_tokens"], time.perf_counter() - t0
+
+
+n = PROFILE.max_new_tokens
+(one, t_one), (tokens, t_all) = timed(1), timed(n)
+print(f"{tokens} tokens in {t_all:.2f} s: {tokens / t_all:.0f} tokens/s over HTTP; a 1-token request takes {t_one * 1000:.0f} ms")
+check(tokens == n and one == 1, "ignore_eos gave exactly max_tokens")
+check_between(t_one / t_all, 0, 0.5, f"the fixed cost of a request, as a part of a {n}-token answer")
+
+# %% [markdown]
+# ### A client that leaves stops its generation
+#
+# A reader closes the tab halfway through a long answer: the server notices the closed
+# connection, and the worker stops after the token it is on, instead of generating for nobody.
+# Ask for the longest answer allowed, read three events, hang up, and look at the counters:
+
+# %%
+before = requests.get(f"{server.url}/health", timeout=10).json()["stats"]
+long = {"prompt": "Chapter I.", "max_tokens": card["limits"]["max_tokens"], "ignore_eos": True, "stream": True}
+with requests.post(f"{server.url}/v1/completions", json=long, stream=True, timeout=60) as r:
+    got = [line for _, line in zip(range(6), r.iter_lines())]  # three events and their blank lines
+deadline = time.time() + 15
+while (after := requests.get(f"{server.url}/health", timeout=10).json()["stats"])["cancelled"] == before["cancelled"]:
+    check(time.time() < deadline, "the server noticed the disconnect within 15 s")
+    time.sleep(0.1)
+spent = after["tokens"] - before["tokens"]
+print(f"asked for {long['max_tokens']} tokens, read 3 events, hung up: the server generated {spent} and stopped")
+check(spent < long["max_tokens"], "the generation stopped early")
+
+# %% [markdown]
+# ## 5. The web page
+#
+# The same server serves a page at `/`: a prompt box, the sampling settings, a **Generate**
+# button, the text streamed as it comes (it reads the same server-sent events with `fetch`), and
+# a chat mode. It is plain HTML, CSS and JavaScript in `minigpt_helpers/web/`, nothing loaded
+# from elsewhere. Open it while the server runs (the last section stops it):
+#
+# - locally: the link below;
+# - on Colab: the next cell opens it through Colab's proxy;
+# - later, in a terminal: `python -m minigpt_helpers serve --model data/exports/<run>` and open
+#   http://127.0.0.1:8000/.
+
+# %%
+page = requests.get(f"{server.url}/", timeout=10)
+check(page.status_code == 200 and 'id="generate"' in page.text, "the server serves the page")
+if "google.colab" in sys.modules:
+    from google.colab import output
+
+    output.serve_kernel_port_as_window(int(server.url.rsplit(":", 1)[1]), path="/")
+else:
+    display(HTML(f'<a href="{server.url}/" target="_blank">Open the page: {server.url}/</a>'))
+
+# %% [markdown]
+# ## 6. Stopping the server
+#
+# `stop()` sends the server SIGTERM: uvicorn finishes what it is doing, closes the port and exits
+# with code 0. (Had this notebook crashed instead, the server would have noticed its parent was
+# gone and stopped by itself.)
+
+# %%
+code = server.stop()
+print(server.log().splitlines()[-1])
+check(code == 0 and not server.running, "the server shut down cleanly (exit code 0)")
+try:
+    requests.get(f"{server.url}/health", timeout=2)
+    closed = False
+except requests.ConnectionError:
+    closed = True
+check(closed, "nothing listens on its port any more")
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1: add a route to the API, and test it
+#
+# Programs that call a server often need to count tokens before they send a prompt (will it
+# fit the context?). Add `POST /v1/tokenize` to the app: it takes `{"text": "..."}` and answers
+# `{"tokens": [ids], "count": n}`. Write `add_tokenize(app, tokenizer)`; a pydantic model for the
+# body makes FastAPI refuse a body without `text` (the app turns that into a 400 with OpenAI's
+# error body). The test drives the app in-process with FastAPI's `TestClient`, no port needed.
+
+# %%
+import logging
+
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+logging.getLogger("httpx2").setLevel(logging.WARNING)  # TestClient would log every request
+
+
+def test_tokenize(add_route):
+    app = serving.create_app(exported, web=False)
+    add_route(app, tok)
+    with TestClient(app) as client:
+        r = client.post("/v1/tokenize", json={"text": "It was the best of times"})
+        check(r.status_code == 200, "POST /v1/tokenize answers 200", r.text[:200])
+        check(r.json() == {"tokens": tok.encode("It was the best of times"), "count": len(tok.encode("It was the best of times"))},
+              "it returns the ids and their count")
+        bad = client.post("/v1/tokenize", json={"txt": "oops"})
+        check(bad.status_code == 400 and "text" in bad.json()["error"]["message"], "a body without text gets a 400 naming it")
+
+
+add_tokenize = None  # replace with a function (app, tokenizer) -> None that adds the route
+exercise("add POST /v1/tokenize", add_tokenize, test_tokenize)
+
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+class TokenizeRequest(BaseModel):
+    text: str
+
+
+def add_tokenize_solution(app, tokenizer):
+    @app.post("/v1/tokenize")
+    def tokenize(body: TokenizeRequest):
+        ids = tokenizer.encode(body.text)
+        return {"tokens": ids, "count": len(ids)}
+
+
+test_tokenize(add_tokenize_solution)
+
+# %% [markdown]
+# ### Exercise 2: read a stream
+#
+# Write `parse_sse(lines)`: given the lines of a streamed completion (as `lines` holds them, from
+# section 4), return `(text, finish_reason)`. Keep the `data: ` lines, stop at `data: [DONE]`,
+# parse the JSON, join each event's `choices[0]["text"]` and keep the last non-null
+# `finish_reason`. The test compares with the plain answer.
+
+# %%
+def test_parse(fn):
+    text, reason = fn(lines)
+    check(text == completion["choices"][0]["text"], "the pieces join into the plain answer's text")
+    check(reason == completion["choices"][0]["finish_reason"], f"the finish reason is {reason!r}")
+
+
+parse_sse = None  # replace with a function (lines) -> (text, finish_reason)
+exercise("read a stream", parse_sse, test_parse)
+
+
+# %%
+# @title Solution (try it yourself first) { display-mode: "form" }
+def parse_sse_solution(lines):
+    text, reason = "", None
+    for line in lines:
+        if not line.startswith("data: "):
+            continue
+        if line == "data: [DONE]":
+            break
+        choice = json.loads(line[len("data: "):])["choices"][0]
+        text += choice["text"]
+        reason = choice["finish_reason"] or reason
+    return text, reason
+
+
+test_parse(parse_sse_solution)
+
+# %% [markdown]
+# ## Summary
+#
+# - An **export** is the model and nothing else: safetensors weights, a JSON config with the
+#   generation defaults, the tokenizer files. It loads with the package alone and runs no code
+#   from the files; pickles (`torch.load` without `weights_only=True`) can.
+# - Our layout is GPT-2's, so the weights go to **Hugging Face** with one change (matrices
+#   transposed for `Conv1D`) and give the same logits; **ONNX** stores the whole computation for
+#   runtimes without PyTorch. Both are checked against our logits, not assumed.
+# - The **server** speaks OpenAI's API (plain JSON or server-sent events), checks every request
+#   and says what to fix, queues requests in front of one worker, times them out, stops a
+#   generation whose client left, and listens on 127.0.0.1 unless told otherwise.
+# - The **web page** is a client of that same API.
+#
+# That completes the course: from books to a tokenizer, a dataset, a GPT, its training, its
+# evaluation, sampling and chat, and now a model that other programs can call. Try the whole
+# path with your own books (`MINIGPT_PROFILE=cpu`, a folder of `.txt` files in 01), or a larger
+# model on a GPU.
