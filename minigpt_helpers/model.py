@@ -281,11 +281,15 @@ class KVCache:
             self.k = torch.zeros(shape, device=device, dtype=dtype)
             self.v = torch.zeros(shape, device=device, dtype=dtype)
         assert self.v is not None
-        start, end = self.length, self.length + k.size(2)
-        self.k[layer, :, :, start:end] = k
-        self.v[layer, :, :, start:end] = v
-        self._pending = k.size(2)
-        return self.k[layer, :, :, :end].to(k.dtype), self.v[layer, :, :, :end].to(v.dtype)
+        n = k.size(2)
+        # narrow() is one view op where [layer, :, :, a:b] is four: this runs once per layer per token
+        k_all, v_all = self.k[layer].narrow(2, 0, self.length + n), self.v[layer].narrow(2, 0, self.length + n)
+        k_all.narrow(2, self.length, n).copy_(k)
+        v_all.narrow(2, self.length, n).copy_(v)
+        self._pending = n
+        if k_all.dtype != k.dtype:  # a cache kept in another dtype than the model computes in
+            k_all, v_all = k_all.to(k.dtype), v_all.to(v.dtype)
+        return k_all, v_all
 
     def advance(self) -> None:
         """Commit the positions every layer wrote in this forward (the model calls it)."""
