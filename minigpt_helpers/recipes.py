@@ -9,11 +9,17 @@ trains run ``<name>`` under ``data/checkpoints/`` with the loop of 05_training.
   first 90% of the characters for training and the last 10% for validation, a 4-layer 4-head
   128-wide model without biases, context 64, batch 12, learning rate 1e-3 warmed up over 100
   steps and decayed to 1e-4 at step 2000, beta2 0.99, dropout 0, weight decay 0.1, clipping at
-  1.0, evaluation every 250 steps over 20 batches. (Our character tokenizer adds <eot> and
+  1.0, evaluation every 250 steps over 20 batches, seed 1337. (Our character tokenizer adds <eot> and
   <unk>, so the vocabulary is 67 instead of 65; neither occurs in the text but the one <eot>
   ending each split.) It runs under ``torch.compile`` where that works, CPUs included: fusing
   the small operations of a model this size makes each step about 1.6 times faster on a CPU,
   for a compile of under a minute before the first step.
+
+  Measured on the development machine (2 cores, torch 2.13 CPU, idle): validation loss 1.886 at
+  step 2000 with seed 1337, as nanoGPT's own loop gives there with the same seed; over seeds 42,
+  1337, 7, 0 and 1 it was 1.913, 1.886, 1.880, 1.905 and 1.914 (mean 1.900), so the published
+  "1.88" sits inside the seed-to-seed spread of about 0.015. Speed: 111 to 128 s for the 2000 steps,
+  evaluations included (nanoGPT's loop: 141 s on the same machine, the same day).
 - ``wikitext``: seed 003's WikiText-2 model (preset "wikitext": 6 layers, 384 wide, a BPE of
   16,000 tokens trained on WikiText-2's train split), with activation checkpointing so it fits
   in 8 GB. It needs the train split, which is downloaded through Hugging Face ``datasets``;
@@ -90,7 +96,7 @@ RECIPES: dict[str, Recipe] = {
              grad_accum_steps=1, max_steps=2000, learning_rate=1e-3, warmup_steps=100, min_lr_ratio=0.1,
              beta1=0.9, beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_batches=20,
              checkpoint_interval=1000, sample_interval=1000, sample_tokens=300, sample_prompt="\n",
-             log_interval=50, patience=None, compile=True),
+             log_interval=50, patience=None, compile=True, seed=1337),  # nanoGPT's torch.manual_seed(1337)
     ),
     "wikitext": Recipe(
         "wikitext",
