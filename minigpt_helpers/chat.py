@@ -166,8 +166,10 @@ class ChatSession:
         config = self.config
         if config.seed is not None:  # repeatable, but not the same draw for every reply
             config = config.replace(seed=config.seed + len(self.history) // 2)
+        # nonblank_start: a model of books often answers "NAME:" with a newline, and the blank
+        # line would end the reply before it began
         stream = stream_text(self.model, self.tokenizer, ids, config, stop=self.template.stop_strings(),
-                             use_cache=self.use_cache)
+                             use_cache=self.use_cache, nonblank_start=True)
         started = False
         for piece in stream:
             if not started:  # the reply begins after "NAME:"; drop the space that follows it

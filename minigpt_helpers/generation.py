@@ -302,8 +302,12 @@ def stream_batch(
     config: SamplingConfig,
     *,
     use_cache: bool = True,
+    suppress_first: Sequence[int] = (),
 ) -> Iterator[tuple[int, StreamEvent]]:
     """Generate for several prompts at once; yields ``(row, StreamEvent)`` as tokens come.
+
+    ``suppress_first``: token ids a row's first new token may not be (a chat reply that must
+    not open with a blank line, for instance); later tokens may be anything.
 
     The rows advance in lock step from position 0 without padding: while a row is still inside
     its own (longer) prompt, its next token is the prompt's, not a sampled one. So each row reads
@@ -344,6 +348,11 @@ def stream_batch(
         for b, ids in enumerate(rows_ids):
             seen[b, torch.tensor(ids, device=device)] = True
 
+    banned = sorted({int(t) for t in suppress_first if 0 <= int(t) < vocab})
+    if len(banned) >= vocab:
+        raise ValueError("suppress_first bans every token of the vocabulary; leave at least one allowed")
+    banned_ids = torch.tensor(banned, dtype=torch.long, device=device) if banned else None
+
     cache = model.new_kv_cache(B, device=device) if use_cache else None
     start = 0  # the cache holds seq[:, start : start + cache.length]
     L = min(lengths)  # every row holds L tokens; the next one goes to position L
@@ -356,6 +365,10 @@ def stream_batch(
                 cache.reset()
                 start = s
             logits = model(seq[:, start + cache.length : L], kv_cache=cache)[0][:, -1]
+        if banned_ids is not None and L in lengths:  # some row is about to draw its first token
+            logits = logits.float().clone()
+            for b in (b for b, n in enumerate(lengths) if n == L):
+                logits[b, banned_ids] = float("-inf")  # before top-k/top-p, so they pick among the allowed
         logits = process_logits(logits, config, seen)  # (B, vocab), float32
         if config.greedy:
             chosen = logits.argmax(dim=-1)
@@ -385,10 +398,15 @@ def stream_batch(
 
 
 def stream(
-    model: torch.nn.Module, prompt_ids: Sequence[int], config: SamplingConfig, *, use_cache: bool = True
+    model: torch.nn.Module,
+    prompt_ids: Sequence[int],
+    config: SamplingConfig,
+    *,
+    use_cache: bool = True,
+    suppress_first: Sequence[int] = (),
 ) -> Iterator[StreamEvent]:
     """Generate from one prompt, yielding a ``StreamEvent`` per token and a last one with the finish reason."""
-    for _, event in stream_batch(model, [prompt_ids], config, use_cache=use_cache):
+    for _, event in stream_batch(model, [prompt_ids], config, use_cache=use_cache, suppress_first=suppress_first):
         yield event
 
 
@@ -455,6 +473,21 @@ def encode_prompt(tokenizer: Any, prompt: str | Sequence[int]) -> list[int]:
     return ids or [tokenizer.eot_id]
 
 
+_BLANK_IDS: dict[tuple[str, int], list[int]] = {}
+
+
+def blank_token_ids(tokenizer: Any) -> list[int]:
+    """The ids whose text is only whitespace (spaces, newlines), plus the end-of-text id.
+
+    Decodes every id once per tokenizer (about 0.1 s for GPT-2's 50,257) and remembers the answer.
+    """
+    key = (str(getattr(tokenizer, "sha256", None) or id(tokenizer)), tokenizer.vocab_size)
+    if key not in _BLANK_IDS:
+        blank = [i for i in range(tokenizer.vocab_size) if i != tokenizer.eot_id and not tokenizer.decode([i]).strip()]
+        _BLANK_IDS[key] = [*blank, tokenizer.eot_id]
+    return _BLANK_IDS[key]
+
+
 def _stop_prefix_chars(text: str, stops: Sequence[str]) -> int:
     """Length of the longest end of ``text`` that is the start of a stop string."""
     best = 0
@@ -484,6 +517,7 @@ class TextStream:
         stop: Sequence[str] = (),
         stop_at_eot: bool = True,
         use_cache: bool = True,
+        nonblank_start: bool = False,
     ) -> None:
         if isinstance(stop, str):
             stop = [stop]
@@ -493,6 +527,7 @@ class TextStream:
             config = config.replace(stop_sequences=[*config.stop_sequences, [tokenizer.eot_id]])
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.stop, self.use_cache = list(stop), use_cache
+        self.suppress_first = blank_token_ids(tokenizer) if nonblank_start else []
         self.prompt_ids = encode_prompt(tokenizer, prompt)
         self.token_ids: list[int] = []
         self.text = ""
@@ -503,7 +538,8 @@ class TextStream:
         if self._started:
             raise RuntimeError("a TextStream can be iterated once; make a new one")
         self._started = True
-        events = stream(self.model, self.prompt_ids, self.config, use_cache=self.use_cache)
+        events = stream(self.model, self.prompt_ids, self.config, use_cache=self.use_cache,
+                        suppress_first=self.suppress_first)
         try:
             for event in events:
                 if event.token_id is None:
@@ -543,10 +579,15 @@ def stream_text(
     stop: Sequence[str] = (),
     stop_at_eot: bool = True,
     use_cache: bool = True,
+    nonblank_start: bool = False,
 ) -> TextStream:
-    """A ``TextStream``: iterate it for pieces of text; stops at ``stop`` strings and, by default, at end of text."""
+    """A ``TextStream``: iterate it for pieces of text; stops at ``stop`` strings and, by default, at end of text.
+
+    ``nonblank_start``: the first token must show some text (no blank, no end of text), so a
+    chat reply cannot end before it starts when the model's favourite next token is a newline.
+    """
     return TextStream(model, tokenizer, prompt, config or SamplingConfig(), stop=stop,
-                      stop_at_eot=stop_at_eot, use_cache=use_cache)
+                      stop_at_eot=stop_at_eot, use_cache=use_cache, nonblank_start=nonblank_start)
 
 
 def complete(

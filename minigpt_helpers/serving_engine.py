@@ -208,7 +208,8 @@ class Engine:
             job._send("end", job.finish_reason)
             return
         ts = stream_text(self.model, self.tokenizer, job.prompt_ids, job.config, stop=job.stop,
-                         stop_at_eot=job.stop_at_eot, use_cache=self.use_cache)
+                         stop_at_eot=job.stop_at_eot, use_cache=self.use_cache,
+                         nonblank_start=job.strip_leading)  # a chat reply opens with text, as in chat.py
         pieces = iter(ts)
         reason: str | None = None
         strip = job.strip_leading

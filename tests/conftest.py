@@ -35,3 +35,14 @@ def shared_datasets() -> Path:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run faster on one thread, and do not stall when other work shares the cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -50,7 +50,7 @@ class _Scripted:
     def __init__(self, tok, text: str) -> None:
         self.ids = tok.encode(text)
 
-    def __call__(self, model, prompt_ids, config, *, use_cache=True):
+    def __call__(self, model, prompt_ids, config, *, use_cache=True, suppress_first=()):
         for i in self.ids[: config.max_new_tokens]:
             yield G.StreamEvent(i)
         yield G.StreamEvent(None, G.FINISH_LENGTH)
@@ -122,6 +122,23 @@ def test_reply_stops_at_the_next_speakers_tag(model, tok, monkeypatch) -> None:
     assert session.history == [(USER, "Who are you?"), (BOT, "I keep the books.")]
     monkeypatch.setattr(G, "stream", _Scripted(tok, " Well.\n\nChapter the next"))
     assert session.reply("And?") == "Well."
+
+
+def test_a_reply_never_opens_with_a_blank_line(tok) -> None:
+    # A model whose favourite token is always "\n": without help, "LIBRARIAN:" + "\n\n" would end
+    # the reply before it began (the blank line is a stop string).
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=tok.vocab_size, context_length=64, n_layer=1, n_head=2, n_embd=32)).eval()
+    newline = tok.encode("\n")[0]
+    with torch.no_grad():
+        m.transformer.ln_f.weight.zero_()
+        m.transformer.ln_f.bias.copy_(5 * m.transformer.wte.weight[newline])
+    config = SamplingConfig(temperature=0.0, max_new_tokens=10)
+    assert G.generate(m, tok.encode("LIBRARIAN:"), config)[:2] == [newline, newline]
+    plain = G.complete(m, tok, "LIBRARIAN:", config, stop=ChatTemplate().stop_strings())
+    assert plain.strip() == ""  # what the chat would say without nonblank_start
+    reply = ChatSession(m, tok, config).reply("Who are you?")
+    assert reply and not reply[0].isspace()
 
 
 def test_session_with_the_real_engine_is_repeatable(model, tok) -> None:

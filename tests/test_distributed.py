@@ -14,7 +14,7 @@ from minigpt_helpers import checkpoint, dataset, training
 from minigpt_helpers.tokenization import CharTokenizer
 from minigpt_helpers.tracking import read_metrics
 
-from test_training import _text
+from _textgen import sentences
 
 
 def _args(run: str, batch_size: int) -> list[str]:
@@ -28,7 +28,7 @@ def _args(run: str, batch_size: int) -> list[str]:
 @pytest.mark.slow
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_dir) -> None:
     folder = data_dir / "tiny"
-    train, val = _text(1, 400), _text(2, 60)
+    train, val = sentences(1, 400), sentences(2, 60)
     tok = CharTokenizer.train([train, val])
     tok.save(folder / "tokenizer")
     dataset.write_token_files(folder, tok, {"train": [train], "val": [val]})

@@ -5,32 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-import random
 
 import numpy as np
 import pytest
 import torch
 
+from _textgen import sentences
 from minigpt_helpers import artifacts, baselines, dataset, evaluation, text_quality, training
 from minigpt_helpers.model import GPT, GPTConfig
 from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer
 
-WORDS = "the whale sea ship night storm letter garden castle river old young smiled walked said and".split()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and do not stall when other work shares the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _text(seed: int, sentences: int) -> str:
-    rng = random.Random(seed)
-    return "\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9))).capitalize() + "."
-                     for _ in range(sentences))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_gpt(vocab: int = 40, context: int = 16, seed: int = 0) -> GPT:
@@ -166,7 +151,7 @@ def test_stride_must_fit_the_context() -> None:
 
 
 def test_token_bytes_count_exactly() -> None:
-    text = _text(1, 50) + " café naïve — “quoted”"
+    text = sentences(1, 50) + " café naïve — “quoted”"
     for tok in (BPETokenizer.train([text], vocab_size=300), CharTokenizer.train([text])):
         lengths = evaluation.token_byte_lengths(tok)
         assert int(lengths[tok.encode(text)].sum()) == len(text.encode("utf-8"))
@@ -174,7 +159,7 @@ def test_token_bytes_count_exactly() -> None:
 
 
 def test_capped_evaluation_counts_the_bytes_it_scored() -> None:
-    text_a, text_b = _text(2, 80), _text(3, 20) + " déjà vu"
+    text_a, text_b = sentences(2, 80), sentences(3, 20) + " déjà vu"
     tok = BPETokenizer.train([text_a, text_b], vocab_size=280)
     docs = [{"book_id": "a", "ids": np.array(tok.encode(text_a))}, {"book_id": "b", "ids": np.array(tok.encode(text_b))}]
     total = sum(len(d["ids"]) for d in docs)
@@ -251,7 +236,7 @@ def test_distinct_n_and_repetition_by_hand() -> None:
 def tiny_run(data_dir):
     """A character-level run trained for a few steps under data/checkpoints/tiny."""
     folder = data_dir / "tiny"
-    train_text, val_a, val_b = _text(1, 400), _text(2, 40), _text(3, 25)
+    train_text, val_a, val_b = sentences(1, 400), sentences(2, 40), sentences(3, 25)
     tok = CharTokenizer.train([train_text, val_a, val_b])
     tok.save(folder / "tokenizer")
     dataset.write_token_files(folder, tok, {"train": [train_text], "val": [val_a, val_b]})

@@ -286,7 +286,7 @@ class _Scripted:
     def __init__(self, ids: list[int], reason: str = "length") -> None:
         self.ids, self.reason = ids, reason
 
-    def __call__(self, model, prompt_ids, config, *, use_cache=True):
+    def __call__(self, model, prompt_ids, config, *, use_cache=True, suppress_first=()):
         for i in self.ids:
             yield G.StreamEvent(i)
         yield G.StreamEvent(None, self.reason)
@@ -396,3 +396,28 @@ def test_cli_generate_through_python_dash_m(checkpoint_dir) -> None:
     run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert len(run.stdout.rstrip("\n")) >= 1
+
+
+def test_suppress_first_bans_only_each_rows_first_token(model) -> None:
+    prompts = [[1, 2, 3], [4, 5, 6, 7, 8]]
+    free = G.generate_batch(model, prompts, greedy(6))
+    banned = sorted({row[0] for row in free})
+    held: list[list[int]] = [[], []]
+    for b, event in G.stream_batch(model, prompts, greedy(6), suppress_first=banned):
+        if event.token_id is not None:
+            held[b].append(event.token_id)
+    for row in held:
+        assert row[0] not in banned and len(row) == 6
+    # later tokens are free again: a row's first token may come back afterwards
+    one = G.generate(model, [1, 2, 3], greedy(1))
+    again = [e.token_id for e in G.stream(model, [1, 2, 3], greedy(8), suppress_first=one) if e.token_id is not None]
+    assert again[0] != one[0]
+    with pytest.raises(ValueError, match="bans every token"):
+        list(G.stream(model, [1, 2], greedy(2), suppress_first=range(model.config.vocab_size)))
+
+
+def test_blank_token_ids_are_whitespace_and_end_of_text(char_tok) -> None:
+    blank = G.blank_token_ids(char_tok)
+    assert char_tok.eot_id in blank
+    assert set(char_tok.encode(" \n")) <= set(blank)
+    assert not set(char_tok.encode("Alice,.'?")) & set(blank)

@@ -12,34 +12,20 @@ import numpy as np
 import pytest
 import torch
 
+from _textgen import sentences
 from minigpt_helpers import artifacts, checkpoint, dataset, hardware, training
 from minigpt_helpers.schedule import LRSchedule
 from minigpt_helpers.tokenization import CharTokenizer
 from minigpt_helpers.tracking import METRIC_KEYS, read_metrics
 
-WORDS = "the whale sea ship night storm letter garden castle river old young smiled walked said and".split()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and do not stall when other work shares the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _text(seed: int, sentences: int) -> str:
-    rng = random.Random(seed)
-    return "\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9))).capitalize() + "."
-                     for _ in range(sentences))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
 def tiny_data(data_dir):
     """A character tokenizer and token files under data/tiny (no pipeline stages needed)."""
     folder = data_dir / "tiny"
-    train, val = _text(1, 400), _text(2, 60)
+    train, val = sentences(1, 400), sentences(2, 60)
     tok = CharTokenizer.train([train, val])
     tok.save(folder / "tokenizer")
     dataset.write_token_files(folder, tok, {"train": [train], "val": [val]})
@@ -163,7 +149,7 @@ def test_metrics_file_keys_and_run_folder(tiny_data) -> None:
     records = read_metrics(result.run_dir)
     assert [r["step"] for r in records] == list(range(9))  # step 0 (untrained val loss), then every step
     assert all(tuple(r) == METRIC_KEYS for r in records)
-    assert records[0]["val_loss"] == pytest.approx(math.log(CharTokenizer.train([_text(1, 400)]).vocab_size + 0), abs=0.7)
+    assert records[0]["val_loss"] == pytest.approx(math.log(CharTokenizer.train([sentences(1, 400)]).vocab_size + 0), abs=0.7)
     assert [r["step"] for r in records if r["val_loss"] is not None] == [0, 4, 8]
     assert all(r["mfu"] is None for r in records)  # no GPU: no MFU
     assert records[-1]["tokens"] == 8 * 4 * 16 and records[-1]["tokens_per_s"] > 0 and records[-1]["elapsed_s"] > 0
@@ -317,7 +303,7 @@ def test_build_checkpoints_trains_the_profile_run_and_writes_the_manifest(data_d
 
     profile = get_profile("ci").with_overrides(context_length=16, max_steps=4, eval_interval=2, eval_batches=2,
                                                 batch_size=4, warmup_steps=1, sample_interval=0)
-    text = {1: _text(3, 300), 2: _text(4, 200), 3: _text(5, 150)}
+    text = {1: sentences(3, 300), 2: sentences(4, 200), 3: sentences(5, 150)}
     artifacts.write_manifest("raw", profile, {"books": []})
     clean = artifacts.stage_dir("clean")
     for bid, t in text.items():
