@@ -24,7 +24,7 @@
 #
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
-# | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 23 s |
+# | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 15 s |
 # | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 43 s |
 # | `gpu` | seed 000's ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #

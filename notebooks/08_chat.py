@@ -22,7 +22,7 @@
 #
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
-# | `ci` | 2 layers, 64 wide, context 64 | 12 s |
+# | `ci` | 2 layers, 64 wide, context 64 | 11 s |
 # | `cpu` | 4 layers, 256 wide, context 128 | 10 s |
 # | `gpu` | ultra-mini (44.9M), context 512 | not yet measured |
 #

@@ -23,13 +23,13 @@
 #
 # | profile | model | this notebook (checkpoint already trained) | exports (folder / HF / ONNX) | over HTTP |
 # |---|---|---|---|---|
-# | `ci` | 2 layers, 64 wide, context 64 | 36 to 45 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
+# | `ci` | 2 layers, 64 wide, context 64 | 26 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
 # | `cpu` | 4 layers, 256 wide, context 128 | 37 s | 21.5 / 21.5 / 21.3 MB, 13 s | 165 tokens/s |
 # | `gpu` | ultra-mini (44.9M), context 512 | not yet measured | | |
 #
 # Measured on 2 cores of an Intel Xeon at 2.5 GHz (torch 2.13, CPU), the kind of machine the
-# course's CI runs on: the `cpu` row on an idle machine, the `ci` row while other work shared the
-# cores; the HTTP figure is one 200-token greedy request.
+# course's CI runs on, idle (the `ci` export sizes and time come from an earlier run on busy
+# cores); the HTTP figure is one 200-token greedy request.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
