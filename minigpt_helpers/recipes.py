@@ -19,7 +19,8 @@ trains run ``<name>`` under ``data/checkpoints/`` with the loop of 05_training.
   step 2000 with seed 1337, as nanoGPT's own loop gives there with the same seed; over seeds 42,
   1337, 7, 0 and 1 it was 1.913, 1.886, 1.880, 1.905 and 1.914 (mean 1.900), so the published
   "1.88" sits inside the seed-to-seed spread of about 0.015. Speed: 111 to 128 s for the 2000 steps,
-  evaluations included (nanoGPT's loop: 141 s on the same machine, the same day).
+  evaluations included (nanoGPT's loop: 141 s on the same machine, the same day, with its model
+  and train.py loop re-created for the comparison).
 - ``wikitext``: seed 003's WikiText-2 model (preset "wikitext": 6 layers, 384 wide, a BPE of
   16,000 tokens trained on WikiText-2's train split), with activation checkpointing so it fits
   in 8 GB. It needs the train split, which is downloaded through Hugging Face ``datasets``;

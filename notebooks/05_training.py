@@ -425,7 +425,8 @@ print(training.sample_text(best.model, best.tokenizer, "It was", 60, seed=0))
 # unit test checks it with 2 CPU processes). `--recipe shakespeare-char` prepares TinyShakespeare
 # as nanoGPT does and trains with nanoGPT's published "shakespeare_char on a MacBook" settings:
 # measured on our 2-core development machine (torch 2.13 CPU), its 2000 steps took 111 to 128 s,
-# evaluations included, against 141 s for nanoGPT's own loop on the same machine; validation loss
+# evaluations included, against 141 s for nanoGPT's loop (its model and train.py, re-created) on
+# the same machine; validation loss
 # 1.886 with nanoGPT's seed (1337), the figure nanoGPT's loop gives there too. Over five seeds our
 # runs ended between 1.880 and 1.914 (mean 1.900): nanoGPT's published "1.88" is one draw from a
 # spread of about ±0.015.

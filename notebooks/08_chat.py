@@ -297,7 +297,7 @@ def test_fit(fn):
         expected, _ = chat.fit_turns(history, counts, b, template)
         if fn(history, counts, b) != expected:
             check(False, f"budget {b}: expected to keep {len(expected)} turns")
-    check(True, f"budgets 0 to {total}: the same turns as chat.fit_turns")
+    print(f"budgets 0 to {total}: the same turns as chat.fit_turns")
 
 
 fit = None  # replace with a function (turns, count, budget) -> kept turns
