@@ -23,7 +23,7 @@ from minigpt_helpers.export import export_model
 from minigpt_helpers.model import GPT, GPTConfig
 from minigpt_helpers.tokenization import CharTokenizer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("one_torch_thread")]
 
 TEXT = "It was the best of times, it was the worst of times. 'Who are you?' said the Caterpillar.\n" * 3
 KEY = "sk-browser-test-123"
@@ -60,14 +60,6 @@ def _need_browser() -> str:
         pytest.skip(reason)
     assert binary is not None
     return binary
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

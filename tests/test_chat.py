@@ -25,12 +25,7 @@ TEXT = ("A conversation between a curious reader and a wise old librarian who ha
         "READER: Who are you?\nLIBRARIAN: I keep the books. 'Well,' said Alice, 'what is the use of a <book>?' 0123456789\n") * 3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

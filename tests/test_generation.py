@@ -24,13 +24,7 @@ TEXT = ("It was the best of times, it was the worst of times. Alice was beginnin
         "of sitting by her sister on the bank. 'Who are you?' said the Caterpillar.\n\n") * 3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and do not stall when other work shares the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(vocab_size: int = 61, context_length: int = 16, seed: int = 0) -> GPT:

@@ -14,13 +14,7 @@ from minigpt_helpers.model import GPT, GPTConfig, preset
 from minigpt_helpers.profiles import PROFILES
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and do not stall when other work shares the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(**changes) -> GPTConfig:

@@ -36,12 +36,7 @@ TEXT = ("It was the best of times, it was the worst of times. 'Who are you?' sai
 KEY = "sk-test-0123456789"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
