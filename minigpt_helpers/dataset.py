@@ -231,8 +231,7 @@ def build_tokens(profile: Profile, *, seed: int = SPLIT_SEED) -> Path:
     pieces = split_books(books, texts, profile.split_mode, profile.val_fraction, seed)
     dtype = token_dtype(tokenizer.vocab_size)
     entries = encode_pieces(pieces, tokenizer, folder, dtype)
-    counts = {s: sum(e["tokens"] + 1 for e in entries if e["split"] == s) for s in SPLITS}
-    nbytes = {s: sum(e["bytes"] for e in entries if e["split"] == s) for s in SPLITS}
+    counts, nbytes = _split_totals(entries)
     for s in SPLITS:
         if counts[s] < profile.context_length + 1:
             raise ValueError(
@@ -240,22 +239,9 @@ def build_tokens(profile: Profile, *, seed: int = SPLIT_SEED) -> Path:
                 f"{profile.context_length} (+1 for the shifted targets); use more books, a larger "
                 f"val_fraction, or a context_length below {counts[s]}"
             )
-    meta = {
-        "format": META_FORMAT,
-        "dtype": dtype.name,
-        "vocab_size": tokenizer.vocab_size,
-        "tokenizer": {"kind": tokenizer.kind, "name": tokenizer.name, "sha256": tokenizer.sha256,
-                      "eot_id": tokenizer.eot_id, "vocab_size": tokenizer.vocab_size},
-        "split": {"mode": profile.split_mode, "val_fraction": profile.val_fraction, "seed": seed,
-                  "val_books": sorted({e["book_id"] for e in entries if e["split"] == "val"}, key=str),
-                  "val_share_of_tokens": round(counts["val"] / (counts["train"] + counts["val"]), 4)},
-        "separator": "one eot_id after every piece; start/end exclude it",
-        "files": {s: f"{s}.bin" for s in SPLITS},
-        "counts": counts,
-        "bytes": nbytes,
-        "books": entries,
-    }
-    write_json_atomic(folder / META_FILE, meta)
+    split = {"mode": profile.split_mode, "val_fraction": profile.val_fraction, "seed": seed,
+             "val_books": sorted({e["book_id"] for e in entries if e["split"] == "val"}, key=str)}
+    meta = _write_meta(folder, tokenizer, dtype, entries, split)
     log.info("wrote %s: %s train and %s val tokens (%s)", folder, f"{counts['train']:,}", f"{counts['val']:,}", dtype.name)
     write_manifest("tokens", profile, {"files": ["train.bin", "val.bin", META_FILE], "dtype": dtype.name,
                                        "vocab_size": tokenizer.vocab_size, "tokenizer_sha256": tokenizer.sha256,
@@ -285,15 +271,27 @@ def write_token_files(
               for split in SPLITS for i, t in enumerate(texts[split])]
     dtype = token_dtype(tokenizer.vocab_size)
     entries = encode_pieces(pieces, tokenizer, folder, dtype)
+    return _write_meta(folder, tokenizer, dtype, entries, {"mode": split_note})
+
+
+def _split_totals(entries: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Tokens (each piece's end-of-text included) and bytes per split."""
     counts = {s: sum(e["tokens"] + 1 for e in entries if e["split"] == s) for s in SPLITS}
     nbytes = {s: sum(e["bytes"] for e in entries if e["split"] == s) for s in SPLITS}
+    return counts, nbytes
+
+
+def _write_meta(folder: Path, tokenizer: Any, dtype: np.dtype, entries: list[dict[str, Any]],
+                split: dict[str, Any]) -> dict[str, Any]:
+    """Write meta.json for encoded pieces; ``split`` says how they were split. Returns the meta."""
+    counts, nbytes = _split_totals(entries)
     meta = {
         "format": META_FORMAT,
         "dtype": dtype.name,
         "vocab_size": tokenizer.vocab_size,
         "tokenizer": {"kind": tokenizer.kind, "name": tokenizer.name, "sha256": tokenizer.sha256,
                       "eot_id": tokenizer.eot_id, "vocab_size": tokenizer.vocab_size},
-        "split": {"mode": split_note, "val_share_of_tokens": round(counts["val"] / (counts["train"] + counts["val"]), 4)},
+        "split": {**split, "val_share_of_tokens": round(counts["val"] / (counts["train"] + counts["val"]), 4)},
         "separator": "one eot_id after every piece; start/end exclude it",
         "files": {s: f"{s}.bin" for s in SPLITS},
         "counts": counts,
