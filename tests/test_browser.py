@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
+from _servers import real_server
 from minigpt_helpers.checkpoint import save_checkpoint
 from minigpt_helpers.export import export_model
 from minigpt_helpers.model import GPT, GPTConfig
@@ -80,25 +79,10 @@ def folder(tmp_path_factory) -> Path:
 
 @contextlib.contextmanager
 def _server(folder: Path, **options) -> Iterator[str]:
-    import uvicorn
-
     from minigpt_helpers import serving
 
-    app = serving.create_app(folder, device="cpu", **options)
-    sock = serving._bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with real_server(serving.create_app(folder, device="cpu", **options)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ concurrent clients on a real uvicorn server, and the command line."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +20,7 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from _servers import real_server  # noqa: E402
 from minigpt_helpers import generation, serving  # noqa: E402
 from minigpt_helpers.chat import ChatSession, ChatTemplate  # noqa: E402
 from minigpt_helpers.checkpoint import save_checkpoint  # noqa: E402
@@ -84,25 +83,6 @@ class Broken(Slow):
 def slow(loaded: ExportedModel, delay_s: float) -> ExportedModel:
     return ExportedModel(Slow(loaded.model, delay_s), loaded.tokenizer, loaded.config, loaded.path, loaded.name,
                          loaded.defaults)
-
-
-@contextlib.contextmanager
-def real_server(app) -> Iterator[str]:
-    """The app under uvicorn on a free port of 127.0.0.1, in a background thread."""
-    sock = serving._bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def sse_events(lines: Iterator[str]) -> list:
