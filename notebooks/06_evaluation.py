@@ -593,7 +593,7 @@ print(f"best step {curves['best_step']} (val {curves['best_val_loss']:.3f}); las
 # %% [markdown]
 # In the committed `cpu` run the validation loss went 9.017 (step 0), 5.993 (step 200), 5.509
 # (step 1,000), 5.423 (step 1,386), still falling when the 11-minute budget stopped it; the
-# training loss near the end was about 5.1, so validation sits about 0.3 above it. That gap is not
+# training loss near the end was about 5.0, so validation sits about 0.4 above it. That gap is not
 # memorisation (the run saw 40% of its training tokens, each once): it is the difference between the training books
 # and four books by other hands. No overfitting: the best checkpoint is the last one, and more
 # training would help.

@@ -336,10 +336,10 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 # (`benchmarks/generate_speed.py` measures the same from the command line.) Measured on the
 # development machine for the `cpu` model and 512 tokens: 3.5× in the committed run, 3.3× to 3.8×
 # with the benchmark, short of the 5× we aimed for. With 5M parameters a one-token step costs
-# about 3.5 ms, most of it PyTorch's fixed cost per operation rather than arithmetic, against
-# 14 to 19 ms for a full window of 128; the bigger the model, the closer the speed-up gets to the
-# ratio of the two amounts of work. On a CPU, one token
-# at a time is little work to share between threads; when other programs keep the cores busy,
+# 3 to 4 ms, most of it PyTorch's fixed cost per operation rather than arithmetic, against
+# 12 to 19 ms for a full window of 128 (our measurements varied that much); the bigger the
+# model, the closer the speed-up gets to the ratio of the two amounts of work. On a CPU, one
+# token at a time is little work to share between threads; when other programs keep the cores busy,
 # `torch.set_num_threads(1)` can make generation several times faster.
 
 # %%
