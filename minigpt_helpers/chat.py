@@ -3,8 +3,8 @@
 A base model has no idea of "turns". The trick is a prompt template that makes the
 conversation look like a text it has read: a persona line that sets the scene, then the turns
 written like a play script ("READER: ...", "LIBRARIAN: ..."), ending with the next speaker's tag
-so that the likeliest continuation is that speaker's line. Generation stops when the model starts
-the next speaker's turn (or a blank line), so the reply is one speech. Before each reply the
+so that the likeliest continuation is that speaker's line. Every turn is one line, so generation
+stops at the end of the reply's line (where any next turn would begin). Before each reply the
 oldest turns are dropped until the prompt, plus room for the reply, fits the model's context.
 
 ``ChatTemplate`` renders; ``ChatSession`` keeps the history and streams replies on top of
@@ -78,8 +78,9 @@ class ChatTemplate:
         return text + f"{self.bot_name}:" if open_reply else text
 
     def stop_strings(self) -> list[str]:
-        """Where a reply ends: the next speaker's tag (either one), or a blank line."""
-        return [f"\n{self.user_name}:", f"\n{self.bot_name}:", "\n\n"]
+        """Where a reply ends: at the end of its line. Every turn is one line (``one_line``), so the
+        next speaker's tag, whoever it is, a blank line or a new paragraph all begin with a newline."""
+        return ["\n"]
 
     def replace(self, **changes: Any) -> ChatTemplate:
         return dataclasses.replace(self, **changes)

@@ -359,12 +359,12 @@ def stream_batch(
     while True:
         s = window_start(L, context, slide)
         if cache is None:
-            logits = model(seq[:, s:L])[0][:, -1]
+            logits = model(seq[:, s:L], last_only=True)[0][:, -1]
         else:
             if s != start:  # the window jumped: refill the cache from the tokens it keeps
                 cache.reset()
                 start = s
-            logits = model(seq[:, start + cache.length : L], kv_cache=cache)[0][:, -1]
+            logits = model(seq[:, start + cache.length : L], kv_cache=cache, last_only=True)[0][:, -1]
         if banned_ids is not None and L in lengths:  # some row is about to draw its first token
             logits = logits.float().clone()
             for b in (b for b, n in enumerate(lengths) if n == L):

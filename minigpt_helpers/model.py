@@ -348,13 +348,19 @@ class GPT(nn.Module):
         *,
         kv_cache: KVCache | None = None,
         return_attention: bool = False,
+        last_only: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None] | tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
         """Logits (B, T, vocab) and, with targets (B, T), the mean cross-entropy (-1 = ignore).
 
         With ``kv_cache`` the inputs continue the cached positions. With ``return_attention``
         also returns a list of attention weights, one (B, n_head, T, T_keys) tensor per layer.
+        With ``last_only`` the logits are (B, 1, vocab), the last position's: all that generation
+        needs, and the head's T x vocab products are the biggest single cost of a short window.
         """
         B, T = idx.shape
+        if last_only and targets is not None:
+            raise ValueError("last_only=True gives one position's logits, but the loss needs all of them: "
+                             "leave last_only off when passing targets")
         start = 0
         if kv_cache is not None:
             kv_cache.check_room(B, T)
@@ -380,6 +386,8 @@ class GPT(nn.Module):
                     attentions.append(weights)
         if kv_cache is not None:
             kv_cache.advance()
+        if last_only:
+            x = x[:, -1:]  # (B, 1, C)
         x = self.transformer.ln_f(x)  # (B, T, C)
         head = self.transformer.wte.weight if self.lm_head is None else self.lm_head.weight
         logits = F.linear(x, head)  # (B, T, vocab)

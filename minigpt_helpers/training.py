@@ -64,7 +64,7 @@ STATE_FORMAT = 1
 
 # A resume must keep these the same: they decide what the weights and batches are.
 IDENTITY_FIELDS = ("model_preset", "model_overrides", "activation_checkpointing", "context_length",
-                   "batch_size", "grad_accum_steps", "seed")
+                   "batch_size", "grad_accum_steps", "seed", "init_from")
 FINISHED = ("max_steps", "early_stopping", "time_budget")  # stop reasons that end a run
 
 
@@ -87,6 +87,9 @@ class TrainConfig:
     model_preset: str = "cpu"
     model_overrides: dict[str, Any] = field(default_factory=dict)
     activation_checkpointing: bool = False
+    # fine-tuning: a checkpoint folder whose weights start the run instead of random ones (the
+    # same model and tokenizer; relative paths are under the data folder, e.g. "checkpoints/cpu/best")
+    init_from: str | None = None
     # AdamW and the learning-rate schedule
     max_steps: int = 1000
     learning_rate: float = 1e-3  # the peak
@@ -142,6 +145,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 problems.append(f"{name}={value!r}: use a whole number of at least 1, or None")
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
+            problems.append(f"init_from={self.init_from!r}: use a checkpoint folder (e.g. 'checkpoints/cpu/best'), or None")
         if self.sample_interval < 0:
             problems.append(f"sample_interval={self.sample_interval}: use 0 (no samples) or a number of steps")
         for name in ("weight_decay", "grad_clip", "min_delta", "eps"):
@@ -354,7 +359,7 @@ def sample_text(
     out: list[int] = []
     cache = model.new_kv_cache(1)
     with autocast:
-        logits, _ = model(torch.tensor([ids[-ctx:]], device=device), kv_cache=cache)
+        logits, _ = model(torch.tensor([ids[-ctx:]], device=device), kv_cache=cache, last_only=True)
         for _ in range(max_new_tokens):
             scores = logits[:, -1, :].float() / temperature  # (1, vocab)
             if top_k:
@@ -364,7 +369,7 @@ def sample_text(
             out.append(int(token))
             if cache.length >= ctx:  # the window is full: start again from the last ctx-1 tokens
                 cache.reset()
-                logits, _ = model(torch.tensor([(ids + out)[-(ctx - 1):]], device=device), kv_cache=cache)
+                logits, _ = model(torch.tensor([(ids + out)[-(ctx - 1):]], device=device), kv_cache=cache, last_only=True)
             else:
                 logits, _ = model(token, kv_cache=cache)
     model.train(was_training)
@@ -426,6 +431,8 @@ class Trainer:
         seed_everything(c.seed)
         self.model_config = c.model_config(self.tokenizer.vocab_size)
         self.raw_model = GPT(self.model_config).to(self.device)
+        if c.init_from:  # a resume below replaces these weights with the run's own
+            self._load_init_weights(_data_path(c.init_from, "checkpoints"))
         self.schedule = c.schedule()
         self.optimizer = self._make_optimizer()
         self.scaler = self.precision.grad_scaler()
@@ -485,6 +492,25 @@ class Trainer:
         self.sync = hardware.synchronize(self.device)
 
     # ---- setup helpers
+
+    def _load_init_weights(self, folder: Path) -> None:
+        """Copy a trained checkpoint's weights into the fresh model (fine-tuning starts from them)."""
+        from .checkpoint import load_checkpoint
+
+        where = f"init_from={self.config.init_from!r} ({folder})"
+        loaded = load_checkpoint(folder, device="cpu")
+        mine, theirs = self.model_config.to_dict(), loaded.model.config.to_dict()
+        how_it_trains = ("dropout", "activation_checkpointing")  # not what the weights are
+        differ = [f"{k}={theirs.get(k)!r} there, {v!r} here" for k, v in mine.items()
+                  if k not in how_it_trains and theirs.get(k) != v]
+        if differ:
+            raise ValueError(f"{where}: that checkpoint's model differs from this run's ({'; '.join(differ)}); "
+                             "train with the model_preset, model_overrides and context_length it was trained with")
+        if loaded.tokenizer.sha256 != self.tokenizer.sha256:
+            raise ValueError(f"{where}: this run's tokenizer ({self.tokenizer.name}) is not the one that checkpoint "
+                             "was trained with; encode the token files with the checkpoint's tokenizer and pass "
+                             "it as tokenizer_dir")
+        self.raw_model.load_state_dict(loaded.model.state_dict())
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         """AdamW; weight decay on matrices only (biases and LayerNorm gains are not pulled to 0)."""
@@ -976,6 +1002,7 @@ def _parser() -> argparse.ArgumentParser:
         "--precision": ("precision", str), "--seed": ("seed", int), "--log-interval": ("log_interval", int),
         "--sample-interval": ("sample_interval", int), "--wandb-project": ("wandb_project", str),
         "--wandb-mode": ("wandb_mode", str), "--preset": ("model_preset", str),
+        "--init-from": ("init_from", str), "--tokens-dir": ("tokens_dir", str),
     }
     for flag, (name, kind) in flags.items():
         p.add_argument(flag, dest=name, type=kind, default=None, help=f"TrainConfig.{name}")

@@ -143,6 +143,20 @@ check(generation.generate(gpt, ids, greedy, use_cache=False) == mine, "package g
 before_after(probs, generation.next_token_probs(logits, greedy), "greedy (argmax)")
 
 # %% [markdown]
+# One waste in that loop: the model scores *every* position of the window, and we keep only the
+# last row. The output layer is a (width × vocabulary) product per position, so for a full window
+# it is `C` times the work we need. `gpt(x, last_only=True)` skips the other rows; the package's
+# generation asks for it on every step, and the timings in section 9 include it on both paths.
+
+# %%
+window = torch.tensor([ids[-C:]], device=device)
+with torch.inference_mode():
+    every, _ = gpt(window)
+    last, _ = gpt(window, last_only=True)
+print(f"all positions: {tuple(every.shape)}; last_only: {tuple(last.shape)}")
+check(torch.allclose(last[:, -1], every[:, -1], atol=1e-5, rtol=1e-4), "last_only gives the same scores for the last position")
+
+# %% [markdown]
 # ## 3. Temperature
 #
 # Sampling draws the next token from the distribution instead, so a token with p = 0.1 comes up

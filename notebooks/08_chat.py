@@ -12,13 +12,17 @@
 # 2. generation **stops at the next speaker's turn**, so the reply is one speech, not the whole play;
 # 3. the conversation is **kept inside the context window**: the oldest turns are dropped first;
 # 4. a `ChatSession` streams replies, a chat widget shows them, and
-#    `python -m minigpt_helpers chat` chats in a terminal.
+#    `python -m minigpt_helpers chat` chats in a terminal;
+# 5. a short **fine-tune** on the dialogue of a play among the books teaches the model the turn
+#    format, so that its replies end on their own.
 #
 # Expect the replies of a model this small, trained for minutes on novels, to be book-flavoured
 # nonsense more often than answers: the machinery is the same one that serves large models.
 #
 # **Reads** the best checkpoint of the profile's training run (`data/checkpoints/<run>/best/`,
-# 05), training it first if it is missing. **Writes** nothing.
+# 05), training it first if it is missing. **Writes** the dialogue's token files
+# (`data/dialogue/<profile>/`) and the fine-tuned run (`data/checkpoints/<profile>-dialogue/`);
+# the base checkpoint is left as it was.
 #
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
@@ -129,9 +133,11 @@ for text in ("LIBRARIAN: Well, my dear", "LIBRARIAN: "):
 # ## 3. Stopping at the next speaker's turn
 #
 # Left alone, the model does not stop after its speech: it may write the reader's next line
-# too, and the next, or drift into narration. The template knows where a reply ends: at a new
-# line that starts with either speaker's tag, or at a blank line (a new paragraph). Those are the
-# **stop strings**; the text layer of 07 checks them on the decoded text and leaves them out.
+# too, and the next, or drift into narration. The template puts every turn on a line of its own
+# (newlines inside a message become spaces), so a reply ends where its line ends: the **stop
+# string** is a newline. The next speaker's tag, whoever the speaker, a blank line, a new
+# paragraph: each begins with one. The text layer of 07 checks stop strings on the decoded
+# text and leaves them out.
 
 # %%
 prompt = template.render(turns)
@@ -139,13 +145,13 @@ free = generation.complete(gpt, tok, prompt, config)
 s = generation.stream_text(gpt, tok, prompt, config, stop=template.stop_strings())
 reply = "".join(s)
 print(f"without stop strings:\n{prompt}{free}\n\nwith them ({s.finish_reason}):\n{prompt}{reply}")
-check(not any(stop in reply for stop in template.stop_strings()), "the reply holds no speaker tag and no blank line")
+check(template.stop_strings() == ["\n"] and "\n" not in reply, "the reply is one line")
 check(free.startswith(reply), "with stop strings, the reply is the start of the free continuation (same seed)")
 
 # %% [markdown]
 # The reply above may well be empty. In the plays among the books a speaker's name is often
-# followed by a line break, so after `LIBRARIAN:` a newline is one of the likeliest tokens; a
-# second one makes a blank line, which is a stop string, and the reply ends before it began.
+# followed by a line break, so after `LIBRARIAN:` a newline is one of the likeliest tokens: the
+# stop string, and the reply ends before it began.
 # One rule for the first token only fixes it: it must show some text. `nonblank_start=True`
 # takes the blank tokens (spaces, newlines, end of text) out of the first draw, and only that
 # one; `ChatSession` always sets it.
@@ -273,14 +279,84 @@ check(talk.returncode == 0, "the chat ended without an error", hint=talk.stderr[
 check(talk.stdout.count("LIBRARIAN:") == 2, "two replies, then quit ended it")
 
 # %% [markdown]
-# ## Teaching the turn format (optional, not done here)
+# ## 9. Teaching the turn format: a short fine-tune on play dialogue
 #
-# A model trained only on books has seen few lines of the form `NAME: speech`. A short fine-tune
-# on speaker-tagged dialogue (for example the speeches of the plays among the books, such as
-# Cyrano de Bergerac, rewritten in the template's format) would teach it the shape, so that it
-# answers in one line and hands the turn back. The course's training loop starts every run from
-# fresh weights, so this step is left as a project: it needs a way to start a run from a
-# checkpoint's weights, and a token file of dialogue.
+# Look at the finish reasons above: most replies run until `max_new_tokens` cuts them. A model
+# that read novels writes paragraphs, and its reply line rarely ends on its own. The books hold
+# the shape we want in one place: the plays. *Cyrano de Bergerac* is among the course's books,
+# with every speech tagged by its speaker (`CHRISTIAN (detaining him):`, then the speech on the
+# lines below). `dialogue.play_speeches` reads the speeches, stage directions left out, and
+# `dialogue.dialogue_scenes` writes runs of short speeches in the template's shape: a line that
+# sets the scene, a blank line, one `NAME: speech` line per speech. Monologues of more than 40
+# words are left out: a reply should be short.
+
+# %%
+import re
+
+from minigpt_helpers import dialogue, evaluation, training
+from minigpt_helpers.dataset import load_tokens
+
+speeches = dialogue.play_speeches(dialogue.play_text(1254))
+scenes = dialogue.dialogue_scenes(speeches, dialogue.PLAYS[1254])
+print(f"{len(speeches)} speeches; {len(scenes)} runs of short ones, {sum(len(x) for x in scenes):,} characters. One:\n")
+print(scenes[1][:700])
+turn_lines = [line for x in scenes for line in x.split("\n\n", 1)[1].splitlines()]
+check(all(re.fullmatch(r"[A-Z][A-Z' -]*: \S.*", line) for line in turn_lines), f"all {len(turn_lines)} turn lines read 'NAME: speech'")
+
+# %% [markdown]
+# **Fine-tuning** is training that starts from trained weights instead of random ones. It is the
+# loop of 05 with three changes: `init_from` names the checkpoint to start from, the token files
+# are the dialogue's (encoded with the same tokenizer: every tenth scene held out for
+# validation), and the learning rate is small, so that the model picks up the shape without
+# forgetting the books. About three passes over the dialogue are enough to learn the shape. The
+# run goes to `data/checkpoints/<profile>-dialogue/`; the base checkpoint is not touched.
+
+# %%
+folder = dialogue.build_dialogue_tokens(PROFILE, tok)
+n_train = len(load_tokens("train", tokenizer=tok, folder=folder))
+held_out = "\n".join(dialogue.split_scenes(scenes)["val"])
+batch = min(PROFILE.batch_size, 8)
+steps = 10 if PROFILE.name == "ci" else max(20, round(3 * n_train / (batch * C)))  # about 3 epochs; ci: a smoke test
+ft_config = training.TrainConfig.from_profile(
+    PROFILE, run=f"{PROFILE.name}-dialogue", init_from=str(ckpt.path.relative_to(artifacts.data_dir())),
+    tokens_dir=str(folder), batch_size=batch, grad_accum_steps=1, max_steps=steps, learning_rate=3e-4,
+    warmup_steps=min(10, steps // 2), eval_interval=max(5, steps // 4), eval_batches=10, time_budget_s=None,
+    sample_interval=0, patience=None)
+before = evaluation.evaluate_text(gpt, tok, held_out, progress=False)["loss"]
+result = training.train(ft_config, resume=False, progress=False)
+ft = checkpoint.load_checkpoint(checkpoint.find_checkpoint(ft_config.run), pick_device())
+after = evaluation.evaluate_text(ft.model, tok, held_out, progress=False)["loss"]
+print(f"{n_train:,} training tokens of dialogue; {result.step} steps of {batch} x {C} tokens in {result.elapsed_s:.0f} s")
+print(f"loss on the held-out scenes: {before:.2f} before, {after:.2f} after")
+check(after < before, "the fine-tuned model predicts unseen dialogue better")
+
+# %% [markdown]
+# Now the same questions to both models, with the same template and seed. Before, replies run
+# on to the length limit; after, the model answers in a line and hands the turn back (finish
+# reason `stop`). Do not expect wisdom: the words are still those of a 5M-parameter model
+# trained for minutes, now with a French swordsman's turn of phrase.
+
+# %%
+questions = ["Good morning! Which book should I read first?", "What is your name?", "Do you like the sea?",
+             "Are you afraid of the dark?", "Where do you live?", "Tell me a secret."]
+ended = {}
+for label, model_ in (("before", gpt), ("after", ft.model)):
+    ended[label] = 0
+    print(f"--- {label} the fine-tune")
+    for q in questions:
+        session = ChatSession(model_, tok, config, template)
+        answer = session.reply(q)
+        ended[label] += session.last_finish_reason == "stop"
+        print(f"READER: {q}\nLIBRARIAN: {answer}   [{session.last_finish_reason}]")
+print(f"\nreplies that ended on their own: {ended['before']} of {len(questions)} before, {ended['after']} after")
+if PROFILE.name != "ci":  # the ci model is too small to learn anything in 10 steps
+    check(ended["after"] > ended["before"], "after the fine-tune, more replies end on their own")
+
+# %% [markdown]
+# To chat with the fine-tuned model: `python -m minigpt_helpers chat --checkpoint <profile>-dialogue`,
+# or pass `ft.model` to a `ChatSession` or the widget above. From the command line the same
+# fine-tune, once this notebook has written the dialogue's token files, is
+# `python -m minigpt_helpers train --run-name <profile>-dialogue --init-from checkpoints/<profile>/best --tokens-dir dialogue/<profile> --lr 3e-4 --max-steps 60`.
 #
 # ## Exercise
 #
@@ -320,12 +396,15 @@ test_fit(fit_solution)
 #
 # - A base model only continues text; a **template** (persona line, `NAME: speech` lines, the
 #   bot's tag at the end) makes the continuation a reply. End the prompt with the tag and no space.
-# - **Stop strings** (either speaker's tag on a new line, or a blank line) cut the reply where the
-#   next turn would begin; they are found on the decoded text and left out.
+# - A **stop string** (a newline: every turn is one line) cuts the reply where the next turn would
+#   begin; stop strings are found on the decoded text and left out.
 # - The **context window** is small: the session keeps room for the reply and drops the oldest
 #   turns first, the persona last.
 # - `ChatSession` streams replies on the generation engine of 07; the widget and
 #   `python -m minigpt_helpers chat` are thin layers on top.
+# - **Fine-tuning** is the training loop started from trained weights (`init_from`): a few
+#   passes over a play's dialogue, in the template's shape, teach the model to answer in a line
+#   and hand the turn back.
 #
 # **Next: 09_serving** exports the model as a self-contained folder and serves it over HTTP with
 # an OpenAI-compatible API, streaming tokens from the same engine.

@@ -342,7 +342,7 @@ check(streamed == completion["choices"][0]["text"], f"{len(events)} events add u
 #
 # `/v1/chat/completions` takes the conversation as a list of messages. The server renders it
 # with 08's template (the system message becomes the persona line), drops the oldest turns that
-# do not fit, and stops the reply at the next speaker's tag.
+# do not fit, and stops the reply at the end of its line, where the next speaker's turn would begin.
 
 # %%
 chat = {"model": name, "max_tokens": 40, "seed": 0, "messages": [

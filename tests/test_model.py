@@ -224,6 +224,23 @@ def test_kv_cache_with_attention_weights_and_reset() -> None:
     torch.testing.assert_close(again, m(x)[0], atol=1e-5, rtol=1e-4)
 
 
+def test_last_only_gives_the_last_positions_logits_with_and_without_a_cache() -> None:
+    c = tiny(tie_weights=False)
+    m = make(c)
+    x = ids(c, B=2, T=12)
+    full, _ = m(x)
+    last, loss = m(x, last_only=True)
+    assert last.shape == (2, 1, c.vocab_size) and loss is None
+    torch.testing.assert_close(last, full[:, -1:], atol=1e-5, rtol=1e-4)
+    cache = m.new_kv_cache(2)
+    prefill, _ = m(x[:, :9], kv_cache=cache, last_only=True)
+    torch.testing.assert_close(prefill, full[:, 8:9], atol=1e-5, rtol=1e-4)
+    step, _ = m(x[:, 9:12], kv_cache=cache, last_only=True)  # a chunk after the cache
+    torch.testing.assert_close(step, full[:, -1:], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="leave last_only off"):
+        m(x, x, last_only=True)
+
+
 def test_kv_cache_refuses_overflow_and_wrong_batch() -> None:
     c = tiny(context_length=8)
     m = make(c)

@@ -189,6 +189,27 @@ def test_resume_refuses_other_settings_and_auto_starts_over(tiny_data) -> None:
     assert done.start_step == 4 and done.step == 4
 
 
+def test_init_from_starts_a_run_from_a_checkpoints_weights(tiny_data) -> None:
+    base = training.train(cfg(run="base", max_steps=4), progress=False)
+    trained = weights(base.run_dir / "best")
+    fine = training.Trainer(cfg(run="fine", init_from="checkpoints/base/best", learning_rate=1e-4), progress=False)
+    assert all(torch.equal(fine.raw_model.state_dict()[k], trained[k]) for k in trained)
+    fresh = training.Trainer(cfg(run="fresh"), progress=False)
+    assert not torch.equal(fresh.raw_model.state_dict()["transformer.wte.weight"], trained["transformer.wte.weight"])
+    result = fine.run()
+    assert result.step == 8 and training.read_run("fine")["config"]["init_from"] == "checkpoints/base/best"
+    # dropout changes how it trains, not what the weights are; a different shape is refused, naming the field
+    training.Trainer(cfg(run="fine2", init_from=str(base.run_dir / "best"),
+                         model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 32, "dropout": 0.1}), progress=False)
+    with pytest.raises(ValueError, match="n_embd=32 there, 64 here"):
+        training.Trainer(cfg(run="wide", init_from="checkpoints/base/best",
+                             model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 64}), progress=False)
+    with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
+        training.Trainer(cfg(run="nowhere", init_from="checkpoints/nothing-here"), progress=False)
+    with pytest.raises(ValueError, match="init_from=''"):
+        cfg(init_from="")
+
+
 def test_stop_request_ends_cleanly_with_a_checkpoint(tiny_data) -> None:
     import threading
 
