@@ -8,7 +8,8 @@
 Speed does not depend on what the weights are, so by default the preset's model is built with
 random weights (``--checkpoint`` times a trained one instead). Past the context the window
 slides (``--slide``, default a quarter of the context), the same way on both paths, and the
-script checks that both paths produce the same tokens. Prints the best of ``--repeats`` runs.
+script checks that both paths produce the same tokens. Both paths ask the model for the last
+position's logits only (``last_only``), as generation does. Prints the best of ``--repeats`` runs.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@
 #
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
-# | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 15 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 43 s |
+# | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 16 s |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 37 s |
 # | `gpu` | seed 000's ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
@@ -348,11 +348,15 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 # one position as for 64 (fixed per-call overheads dominate), and the cache's own bookkeeping can
 # even make it slower: anything from 0.5× up.
 # (`benchmarks/generate_speed.py` measures the same from the command line.) Measured on the
-# development machine for the `cpu` model and 512 tokens: 3.5× in the committed run, 3.3× to 3.8×
-# with the benchmark, short of the 5× we aimed for. With 5M parameters a one-token step costs
-# 3 to 4 ms, most of it PyTorch's fixed cost per operation rather than arithmetic, against
-# 12 to 19 ms for a full window of 128 (our measurements varied that much); the bigger the
-# model, the closer the speed-up gets to the ratio of the two amounts of work. On a CPU, one
+# development machine for the `cpu` model and 512 tokens: 2.6× in the committed run, 2.9× and
+# 3.2× with the benchmark (230 to 260 against 77 to 83 tokens per second), short of the 5× we
+# aimed for. Both paths ask only for the last position's scores (section 2); without that, the
+# uncached path wastes work and the cache looks better than it is. A one-token step took 3 to
+# 4.5 ms, a window of 112 to 128 tokens 12.5 to 16 ms (the machine's speed varied that much).
+# At 5M parameters a one-token step is hardly arithmetic: it reads all 20 MB of weights and runs
+# about 150 small operations, each with PyTorch's fixed cost, so 128 times the arithmetic costs
+# only about 3.5 times the time. The bigger the model, the closer the speed-up gets to the ratio
+# of the two amounts of work. On a CPU, one
 # token at a time is little work to share between threads; when other programs keep the cores busy,
 # `torch.set_num_threads(1)` can make generation several times faster.
 

@@ -26,8 +26,8 @@
 #
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
-# | `ci` | 2 layers, 64 wide, context 64 | 11 s |
-# | `cpu` | 4 layers, 256 wide, context 128 | 10 s |
+# | `ci` | 2 layers, 64 wide, context 64 | 16 s |
+# | `cpu` | 4 layers, 256 wide, context 128 | 65 s (the fine-tune: 44 s) |
 # | `gpu` | ultra-mini (44.9M), context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
@@ -321,7 +321,7 @@ ft_config = training.TrainConfig.from_profile(
     PROFILE, run=f"{PROFILE.name}-dialogue", init_from=str(ckpt.path.relative_to(artifacts.data_dir())),
     tokens_dir=str(folder), batch_size=batch, grad_accum_steps=1, max_steps=steps, learning_rate=3e-4,
     warmup_steps=min(10, steps // 2), eval_interval=max(5, steps // 4), eval_batches=10, time_budget_s=None,
-    sample_interval=0, patience=None)
+    sample_interval=0, patience=None, compile=False)  # compiling costs more than a few dozen steps take
 before = evaluation.evaluate_text(gpt, tok, held_out, progress=False)["loss"]
 result = training.train(ft_config, resume=False, progress=False)
 ft = checkpoint.load_checkpoint(checkpoint.find_checkpoint(ft_config.run), pick_device())
@@ -331,26 +331,32 @@ print(f"loss on the held-out scenes: {before:.2f} before, {after:.2f} after")
 check(after < before, "the fine-tuned model predicts unseen dialogue better")
 
 # %% [markdown]
-# Now the same questions to both models, with the same template and seed. Before, replies run
-# on to the length limit; after, the model answers in a line and hands the turn back (finish
-# reason `stop`). Do not expect wisdom: the words are still those of a 5M-parameter model
+# Now the same questions to both models, with the same template; question *i* samples with seed
+# *i*, the same for both models. Before, replies run long, and when one does end on its own it
+# is often after a burst of capitals, half a speaker's tag from a play. After, the model answers
+# in a line and hands the turn back (finish reason `stop`). Do not expect wisdom: the words are still those of a 5M-parameter model
 # trained for minutes, now with a French swordsman's turn of phrase.
 
 # %%
 questions = ["Good morning! Which book should I read first?", "What is your name?", "Do you like the sea?",
              "Are you afraid of the dark?", "Where do you live?", "Tell me a secret."]
-ended = {}
+ended, length = {}, {}
 for label, model_ in (("before", gpt), ("after", ft.model)):
-    ended[label] = 0
+    ended[label], sizes = 0, []
     print(f"--- {label} the fine-tune")
-    for q in questions:
-        session = ChatSession(model_, tok, config, template)
+    for i, q in enumerate(questions):
+        session = ChatSession(model_, tok, config.replace(seed=i), template)
         answer = session.reply(q)
         ended[label] += session.last_finish_reason == "stop"
+        sizes.append(len(tok.encode(answer)))
         print(f"READER: {q}\nLIBRARIAN: {answer}   [{session.last_finish_reason}]")
-print(f"\nreplies that ended on their own: {ended['before']} of {len(questions)} before, {ended['after']} after")
+    length[label] = sum(sizes) / len(sizes)
+for label in ended:
+    print(f"{label}: {ended[label]} of {len(questions)} replies ended on their own; {length[label]:.0f} tokens on average")
 if PROFILE.name != "ci":  # the ci model is too small to learn anything in 10 steps
-    check(ended["after"] > ended["before"], "after the fine-tune, more replies end on their own")
+    check(ended["after"] >= ended["before"] and length["after"] < length["before"],
+          "after the fine-tune, replies are shorter and end on their own at least as often")
+
 
 # %% [markdown]
 # To chat with the fine-tuned model: `python -m minigpt_helpers chat --checkpoint <profile>-dialogue`,

@@ -23,8 +23,8 @@
 #
 # | profile | model | this notebook (checkpoint already trained) | exports (folder / HF / ONNX) | over HTTP |
 # |---|---|---|---|---|
-# | `ci` | 2 layers, 64 wide, context 64 | 26 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
-# | `cpu` | 4 layers, 256 wide, context 128 | 37 s | 21.5 / 21.5 / 21.3 MB, 13 s | 165 tokens/s |
+# | `ci` | 2 layers, 64 wide, context 64 | 27 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
+# | `cpu` | 4 layers, 256 wide, context 128 | 31 s | 21.5 / 21.5 / 21.3 MB, 13 s | 184 tokens/s |
 # | `gpu` | ultra-mini (44.9M), context 512 | not yet measured | | |
 #
 # Measured on 2 cores of an Intel Xeon at 2.5 GHz (torch 2.13, CPU), the kind of machine the

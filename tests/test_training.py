@@ -354,6 +354,7 @@ def test_shakespeare_recipe_prepares_nanogpts_split_and_settings(shared_datasets
     assert (c.min_lr_ratio * c.learning_rate, c.beta2, c.eval_interval, c.eval_batches) == (pytest.approx(1e-4), 0.99, 250, 20)
     m = c.model_config(meta["vocab_size"])
     assert (m.n_layer, m.n_head, m.n_embd, m.dropout, m.bias) == (4, 4, 128, 0.0, False)
+    assert m.tie_weights is False  # our one change from nanoGPT's model (see recipes.py)
 
 
 def test_wikitext_recipe_says_the_train_split_is_not_available_offline(tmp_path, monkeypatch) -> None:
