@@ -362,7 +362,7 @@ if PROFILE.name != "ci":  # the ci model is too small to learn anything in 10 st
 # To chat with the fine-tuned model: `python -m minigpt_helpers chat --checkpoint <profile>-dialogue`,
 # or pass `ft.model` to a `ChatSession` or the widget above. From the command line the same
 # fine-tune, once this notebook has written the dialogue's token files, is
-# `python -m minigpt_helpers train --run-name <profile>-dialogue --init-from checkpoints/<profile>/best --tokens-dir dialogue/<profile> --lr 3e-4 --max-steps 60`.
+# `python -m minigpt_helpers train --run-name <profile>-dialogue --init-from checkpoints/<profile>/best --tokens-dir dialogue/<profile> --lr 3e-4 --warmup 10 --max-steps 60`.
 #
 # ## Exercise
 #
