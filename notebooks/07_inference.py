@@ -351,8 +351,8 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 # development machine for the `cpu` model and 512 tokens: 2.6× in the committed run, 2.9× and
 # 3.2× with the benchmark (230 to 260 against 77 to 83 tokens per second), short of the 5× we
 # aimed for. Both paths ask only for the last position's scores (section 2); without that, the
-# uncached path wastes work and the cache looks better than it is. A one-token step took 3 to
-# 4.5 ms, a window of 112 to 128 tokens 12.5 to 16 ms (the machine's speed varied that much).
+# uncached path wastes work and the cache looks better than it is. A one-token step took 2.8 to
+# 4.6 ms, a window of 112 to 128 tokens 12.6 to 16.2 ms (the machine's speed varied that much).
 # At 5M parameters a one-token step is hardly arithmetic: it reads all 20 MB of weights and runs
 # about 150 small operations, each with PyTorch's fixed cost, so 128 times the arithmetic costs
 # only about 3.5 times the time. The bigger the model, the closer the speed-up gets to the ratio

@@ -27,7 +27,7 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, context 128 | 65 s (the fine-tune: 44 s) |
+# | `cpu` | 4 layers, 256 wide, context 128 | 62 s (the fine-tune: 40 s) |
 # | `gpu` | ultra-mini (44.9M), context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
@@ -340,17 +340,28 @@ check(after < before, "the fine-tuned model predicts unseen dialogue better")
 # %%
 questions = ["Good morning! Which book should I read first?", "What is your name?", "Do you like the sea?",
              "Are you afraid of the dark?", "Where do you live?", "Tell me a secret."]
-ended, length = {}, {}
+ended, length, sizes = {}, {}, {}
 for label, model_ in (("before", gpt), ("after", ft.model)):
-    ended[label], sizes = 0, []
+    ended[label], sizes[label] = 0, []
     print(f"--- {label} the fine-tune")
     for i, q in enumerate(questions):
         session = ChatSession(model_, tok, config.replace(seed=i), template)
         answer = session.reply(q)
         ended[label] += session.last_finish_reason == "stop"
-        sizes.append(len(tok.encode(answer)))
+        sizes[label].append((len(tok.encode(answer)), session.last_finish_reason == "stop"))
         print(f"READER: {q}\nLIBRARIAN: {answer}   [{session.last_finish_reason}]")
-    length[label] = sum(sizes) / len(sizes)
+    length[label] = sum(n for n, _ in sizes[label]) / len(questions)
+fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
+for k, label in enumerate(("before", "after")):
+    bars = ax.bar([i + 0.4 * k for i in range(len(questions))], [n for n, _ in sizes[label]], width=0.4,
+                  color=f"C{k}", label=f"{label} the fine-tune")
+    for bar, (_, stopped) in zip(bars, sizes[label]):
+        bar.set_hatch("" if stopped else "//")  # hatched: cut by max_new_tokens
+ax.axhline(config.max_new_tokens, ls="--", c="grey", lw=0.8, label="max_new_tokens")
+ax.set_xticks([i + 0.2 for i in range(len(questions))], [f"Q{i + 1}" for i in range(len(questions))])
+ax.set(ylabel="tokens in the reply", title="reply lengths (hatched: cut by the length limit)")
+ax.legend(fontsize=8)
+plt.show()
 for label in ended:
     print(f"{label}: {ended[label]} of {len(questions)} replies ended on their own; {length[label]:.0f} tokens on average")
 if PROFILE.name != "ci":  # the ci model is too small to learn anything in 10 steps
