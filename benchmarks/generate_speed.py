@@ -10,6 +10,10 @@ random weights (``--checkpoint`` times a trained one instead). Past the context 
 slides (``--slide``, default a quarter of the context), the same way on both paths, and the
 script checks that both paths produce the same tokens. Both paths ask the model for the last
 position's logits only (``last_only``), as generation does. Prints the best of ``--repeats`` runs.
+
+Then it says where the time goes: a one-token step with the cache, a window as long as the
+uncached path reads on average, and the time to read every weight once. A one-token step must
+read all the weights, so window / weight-read time bounds the speed-up this machine can give.
 """
 
 from __future__ import annotations
@@ -69,6 +73,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'with' if use_cache else 'without':>7} cache: {r['tokens_per_s']:8.1f} tokens/s ({r['seconds']:.2f} s)")
     speedup = best[True]["tokens_per_s"] / best[False]["tokens_per_s"]
     print(f"  speed-up with the cache: {speedup:.1f}x; same tokens on both paths: {same}")
+
+    t = generation.time_decode_parts(model, slide=args.slide, repeats=args.repeats)
+    rows = [
+        ("one token with the cache", t["one_token_ms"], ""),
+        (f"a {t['window']}-token window without it", t["window_ms"], " (the average window past the context)"),
+        (f"reading all {t['weights_mb']:.0f} MB of weights once", t["read_weights_ms"], ""),
+    ]
+    print("where the time goes (best of the repeats):")
+    for label, ms, note in rows:
+        print(f"  {label + ':':<38}{ms:7.2f} ms{note}")
+    print(f"  a one-token step reads every weight, so the cache cannot beat {t['window_ms'] / t['read_weights_ms']:.1f}x "
+          f"on this machine; {t['one_token_ms'] - t['read_weights_ms']:.2f} ms of the step is the rest: "
+          f"{t['ops']} small operations, each with a fixed cost")
     return 0 if same else 1
 
 

@@ -461,6 +461,69 @@ def time_generation(
             "tokens_per_s": len(tokens) / seconds, "times": times, "tokens": tokens}
 
 
+def _best_ms(fn: Any, repeats: int, inner: int, sync: Any) -> float:
+    """Best-of-``repeats`` mean time of ``fn()`` over ``inner`` calls, in milliseconds."""
+    fn()  # warm up
+    best = float("inf")
+    for _ in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        sync()  # a GPU runs behind Python: wait for it before reading the clock
+        best = min(best, (time.perf_counter() - t0) / inner * 1e3)
+    return best
+
+
+def count_ops(fn: Any) -> int:
+    """How many tensor operations (ATen calls, views included) ``fn()`` runs."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Counter(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            Counter.n += 1
+            return func(*args, **(kwargs or {}))
+
+    with Counter():
+        fn()
+    return Counter.n
+
+
+@torch.inference_mode()
+def time_decode_parts(model: torch.nn.Module, *, slide: int | None = None, repeats: int = 3) -> dict[str, float]:
+    """Where a generation step's time goes, in milliseconds (best of ``repeats``).
+
+    ``one_token_ms``: one new position with the cache; ``window_ms``: the uncached path's average
+    window past the context (``window`` tokens); ``read_weights_ms``: reading every weight once
+    (``weights_mb``). A one-token step must read every weight, so ``window_ms / read_weights_ms``
+    bounds what the cache can gain; ``ops`` counts the tensor operations of a one-token step.
+    """
+    c = model.config
+    slide = slide or default_slide(c.context_length)
+    window = c.context_length - slide // 2  # past the context it holds context - slide + 1 to context tokens
+    ids = torch.randint(0, c.vocab_size, (1, window), generator=torch.Generator().manual_seed(2))
+    ids = ids.to(model_device(model))
+    cache = model.new_kv_cache(1)
+    model(ids[:, :-1], kv_cache=cache, last_only=True)
+
+    def one_token() -> None:
+        model(ids[:, -1:], kv_cache=cache, last_only=True)
+        cache.length -= 1  # the same position again next time
+
+    params = list(model.parameters())
+    sync = torch.cuda.synchronize if model_device(model).type == "cuda" else (lambda: None)
+    return {
+        "one_token_ms": _best_ms(one_token, repeats, 20, sync),
+        "window_ms": _best_ms(lambda: model(ids, last_only=True), repeats, 5, sync),
+        "window": window,
+        "read_weights_ms": _best_ms(lambda: [p.sum() for p in params], repeats, 20, sync),
+        "weights_mb": sum(p.numel() * p.element_size() for p in params) / 1e6,
+        "ops": count_ops(one_token),
+    }
+
+
 # =========================================================================== text on top (tokenizer-aware)
 #
 # Everything below takes a tokenizer (anything with encode, decode and eot_id). The engine
@@ -722,5 +785,6 @@ __all__ = [
     "seen_mask", "apply_repetition_penalty", "apply_temperature", "top_k_filter", "top_p_filter",
     "process_logits", "next_token_probs", "default_slide", "window_start", "crop_prompt",
     "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons", "time_generation",
+    "count_ops", "time_decode_parts",
     "encode_prompt", "TextStream", "stream_text", "complete", "complete_batch", "resolve_checkpoint", "cli",
 ]

@@ -205,7 +205,8 @@ def describe(device: str | torch.device) -> str:
         return f"cuda ({torch.cuda.get_device_name(torch.device(device))})"
     if kind == "mps":
         return "mps (Apple GPU)"
-    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu ({platform.machine()}, {n} thread{'' if n == 1 else 's'})"
 
 
 def synchronize(device: str | torch.device) -> Callable[[], None]:

@@ -25,7 +25,7 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 37 s |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 47 s |
 # | `gpu` | seed 000's ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
@@ -348,17 +348,13 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 # one position as for 64 (fixed per-call overheads dominate), and the cache's own bookkeeping can
 # even make it slower: anything from 0.5× up.
 # (`benchmarks/generate_speed.py` measures the same from the command line.) Measured on the
-# development machine for the `cpu` model and 512 tokens: 2.6× in the committed run, 2.9× and
-# 3.2× with the benchmark (230 to 260 against 77 to 83 tokens per second), short of the 5× we
-# aimed for. Both paths ask only for the last position's scores (section 2); without that, the
-# uncached path wastes work and the cache looks better than it is. A one-token step took 2.8 to
-# 4.6 ms, a window of 112 to 128 tokens 12.6 to 16.2 ms (the machine's speed varied that much).
-# At 5M parameters a one-token step is hardly arithmetic: it reads all 20 MB of weights and runs
-# about 150 small operations, each with PyTorch's fixed cost, so 128 times the arithmetic costs
-# only about 3.5 times the time. The bigger the model, the closer the speed-up gets to the ratio
-# of the two amounts of work. On a CPU, one
-# token at a time is little work to share between threads; when other programs keep the cores busy,
-# `torch.set_num_threads(1)` can make generation several times faster.
+# development machine (2-core Xeon VM) for the `cpu` model and 512 tokens: 2.6× in the committed
+# run, 2.8× and 2.9× with the benchmark (230 against 81 to 83 tokens per second), short of the 5×
+# we aimed for; the cell after the plot shows why. Both paths ask only for the last position's
+# scores (section 2); without that, the uncached path wastes work and the cache looks better than
+# it is. The bigger the model, the closer the speed-up gets to the ratio of the two amounts of
+# work. On a CPU, one token at a time is little work to share between threads; when other
+# programs keep the cores busy, `torch.set_num_threads(1)` can make generation several times faster.
 
 # %%
 n_new = 512 if PROFILE.name != "ci" else 2 * C
@@ -375,6 +371,34 @@ plt.show()
 speedup = runs[True]["tokens_per_s"] / runs[False]["tokens_per_s"]
 check(runs[True]["tokens"] == runs[False]["tokens"], "the timed runs made the same tokens")
 check_between(speedup, 0.5 if PROFILE.name == "ci" else 2.0, 1000, f"speed-up with the cache for {n_new} tokens")
+
+# %% [markdown]
+# **Where the time goes.** Why not 100× faster, when a one-token step does about a hundredth of the
+# arithmetic? Time three things: one token with the cache, the average window the uncached path
+# reads past the context, and simply reading every weight once. A one-token step must read every
+# weight (each takes part in one multiplication), so its time can never drop below the grey bar,
+# and the window's time divided by the grey bar bounds what any cache could gain on this machine.
+# What is left of the one-token step is the fixed cost of its many small operations.
+# `generation.time_decode_parts` measures all three (the benchmark prints the same). On the
+# development machine, `cpu` model: reading the 21 MB took 1.3 to 1.6 ms, one token 3.8 to 4.1 ms
+# (125 operations), a 112-token window 12.1 to 13.2 ms: the cache cannot beat 8 to 9× there, and
+# more than half of each one-token step is per-operation cost, which a 5M-parameter model cannot
+# spread over much arithmetic.
+
+# %%
+parts = generation.time_decode_parts(gpt)
+bars = {"read every weight once": parts["read_weights_ms"], "one token, with the cache": parts["one_token_ms"],
+        f"{parts['window']}-token window, no cache": parts["window_ms"]}
+fig, ax = plt.subplots(figsize=(8, 2.2), dpi=90)
+ax.barh(list(bars), list(bars.values()), color=["grey", "tab:blue", "tab:orange"])
+for i, ms in enumerate(bars.values()):
+    ax.text(ms, i, f" {ms:.2f} ms", va="center", fontsize=8)
+ax.set(xlabel="milliseconds", title=f"one generation step on {device}, {parts['weights_mb']:.0f} MB of weights")
+ax.invert_yaxis()
+plt.show()
+print(f"a one-token step runs {parts['ops']} tensor operations; the cache cannot beat "
+      f"{parts['window_ms'] / parts['read_weights_ms']:.1f}x here, and reached {speedup:.1f}x above")
+check(parts["ops"] > 10 * gpt.config.n_layer, "a one-token step is many small operations (more than ten per block)")
 
 # %% [markdown]
 # ## 10. Streaming

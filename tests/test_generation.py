@@ -271,6 +271,30 @@ def test_time_generation_counts_every_token(model) -> None:
     assert run["times"] == sorted(run["times"])
 
 
+def test_count_ops_counts_each_tensor_operation() -> None:
+    assert G.count_ops(lambda: torch.ones(3) + 1) == 2  # ones, add
+    assert G.count_ops(lambda: None) == 0
+
+
+def test_a_one_token_step_costs_the_same_ops_per_extra_layer() -> None:
+    def ops(n_layer: int) -> int:
+        torch.manual_seed(0)
+        m = GPT(GPTConfig(vocab_size=61, context_length=16, n_layer=n_layer, n_head=2, n_embd=32)).eval()
+        return int(G.time_decode_parts(m, repeats=1)["ops"])
+
+    one, two, three = ops(1), ops(2), ops(3)
+    assert one > 10 and two - one == three - two > 5  # every block adds the same operations
+
+
+def test_time_decode_parts_leaves_the_model_as_it_was(model) -> None:
+    before = G.generate(model, PROMPT, greedy(10))
+    parts = G.time_decode_parts(model, slide=4, repeats=1)
+    assert parts["window"] == 16 - 2  # context minus half a slide: the average window past the context
+    assert parts["weights_mb"] == pytest.approx(sum(p.numel() * 4 for p in model.parameters()) / 1e6)
+    assert all(parts[k] > 0 for k in ("one_token_ms", "window_ms", "read_weights_ms"))
+    assert G.generate(model, PROMPT, greedy(10)) == before
+
+
 # --------------------------------------------------------------------------- text on top
 
 
