@@ -30,7 +30,10 @@ def make_random_data(folder: Path, vocab_size: int, n_tokens: int = 400_000) -> 
     from minigpt_helpers.dataset import write_token_files
     from minigpt_helpers.tokenization import CharTokenizer
 
-    symbols = [chr(0x4E00 + i) for i in range(vocab_size - 2)]  # CharTokenizer adds <eot> and <unk>
+    # One character per symbol, from the CJK block on; skip the surrogates (U+D800..U+DFFF), which
+    # are not characters and cannot be written as UTF-8 (GPT-2's 50,257 symbols reach past them).
+    codepoints = (c for c in range(0x4E00, 0x110000) if not 0xD800 <= c <= 0xDFFF)
+    symbols = [chr(next(codepoints)) for _ in range(vocab_size - 2)]  # CharTokenizer adds <eot> and <unk>
     rng = random.Random(0)
     tok = CharTokenizer(symbols)
     tok.save(folder / "tokenizer")

@@ -28,8 +28,13 @@ def check(ok: Any, what: str, hint: str = "") -> None:
 
 def check_between(value: float, low: float, high: float, what: str, hint: str = "") -> None:
     """Check ``low <= value <= high`` and show the value either way."""
-    ok = value is not None and not math.isnan(float(value)) and low <= float(value) <= high
-    check(ok, f"{what}: {float(value):.4g} (expected {low:g} to {high:g})", hint)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):  # None, or not a number at all: a failed check, not a crash
+        check(False, f"{what}: {value!r} is not a number (expected {low:g} to {high:g})", hint)
+        return
+    ok = not math.isnan(number) and low <= number <= high
+    check(ok, f"{what}: {number:.4g} (expected {low:g} to {high:g})", hint)
 
 
 def check_close(actual: Any, expected: Any, what: str, *, atol: float = 1e-5, rtol: float = 1e-5, hint: str = "") -> None:
@@ -37,8 +42,9 @@ def check_close(actual: Any, expected: Any, what: str, *, atol: float = 1e-5, rt
     import torch
 
     # float64 on the CPU: MPS has no float64, and the comparison should not depend on the device.
-    a = torch.as_tensor(actual).detach().cpu().to(torch.float64)
-    b = torch.as_tensor(expected).detach().cpu().to(torch.float64)
+    # Python numbers go straight to float64: through torch's default float32 they would lose digits.
+    a, b = (x.detach().cpu().to(torch.float64) if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=torch.float64)
+            for x in (actual, expected))
     if a.shape != b.shape:
         check(False, f"{what}: shapes {tuple(a.shape)} vs {tuple(b.shape)}", hint or "the two results should have the same shape")
         return

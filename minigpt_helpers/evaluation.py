@@ -355,22 +355,27 @@ def quick_estimate(
     batch_size: int,
     context: int | None = None,
     seed: int = 43,
+    precision: str = "fp32",
 ) -> float:
     """The estimate 05_training logs as ``val_loss``: the mean loss of ``batches`` random windows
     (drawn with ``seed``; training uses its seed + 1). Windows cross book boundaries and their
-    targets include end-of-text ids; each token reads 0 to context - 1 tokens before it."""
+    targets include end-of-text ids; each token reads 0 to context - 1 tokens before it.
+    ``precision`` as in training ("auto" picks the device's: bf16 or fp16 on most GPUs)."""
     from .dataset import get_batch
+    from .hardware import choose_precision
 
     device = _model_device(model)
     T = context or model.config.context_length
     generator = torch.Generator().manual_seed(seed)
+    autocast = choose_precision(device, precision).autocast()
     was_training = model.training
     model.eval()
     total = 0.0
     try:
         for _ in range(batches):
             x, y = get_batch(data, batch_size, T, generator=generator, device=device)
-            _, loss = model(x, y)
+            with autocast:
+                _, loss = model(x, y)
             total += float(loss)
     finally:
         model.train(was_training)
@@ -680,8 +685,14 @@ def quick_section(model: torch.nn.Module, data: Any, train_config: dict[str, Any
     ``seeds - 1`` other seeds to show its spread, next to the exact loss."""
     batches, bs = int(train_config.get("eval_batches", 20)), int(train_config.get("batch_size", 16))
     seed = int(train_config.get("seed", 42)) + 1
-    estimates = [quick_estimate(model, data, batches=batches, batch_size=bs, seed=seed + i) for i in range(seeds)]
-    return {"batches": batches, "batch_size": bs, "seed": seed, "loss": estimates[0], "estimates": estimates,
+    from .hardware import choose_precision
+
+    # training's own number format, so its logged value can be reproduced (bf16 on most GPUs)
+    precision = choose_precision(_model_device(model), str(train_config.get("precision", "auto"))).name
+    estimates = [quick_estimate(model, data, batches=batches, batch_size=bs, seed=seed + i, precision=precision)
+                 for i in range(seeds)]
+    return {"batches": batches, "batch_size": bs, "seed": seed, "precision": precision,
+            "loss": estimates[0], "estimates": estimates,
             "mean": float(np.mean(estimates)), "std": float(np.std(estimates)), "exact_loss": exact_loss}
 
 

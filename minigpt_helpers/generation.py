@@ -21,8 +21,8 @@ server all run on it.
 
 The second part, "text on top", is the only code here that touches a tokenizer: ``complete``
 and ``stream_text`` take a prompt string, stop strings checked on the decoded text, and stream
-pieces of text that never split a multi-byte character. ``cli`` is ``python -m minigpt_helpers
-generate``.
+pieces of text that never split a multi-byte character (``TextDecoder`` does that decoding, and
+can be fed any ids). ``cli`` is ``python -m minigpt_helpers generate``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from .hardware import synchronize
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,9 @@ def seen_mask(previous: Any, vocab_size: int, device: torch.device | str | None 
 
 
 def apply_repetition_penalty(logits: torch.Tensor, previous: Any, penalty: float) -> torch.Tensor:
-    """Make tokens seen before less likely (CTRL's rule): positive scores / penalty, negative * penalty.
+    """Make tokens seen before less likely: CTRL's penalty, made sign-aware as in Hugging Face
+    transformers. A positive score is divided by the penalty, a negative one multiplied by it, so
+    the token always loses (CTRL divides every score, which would raise a negative one).
 
     ``previous``: the ids seen so far (a list, a 1-D tensor), or a bool mask shaped like ``logits``.
     """
@@ -447,7 +451,7 @@ def time_generation(
 ) -> dict[str, Any]:
     """Greedy-generate exactly ``new_tokens`` tokens and time each one; returns tokens/s and per-token times."""
     config = SamplingConfig(temperature=0.0, max_new_tokens=new_tokens, seed=seed)
-    sync = torch.cuda.synchronize if model_device(model).type == "cuda" else (lambda: None)
+    sync = synchronize(model_device(model))  # CUDA and MPS run behind Python: wait before reading the clock
     sync()
     times, tokens = [], []
     t0 = time.perf_counter()
@@ -513,7 +517,7 @@ def time_decode_parts(model: torch.nn.Module, *, slide: int | None = None, repea
         cache.length -= 1  # the same position again next time
 
     params = list(model.parameters())
-    sync = torch.cuda.synchronize if model_device(model).type == "cuda" else (lambda: None)
+    sync = synchronize(model_device(model))  # CUDA and MPS run behind Python: wait before reading the clock
     return {
         "one_token_ms": _best_ms(one_token, repeats, 20, sync),
         "window_ms": _best_ms(lambda: model(ids, last_only=True), repeats, 5, sync),
@@ -562,12 +566,63 @@ def _stop_prefix_chars(text: str, stops: Sequence[str]) -> int:
     return best
 
 
+class TextDecoder:
+    """Token ids in, clean pieces of text out: the decoding half of ``TextStream``.
+
+    ``push(token_id)`` returns the text that the new token makes safe to show, often "": a piece
+    never ends inside a multi-byte character (a byte-level token can be half of one) and never
+    shows a stop string or the start of one. Once a stop string appears, ``stopped`` is true and
+    ``text`` ends just before it. ``flush()`` releases what was held back when the tokens end.
+    Decoding everything so far at each step (rather than each token alone) is what lets the
+    bytes of a split character meet again.
+    """
+
+    def __init__(self, tokenizer: Any, stop: Sequence[str] = ()) -> None:
+        if isinstance(stop, str):
+            stop = [stop]
+        if any(not s for s in stop):
+            raise ValueError("stop holds an empty string: every stop string needs at least one character")
+        self.tokenizer, self.stop = tokenizer, list(stop)
+        self.token_ids: list[int] = []
+        self.text = ""  # what was released so far
+        self.stopped = False
+
+    def _release(self, upto: str) -> str:
+        piece, self.text = upto[len(self.text):], upto
+        return piece
+
+    def push(self, token_id: int) -> str:
+        """Add one token; return the new text it makes safe to show ("" while something is held back)."""
+        if self.stopped:
+            raise RuntimeError("a stop string was already found; make a new TextDecoder for more text")
+        self.token_ids.append(int(token_id))
+        full = self.tokenizer.decode(self.token_ids)
+        cut = min((i for i in (full.find(s) for s in self.stop) if i >= 0), default=-1)
+        if cut >= 0:  # a stop string appeared in the decoded text
+            self.stopped = True
+            if cut > len(self.text):
+                return self._release(full[:cut])
+            self.text = self.text[:cut]
+            return ""
+        if full.endswith("\ufffd"):
+            return ""  # half a character: wait for the token that completes it
+        safe = len(full) - _stop_prefix_chars(full, self.stop)
+        return self._release(full[:safe]) if safe > len(self.text) else ""
+
+    def flush(self) -> str:
+        """The end of the tokens: release what was held back (a possible stop's start, an unfinished character)."""
+        if self.stopped:
+            return ""
+        full = self.tokenizer.decode(self.token_ids)
+        return self._release(full) if len(full) > len(self.text) else ""
+
+
 class TextStream:
     """Iterate to get pieces of text as they are generated; afterwards ``text``, ``token_ids``
     and ``finish_reason`` ("stop" or "length") describe the whole completion.
 
     Pieces never end inside a multi-byte character (a token can be half of one) and never show
-    a stop string or the start of one; stop strings are found on the decoded text.
+    a stop string or the start of one; stop strings are found on the decoded text (``TextDecoder``).
     """
 
     def __init__(
@@ -582,25 +637,31 @@ class TextStream:
         use_cache: bool = True,
         nonblank_start: bool = False,
     ) -> None:
-        if isinstance(stop, str):
-            stop = [stop]
-        if any(not s for s in stop):
-            raise ValueError("stop holds an empty string: every stop string needs at least one character")
+        self._decoder = TextDecoder(tokenizer, stop)  # checks the stop strings
         if stop_at_eot and [tokenizer.eot_id] not in config.stop_sequences:
             config = config.replace(stop_sequences=[*config.stop_sequences, [tokenizer.eot_id]])
         self.model, self.tokenizer, self.config = model, tokenizer, config
-        self.stop, self.use_cache = list(stop), use_cache
+        self.stop, self.use_cache = self._decoder.stop, use_cache
         self.suppress_first = blank_token_ids(tokenizer) if nonblank_start else []
         self.prompt_ids = encode_prompt(tokenizer, prompt)
-        self.token_ids: list[int] = []
-        self.text = ""
         self.finish_reason: str | None = None
         self._started = False
+
+    @property
+    def token_ids(self) -> list[int]:
+        """The ids generated so far (a stop sequence of ids is left out; a stop string's tokens are in)."""
+        return self._decoder.token_ids
+
+    @property
+    def text(self) -> str:
+        """The text released so far; after the end, the whole completion, cut before any stop string."""
+        return self._decoder.text
 
     def __iter__(self) -> Iterator[str]:
         if self._started:
             raise RuntimeError("a TextStream can be iterated once; make a new one")
         self._started = True
+        decoder = self._decoder
         events = stream(self.model, self.prompt_ids, self.config, use_cache=self.use_cache,
                         suppress_first=self.suppress_first)
         try:
@@ -608,26 +669,15 @@ class TextStream:
                 if event.token_id is None:
                     self.finish_reason = event.finish_reason
                     break
-                self.token_ids.append(event.token_id)
-                full = self.tokenizer.decode(self.token_ids)
-                cut = min((i for i in (full.find(s) for s in self.stop) if i >= 0), default=-1)
-                if cut >= 0:  # a stop string appeared in the decoded text
-                    self.finish_reason = FINISH_STOP
-                    if cut > len(self.text):
-                        piece, self.text = full[len(self.text):cut], full[:cut]
-                        yield piece
-                    else:
-                        self.text = self.text[:cut]
-                    return
-                if full.endswith("\ufffd"):
-                    continue  # half a character: wait for the token that completes it
-                safe = len(full) - _stop_prefix_chars(full, self.stop)
-                if safe > len(self.text):
-                    piece, self.text = full[len(self.text):safe], full[:safe]
+                piece = decoder.push(event.token_id)
+                if decoder.stopped:
+                    self.finish_reason = FINISH_STOP  # set before the last piece, for a reader who stops there
+                if piece:
                     yield piece
-            full = self.tokenizer.decode(self.token_ids)  # the end: release what was held back
-            if len(full) > len(self.text):
-                piece, self.text = full[len(self.text):], full
+                if decoder.stopped:
+                    return
+            piece = decoder.flush()
+            if piece:
                 yield piece
         finally:
             events.close()
@@ -786,5 +836,6 @@ __all__ = [
     "process_logits", "next_token_probs", "default_slide", "window_start", "crop_prompt",
     "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons", "time_generation",
     "count_ops", "time_decode_parts",
-    "encode_prompt", "TextStream", "stream_text", "complete", "complete_batch", "resolve_checkpoint", "cli",
+    "encode_prompt", "TextDecoder", "TextStream", "stream_text", "complete", "complete_batch",
+    "resolve_checkpoint", "cli",
 ]

@@ -533,7 +533,7 @@ PRESET_INFO: dict[str, PresetInfo] = {
     ),
     "shakespeare-char": PresetInfo(
         GPTConfig(vocab_size=65, context_length=64, n_layer=4, n_head=4, n_embd=128, bias=False),
-        "nanoGPT's shakespeare_char on a MacBook (COURSE.md measured ~45 ms/step here)",
+        "nanoGPT's shakespeare_char (the recipe: ~51 ms/step at batch 12 x 64 on the 2-core development machine)",
         "characters: 65 in TinyShakespeare (our CharTokenizer adds <eot> and <unk>: pass vocab_size)",
         0.80e6,
         "0.80M; nanoGPT prints 0.80M too (it leaves out the 8,192 position parameters).",
@@ -545,7 +545,7 @@ PRESET_INFO: dict[str, PresetInfo] = {
     ),
     "cpu": PresetInfo(
         GPTConfig(vocab_size=8000, context_length=128, n_layer=4, n_head=4, n_embd=256),
-        "profile cpu (COURSE.md: ~0.5 s/step at batch 16 x 128 on 2 cores)",
+        "profile cpu (~340 ms/step at batch 8 x 128 on the 2-core development machine; benchmarks/train_speed.py)",
         "the cpu profile's BPE of 8,000 tokens",
     ),
 }

@@ -40,6 +40,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 READY = re.compile(r"serving \S+ on (http://\S+?)/? ")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# The exit code of a server that ``ServerProcess.stop()`` stopped as asked. POSIX: SIGTERM, uvicorn
+# shuts down gracefully and ``serve`` exits with 0. Windows has no SIGTERM: Popen.terminate() is
+# TerminateProcess, which ends the process at once with exit code 1 (no graceful shutdown).
+STOPPED_EXIT_CODE = 1 if os.name == "nt" else 0
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -106,9 +110,10 @@ class ServerProcess:
     """``python -m minigpt_helpers serve`` as a background process: ``start()``, ``url``, ``stop()``.
 
     The server picks a free port (``port=0``) and prints it; ``start`` waits until ``/health``
-    answers. ``stop`` sends SIGTERM (uvicorn shuts down gracefully) and kills it if it hangs. It
-    is also stopped at interpreter exit, and the server exits by itself when this process dies,
-    so a failing notebook cell never leaves it running. Use it as a context manager, or call ``stop``.
+    answers. ``stop`` sends SIGTERM (uvicorn shuts down gracefully; on Windows it is
+    TerminateProcess, see ``STOPPED_EXIT_CODE``) and kills it if it hangs. It is also stopped at
+    interpreter exit, and on POSIX the server exits by itself when this process dies, so a
+    failing notebook cell never leaves it running. Use it as a context manager, or call ``stop``.
     """
 
     def __init__(self, model: str | os.PathLike[str], *, host: str = DEFAULT_HOST, port: int = 0,
@@ -177,7 +182,10 @@ class ServerProcess:
             return False
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
-        """Stop the server (SIGTERM, then kill after ``timeout_s``); returns its exit code. Safe to call twice."""
+        """Stop the server (SIGTERM, then kill after ``timeout_s``); returns its exit code. Safe to call twice.
+
+        A server that stopped as asked returns ``STOPPED_EXIT_CODE``: 0 on POSIX, 1 on Windows.
+        """
         p = self.process
         if p is None:
             return None
@@ -254,4 +262,4 @@ def cli(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = ["create_app", "ServerConfig", "APIError", "error_body", "Engine", "Generation", "QueueFull",
-           "GenerationTimeout", "serve", "ServerProcess", "cli", "API_KEY_ENV"]
+           "GenerationTimeout", "serve", "ServerProcess", "cli", "API_KEY_ENV", "STOPPED_EXIT_CODE"]

@@ -259,6 +259,18 @@ class ChatRequest(_Request):
 # =========================================================================== the app
 
 
+def _field_range(name: str) -> dict[str, float]:
+    """The range a request field accepts, read from its validation rules, so that what /v1/models
+    advertises cannot drift from what requests may use. ``min_exclusive``: the bound itself is refused."""
+    keys = {"ge": "min", "gt": "min_exclusive", "le": "max", "lt": "max_exclusive"}
+    bounds: dict[str, float] = {}
+    for rule in _Request.model_fields[name].metadata:
+        for attr, key in keys.items():
+            if getattr(rule, attr, None) is not None:
+                bounds[key] = getattr(rule, attr)
+    return bounds
+
+
 def _sampling(request: _Request, defaults: SamplingConfig, settings: ServerConfig, max_tokens: int | None) -> SamplingConfig:
     if max_tokens is not None and max_tokens > settings.max_tokens_limit:
         raise APIError(400, f"max_tokens={max_tokens} is more than this server's limit of {settings.max_tokens_limit}",
@@ -493,7 +505,8 @@ def create_app(
                              "repetition_penalty": d.repetition_penalty,
                              "max_tokens": min(d.max_new_tokens, settings.max_tokens_limit)},
                 "limits": {"max_tokens": settings.max_tokens_limit, "max_prompt_tokens": max_prompt,
-                           "temperature": [0, 2], "top_p": [0, 1], "stop": MAX_STOP}}
+                           "temperature": _field_range("temperature"), "top_p": _field_range("top_p"),
+                           "stop": MAX_STOP}}
 
     @app.get("/v1/models")
     async def models(request: Request) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """The serving engine: a queue in front of the model, worker threads that generate, streams to await.
 
-The HTTP layer (``serving_api``) must stay responsive while the model computes, and a model
-on one machine computes one request at a time best. So requests become ``Generation`` jobs in a
-bounded FIFO queue; ``max_concurrency`` worker threads take them one by one and run
-``generation.stream_text`` on them, handing each piece of text to the event loop that asked
-(``loop.call_soon_threadsafe``). A full queue refuses new jobs at once (``QueueFull``), so the
+The HTTP layer (``serving_api``) must stay responsive while the model computes. So requests
+become ``Generation`` jobs in a bounded FIFO queue; ``max_concurrency`` worker threads take them
+one by one and run ``generation.stream_text`` on them, handing each piece of text to the event
+loop that asked (``loop.call_soon_threadsafe``). Each worker runs one request at a time, for
+simplicity: real servers batch the requests that are running at the same moment (continuous
+batching: a request joins or leaves the batch at any step), which gives more tokens per second
+on the same hardware, as a batch of prompts does in 07. A full queue refuses new jobs at once (``QueueFull``), so the
 server answers "busy" instead of piling up work.
 
 Each job carries a deadline (the request timeout, counted from submission, queueing included)

@@ -30,7 +30,7 @@
 #
 # Measured on the development machine (2 CPU cores shared with other jobs, no GPU), with the
 # books read from the offline copies; the times exclude starting the kernel. The ranges are
-# how busy the shared machine was; the outputs below are from a run on the idle machine (21 s).
+# how busy the shared machine was; the outputs below are from a run on the idle machine (14 s).
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
@@ -42,8 +42,11 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
     os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
-elif importlib.util.find_spec("minigpt_helpers") is None:
-    sys.path.insert(0, os.path.abspath(".."))  # a checkout used without installing
+elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
+    repo_root = os.path.abspath("..")
+    sys.path.insert(0, repo_root)
+    # cells that run `python -m minigpt_helpers` start a new Python, which needs the path too
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")]))
 
 from minigpt_helpers.notebook import start
 
@@ -382,8 +385,9 @@ by_paragraph = cleaning.CleanOptions(unit="paragraph", min_tokens=0)
 clean_texts = list(by_hand.values())
 repeats = sum(cleaning.filter_documents(t, by_paragraph).units_dropped["duplicates"] for t in clean_texts)
 print(f"paragraph dedupe would drop {repeats} repeated paragraphs (8+ tokens) from this profile's books")
-seen_once, examples = set(), []
+examples = []  # repeats inside one book, as the count above (each book is deduplicated on its own)
 for t in clean_texts:
+    seen_once = set()
     for p in t.split("\n\n"):
         if p in seen_once and cleaning.count_tokens(p) >= 8 and len(examples) < 3:
             examples.append(p[:90])
@@ -434,7 +438,8 @@ ax.set_title("What each rule removed, per book"); plt.tight_layout(); plt.show()
 # The Gutenberg licence dominates: about 19,000 characters per modern file, whatever the
 # book's length. Notes, footnotes, tables of contents and illustration tags matter for some
 # books only. The same per book, in characters (the last columns: line breaks removed by
-# joining, and the share of the book's characters removed in all):
+# joining, and the share of the book's characters removed in all). A small negative number in
+# "pages" means characters were added: scene breaks like `***` are rewritten as one `* * *` line.
 
 # %%
 columns = {"gutenberg": "licence", "transcriber_notes": "notes", "credits": "credits", "illustrations": "illus.",

@@ -41,8 +41,11 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
     os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
-elif importlib.util.find_spec("minigpt_helpers") is None:
-    sys.path.insert(0, os.path.abspath(".."))  # a checkout used without installing
+elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
+    repo_root = os.path.abspath("..")
+    sys.path.insert(0, repo_root)
+    # cells that run `python -m minigpt_helpers` start a new Python, which needs the path too
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")]))
 
 from minigpt_helpers.notebook import start
 
@@ -363,19 +366,20 @@ for label, tok in tokenizers.items():
 gpt2.encode_batch([t[:20_000] for t in texts])  # warm up: each thread makes its own copy of the rules
 one, ids_one = tokenization.measure(gpt2, texts, num_threads=1)
 every, ids_every = tokenization.measure(gpt2, texts)
-check(ids_one == ids_every == encoded["GPT-2"], "one thread and all threads give exactly the same ids")
+check(ids_one == ids_every, "one thread and all threads give exactly the same ids")
+whole = [gpt2.encode(t) for t in texts[:3]]  # plain encode: each book in one piece, one thread
+check(whole == ids_every[:3], "cutting books at newlines changes no id (the first 3 books encoded whole)")
 print(f"GPT-2 on 1 thread: {one.mb_per_s:.1f} MB/s; on {os.cpu_count()} threads: {every.mb_per_s:.1f} MB/s "
       f"({every.mb_per_s / one.mb_per_s:.1f}x)")
 for label in (bpe.name, "characters"):
     print(f"{label} on all threads: {stats[label].mb_per_s:.1f} MB/s")
 
 # %% [markdown]
-# On the development machine (2 cores), tiktoken encoded all 87 offline Gutenberg books
-# (44.8 MB) at 6.9 MB/s on one thread and 10.3 MB/s on two while the machine was otherwise
-# idle. `benchmarks/tokenize_speed.py`, run on the same books on the idle machine, measured
-# 4.8 MB/s for GPT-2 on one thread and 10.0 MB/s on two, 2.6 MB/s for an 8,000-token BPE
-# (Hugging Face's regular-expression word split is its slow part) and 57 MB/s for characters. Run the script on
-# your machine to see how it scales with cores.
+# On the development machine (2 cores), `benchmarks/tokenize_speed.py` encoded all 87 offline
+# Gutenberg books (44.8 MB) at 4.8 MB/s for GPT-2 on one thread and 10.0 MB/s on two, 2.6 MB/s
+# for an 8,000-token BPE (Hugging Face's regular-expression word split is its slow part) and
+# 57 MB/s for characters. The cell above measures this profile's books only (33 in `cpu`), so
+# its figures differ a little. Run the script on your machine to see how it scales with cores.
 #
 # ## 8. Compression against vocabulary size
 #
@@ -450,8 +454,10 @@ plt.show()
 
 # %% [markdown]
 # With GPT-2's vocabulary more than half of that small model is the token table, and on a CPU
-# the output layer (one score per token, per position) dominates the step time: COURSE.md
-# measured 0.5 s per step with 8,000 tokens against 1.7 s with GPT-2's. That is why the `cpu`
+# the output layer (one score per token, per position) dominates the step time:
+# `benchmarks/train_speed.py --profile cpu --vocab-size N` measured, for the `cpu` model at
+# batch 8 × 128 on the 2-core development machine, 357 ms per step with 8,000 tokens against
+# 1,321 ms with GPT-2's 50,257 (medians of 20 steps). That is why the `cpu`
 # profile trains its own 8,000-token BPE, and the `gpu` profile, with compute to spare, uses
 # GPT-2's.
 #

@@ -34,8 +34,11 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
     os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
-elif importlib.util.find_spec("minigpt_helpers") is None:
-    sys.path.insert(0, os.path.abspath(".."))  # a checkout used without installing
+elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
+    repo_root = os.path.abspath("..")
+    sys.path.insert(0, repo_root)
+    # cells that run `python -m minigpt_helpers` start a new Python, which needs the path too
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")]))
 
 from minigpt_helpers.notebook import start
 
@@ -308,8 +311,9 @@ check_close(package_losses, my_losses, "package's losses vs your loop's, step fo
 # the best model is saved to `best/`, and a periodic checkpoint with the full training state goes
 # to `step-NNNNNN/` (the last 3 are kept).
 #
-# To show a resume, this first session pauses by itself a third of the way (`stop_at_step`), as if
-# you had pressed Stop. What to expect: the loss starts near ln(vocab_size) and falls fastest in
+# To show a resume, this first session pauses by itself a third of the way through `max_steps`
+# (`stop_at_step`: step 733 of 2,200 in `cpu`, whose time budget then ends the run at about
+# 1,400), as if you had pressed Stop. What to expect: the loss starts near ln(vocab_size) and falls fastest in
 # the first few hundred steps; the validation loss follows the training loss from a little above,
 # since the validation books are ones the model never reads.
 
@@ -372,8 +376,9 @@ check_between(final.best_val_loss, expected[0], expected[1], "best validation lo
 check_between(bits_per_byte, expected[2], expected[3], "validation bits per byte")
 
 # %% [markdown]
-# What it writes: samples taken while training, the first from a third of the way, the last from
-# the finished model (temperature 0.8, the 50 likeliest tokens).
+# What it writes: the last two samples taken while training (every `sample_interval` steps; in
+# the committed `cpu` run steps 1,200 and 1,386), the last one from the finished model
+# (temperature 0.8, the 50 likeliest tokens).
 
 # %%
 for s in final.samples[-2:]:

@@ -24,7 +24,7 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 26 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 7 min (415 s) |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 7 min (400 to 422 s) |
 # | `gpu` | seed 000's ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13).
@@ -39,8 +39,11 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
     os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
-elif importlib.util.find_spec("minigpt_helpers") is None:
-    sys.path.insert(0, os.path.abspath(".."))  # a checkout used without installing
+elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
+    repo_root = os.path.abspath("..")
+    sys.path.insert(0, repo_root)
+    # cells that run `python -m minigpt_helpers` start a new Python, which needs the path too
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")]))
 
 from minigpt_helpers.notebook import start
 
@@ -160,15 +163,15 @@ for name, k in per_token.items():
 ax.set(xlabel="bytes per token", ylabel="perplexity per token", yscale="log",
        title=f"one model quality ({my_bpb:.2f} bits per byte), many perplexities")
 plt.show()
-check(max(per_token.values()) / min(per_token.values()) > 1.5,
-      "the same text is cut into tokens of very different sizes, so per-token perplexities cannot be compared")
+print(f"the same text, cut into tokens {max(per_token.values()) / min(per_token.values()):.1f} times longer or shorter: "
+      "per-token perplexities of different tokenizers cannot be compared")
 
 # %% [markdown]
 # ## 2. The exact evaluation: a sliding window over the whole split
 #
 # 05_training estimated the validation loss on a few random windows. Two things make that
 # estimate rough. It is a sample (a different seed gives a different number). And inside a
-# window, the first token is predicted from nothing, the second from one token, and so on: on
+# window, the first target is predicted from one token, the second from two, and so on: on
 # average a token sees only half the context the model can use. How much does context matter
 # to *this* model? Score non-overlapping windows and average the loss by position in the window:
 
@@ -240,8 +243,11 @@ ax.set(xlabel="token position", ylabel="window", title=f"context {W}, stride {W 
 plt.show()
 
 # %% [markdown]
-# The stride trades time for context. On the same stretch of text, a smaller stride lowers the loss
-# a little and multiplies the work:
+# The stride trades time for context. On the same stretch of text, a smaller stride gives each
+# scored token more context and multiplies the work. Whether the loss falls with it depends on the
+# curve above: a model that uses its context scores lower with a smaller stride; a model whose
+# curve is flat (the `ci` and `cpu` runs) gets four losses that differ by a few hundredths of a
+# nat either way, the noise of scoring only 16 windows of text:
 
 # %%
 sample_ids = np.concatenate([[tok.eot_id], np.asarray(val[:min(len(val), 16 * W)])])
@@ -252,7 +258,10 @@ for stride in (W, W // 2, W // 4, W // 8):
     rows.append((stride, s.nll.mean(), s.forward_positions / len(s.nll), time.perf_counter() - t0))
 for stride, loss, cost, secs in rows:
     print(f"stride {stride:>4}: loss {loss:.4f}, {cost:4.1f} positions computed per token scored, {secs:.2f} s")
-check(rows[-1][1] <= rows[0][1] + 0.01, "more context (smaller stride) does not make the loss worse")
+print(f"the four losses span {max(r[1] for r in rows) - min(r[1] for r in rows):.3f} nats")
+costs = [cost for _, _, cost, _ in rows]
+check(all(later > 1.5 * earlier for earlier, later in zip(costs, costs[1:])),
+      "each halving of the stride nearly doubles the positions computed per token scored")
 
 # %% [markdown]
 # The package scores the whole validation split this way, with the default stride of half the
@@ -299,7 +308,10 @@ quick = evaluation.quick_section(gpt, val, ckpt.config["train"], seeds=settings[
                                  exact_loss=total["loss"])
 print(f"training's estimate (seed {quick['seed']}): {quick['loss']:.4f}; over {len(quick['estimates'])} seeds "
       f"{quick['mean']:.4f} ± {quick['std']:.4f}; exact: {total['loss']:.4f}")
-check_close(quick["loss"], ckpt.meta["val_loss"], "the same batches give the value training logged", atol=1e-4)
+# In float32 the same batches give the same number to 1e-4; in bf16 or fp16 (a GPU) the rounding
+# differs a little between training's compiled model and this plain one.
+check_close(quick["loss"], ckpt.meta["val_loss"], f"the same batches give the value training logged ({quick['precision']})",
+            atol=1e-4 if quick["precision"] == "fp32" else 2e-2)
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 2.8), dpi=90)
@@ -314,8 +326,9 @@ plt.show()
 # %% [markdown]
 # ## 4. Baselines: what the numbers are worth
 #
-# A loss means little without a scale. Four reference points, scored on exactly the tokens (and
-# bytes) the model was scored on:
+# A loss means little without a scale. Four reference points; the first three are scored on
+# exactly the tokens (and bytes) the model was scored on, the untrained GPT on the first 4,096 of
+# them (a forward pass per window is slow, and a random model's score hardly depends on the text):
 #
 # - **uniform**: every token equally likely, loss ln(vocab size), whatever the text;
 # - **unigram**: token frequencies counted on the training books, no context at all;
@@ -455,7 +468,12 @@ for name in evaluation.WIKITEXT_SPLITS:
 
 # %%
 measured = [s for s in evaluation.WIKITEXT_SPLITS if wiki[s]["available"]]
-check(bool(measured), f"WikiText-2 measured on {measured}")
+if measured or os.environ.get("MINIGPT_DATASETS_DIR"):  # an offline copy was promised: it must load
+    check(bool(measured), f"WikiText-2 measured on {measured}",
+          "check that $MINIGPT_DATASETS_DIR holds the wikitext folder, or unset it to download")
+else:
+    print("WikiText-2 could not be read (see above): connect to the internet, or set MINIGPT_DATASETS_DIR "
+          "to a folder of downloaded copies, and run this section again. The rest of the notebook does not need it.")
 for s in measured:
     check(wiki[s]["bits_per_byte"] > total["bits_per_byte"],
           f"{s}: out of domain, so more bits per byte than on held-out books "
@@ -593,14 +611,15 @@ print(f"best step {curves['best_step']} (val {curves['best_val_loss']:.3f}); las
 # %% [markdown]
 # In the committed `cpu` run the validation loss went 9.017 (step 0), 5.993 (step 200), 5.509
 # (step 1,000), 5.423 (step 1,386), still falling when the 11-minute budget stopped it; the
-# training loss near the end was about 5.0, so validation sits about 0.4 above it. That gap is not
+# training loss near the end was about 5.08, so validation sits 0.34 above it. That gap is not
 # memorisation (the run saw 40% of its training tokens, each once): it is the difference between the training books
 # and four books by other hands. No overfitting: the best checkpoint is the last one, and more
 # training would help.
 #
 # To *see* overfitting, make it happen: a small model trained on only 1,024 tokens of one
-# training book learns them by heart within a hundred steps. Its training loss keeps
-# falling; its validation loss on the held-out books stops falling and climbs.
+# training book learns them by heart: within 150 steps its training loss falls from about 9 to
+# below 1 (0.62 in the committed run), while its validation loss on the held-out books stops
+# falling and climbs.
 
 # %%
 from minigpt_helpers import model as model_lib

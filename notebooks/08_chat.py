@@ -27,11 +27,11 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, context 128 | 62 s (the fine-tune: 40 s) |
+# | `cpu` | 4 layers, 256 wide, context 128 | 62 to 64 s (the fine-tune: 40 s) |
 # | `gpu` | ultra-mini (44.9M), context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
-# one torch thread); training the checkpoint first, if it is missing, adds 05's time.
+# torch's default threads: 2 here); training the checkpoint first, if it is missing, adds 05's time.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
@@ -43,8 +43,11 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
     os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
-elif importlib.util.find_spec("minigpt_helpers") is None:
-    sys.path.insert(0, os.path.abspath(".."))  # a checkout used without installing
+elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
+    repo_root = os.path.abspath("..")
+    sys.path.insert(0, repo_root)
+    # cells that run `python -m minigpt_helpers` start a new Python, which needs the path too
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")]))
 
 from minigpt_helpers.notebook import start
 
@@ -146,7 +149,8 @@ s = generation.stream_text(gpt, tok, prompt, config, stop=template.stop_strings(
 reply = "".join(s)
 print(f"without stop strings:\n{prompt}{free}\n\nwith them ({s.finish_reason}):\n{prompt}{reply}")
 check(template.stop_strings() == ["\n"] and "\n" not in reply, "the reply is one line")
-check(free.startswith(reply), "with stop strings, the reply is the start of the free continuation (same seed)")
+check(reply == free.split("\n")[0],
+      "with the stop string, the reply is the free continuation up to its first newline (same seed)")
 
 # %% [markdown]
 # The reply above may well be empty. In the plays among the books a speaker's name is often
@@ -217,16 +221,23 @@ plt.show()
 # ## 5. A persona line
 #
 # The first line sets the scene, and the model's replies follow it as far as a small model can.
-# The same question with two personas (same seed):
+# The same question with two personas, and two seeds for each.
+#
+# Why two seeds? With the same seed, replies to different prompts often share whole phrases, and
+# the persona seems to do nothing. Sampling turns a random number into a token at every step, and
+# the same seed gives the same random numbers (`torch.multinomial` with a generator in the same
+# state); wherever the two next-token distributions are alike, the same number picks the same
+# token. The persona does change the distributions; reading across seeds shows what it changes.
 
 # %%
 captain = ChatTemplate(persona="The captain of a pirate ship talks with a young sailor about the sea.",
                        user_name="SAILOR", bot_name="CAPTAIN")
 for t in (template, captain):
-    session = ChatSession(gpt, tok, config, t)
-    answer = session.reply("What do you fear most?")
-    print(f"{t.persona}\n  {t.user_name}: What do you fear most?\n  {t.bot_name}: {answer}\n")
-    check(session.last_prompt.startswith(t.persona) or session.persona_dropped, "the persona opens the prompt")
+    print(f"{t.persona}\n  {t.user_name}: What do you fear most?")
+    for seed in (0, 1):
+        answer = ChatSession(gpt, tok, config.replace(seed=seed), t).reply("What do you fear most?")
+        print(f"  {t.bot_name} (seed {seed}): {answer}")
+    print()
 
 # %% [markdown]
 # ## 6. A chat session, streamed
@@ -237,12 +248,26 @@ for t in (template, captain):
 
 # %%
 session = ChatSession(gpt, tok, config, template)
+persona_tokens = counts(template.header())
+print(f"context {C} tokens: {session.reply_room} kept for the reply, {persona_tokens} for the persona line, "
+      f"{session.budget - persona_tokens} for the turns (the new message included)\n")
 for message in ("Good morning!", "What are you reading today?", "Is it a happy story?"):
     print(f"READER: {message}\nLIBRARIAN: ", end="")
     for piece in session.stream_reply(message):
         print(piece, end="")  # the notebook shows output as it comes
     print(f"   [{session.last_finish_reason}; {session.last_dropped} turns dropped]")
 check(len(session.history) == 6 and [r for r, _ in session.history] == ["user", "bot"] * 3, "three exchanges in the history")
+
+# %% [markdown]
+# The history holds all three exchanges, but the model does not see them. Look at the turns
+# dropped: on the `cpu` profile the context is 128 tokens, 64 are kept for the reply and the
+# persona line takes 21, so 43 are left for the turns, and one long reply fills them.
+# The second reply was written without the first exchange (2 turns dropped) and the third without
+# either (4 dropped): each reply saw only the persona and the newest message. The chat keeps
+# almost no memory. To keep more, ask for shorter replies (a smaller `max_new_tokens`: the room
+# kept for the reply is that, at most half the context), shorten the persona, or use a model with
+# a longer context (the `gpu` profile's is 512 tokens). Section 9 teaches the model to end its
+# replies sooner.
 
 # %% [markdown]
 # ## 7. The chat widget
@@ -281,8 +306,9 @@ check(talk.stdout.count("LIBRARIAN:") == 2, "two replies, then quit ended it")
 # %% [markdown]
 # ## 9. Teaching the turn format: a short fine-tune on play dialogue
 #
-# Look at the finish reasons above: most replies run until `max_new_tokens` cuts them. A model
-# that read novels writes paragraphs, and its reply line rarely ends on its own. The books hold
+# Look at the finish reasons above: `length` means `max_new_tokens` cut the reply. A model that
+# read novels writes paragraphs, so its replies often run long or to the limit (the comparison at
+# the end of this section counts how many end on their own, and their length). The books hold
 # the shape we want in one place: the plays. *Cyrano de Bergerac* is among the course's books,
 # with every speech tagged by its speaker (`CHRISTIAN (detaining him):`, then the speech on the
 # lines below). `dialogue.play_speeches` reads the speeches, stage directions left out, and
@@ -319,7 +345,8 @@ batch = min(PROFILE.batch_size, 8)
 steps = 10 if PROFILE.name == "ci" else max(20, round(3 * n_train / (batch * C)))  # about 3 epochs; ci: a smoke test
 ft_config = training.TrainConfig.from_profile(
     PROFILE, run=f"{PROFILE.name}-dialogue", init_from=str(ckpt.path.relative_to(artifacts.data_dir())),
-    tokens_dir=str(folder), batch_size=batch, grad_accum_steps=1, max_steps=steps, learning_rate=3e-4,
+    tokens_dir=str(folder.relative_to(artifacts.data_dir())),  # relative: under the data folder, as on the command line
+    batch_size=batch, grad_accum_steps=1, max_steps=steps, learning_rate=3e-4,
     warmup_steps=min(10, steps // 2), eval_interval=max(5, steps // 4), eval_batches=10, time_budget_s=None,
     sample_interval=0, patience=None, compile=False)  # compiling costs more than a few dozen steps take
 before = evaluation.evaluate_text(gpt, tok, held_out, progress=False)["loss"]
@@ -371,9 +398,34 @@ if PROFILE.name != "ci":  # the ci model is too small to learn anything in 10 st
 
 # %% [markdown]
 # To chat with the fine-tuned model: `python -m minigpt_helpers chat --checkpoint <profile>-dialogue`,
-# or pass `ft.model` to a `ChatSession` or the widget above. From the command line the same
-# fine-tune, once this notebook has written the dialogue's token files, is
-# `python -m minigpt_helpers train --run-name <profile>-dialogue --init-from checkpoints/<profile>/best --tokens-dir dialogue/<profile> --lr 3e-4 --warmup 10 --max-steps 60`.
+# or pass `ft.model` to a `ChatSession` or the widget above.
+#
+# The same fine-tune runs from a terminal too, once this notebook has written the dialogue's token
+# files. The cell below builds the command from `ft_config`, with every setting the notebook
+# changed from the profile's training. It names a run of its own: under `<profile>-dialogue` it
+# would find this notebook's finished run and resume it, training nothing (and `--fresh` would
+# delete that run). With `--print-config` the command prints the config it would train with and
+# exits, without training; the check compares that with the notebook's.
+
+# %%
+import json
+import shlex
+
+cli_run = f"{PROFILE.name}-dialogue-cli"
+train_cmd = ["python", "-m", "minigpt_helpers", "train", "--profile", PROFILE.name, "--run-name", cli_run,
+             "--init-from", ft_config.init_from, "--tokens-dir", ft_config.tokens_dir,
+             "--batch-size", str(ft_config.batch_size), "--grad-accum", str(ft_config.grad_accum_steps),
+             "--max-steps", str(ft_config.max_steps), "--lr", str(ft_config.learning_rate),
+             "--warmup", str(ft_config.warmup_steps), "--eval-interval", str(ft_config.eval_interval),
+             "--eval-batches", str(ft_config.eval_batches), "--sample-interval", str(ft_config.sample_interval),
+             "--compile", "off", "--set", "time_budget_s=null", "--set", "patience=null"]
+print(shlex.join(train_cmd))
+shown = subprocess.run([sys.executable, *train_cmd[1:], "--print-config"], capture_output=True, text=True)
+printed = json.loads(shown.stdout) if shown.returncode == 0 else {}
+wanted = ft_config.replace(run=cli_run).to_dict()
+differ = sorted(k for k in wanted if printed.get(k, "missing") != wanted[k])
+check(not differ, "the command trains with the notebook's fine-tune config; only the run name differs",
+      hint=f"these fields differ: {differ}\n{shown.stderr[-500:]}")
 #
 # ## Exercise
 #
@@ -381,16 +433,16 @@ if PROFILE.name != "ci":  # the ci model is too small to learn anything in 10 st
 #
 # Write `fit(turns, count, budget)`: drop turns from the front until `count(template.render(kept))`
 # is at most `budget`, but always keep the last turn; return the kept turns. It is checked against
-# `chat.fit_turns` for every budget from 0 to the whole conversation's size.
+# `chat.fit_turns` for every budget from 0 to one token more than the whole conversation takes.
 
 # %%
 def test_fit(fn):
     total = counts(template.render(history))
-    for b in range(0, total + 2, 3):
+    for b in range(total + 2):  # every budget, up to one more token than the whole conversation
         expected, _ = chat.fit_turns(history, counts, b, template)
         if fn(history, counts, b) != expected:
             check(False, f"budget {b}: expected to keep {len(expected)} turns")
-    print(f"budgets 0 to {total}: the same turns as chat.fit_turns")
+    print(f"budgets 0 to {total + 1}: the same turns as chat.fit_turns")
 
 
 fit = None  # replace with a function (turns, count, budget) -> kept turns

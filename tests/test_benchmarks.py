@@ -62,6 +62,14 @@ def test_train_speed_prints_step_time_and_throughput(tmp_path: Path) -> None:
     assert "1 thread)" in r.stdout  # the device line says how many threads it ran on
 
 
+def test_train_speed_with_gpt2s_vocabulary(tmp_path: Path) -> None:
+    # 50,257 one-character symbols reach past the surrogate code points, which UTF-8 cannot hold
+    r = run_script("train_speed.py", "--profile", "ci", "--vocab-size", "50257", "--steps", "1", "--warmup-steps", "1",
+                   "--compile", "off", "--threads", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "vocab 50257" in r.stdout
+
+
 @pytest.fixture
 def two_books(tmp_path: Path) -> Path:
     folder = tmp_path / "books"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -216,6 +217,15 @@ def test_wikitext_articles_and_prefix() -> None:
     assert evaluation.wikitext_prefix(raw, tok, None) == (raw, 2, 2)
 
 
+def test_wikitext_validation_and_test_load_from_the_offline_copy(shared_datasets) -> None:
+    for split in ("validation", "test"):
+        ok, why = evaluation.wikitext_available(split)
+        assert ok, why
+    if os.environ.get("HF_DATASETS_OFFLINE") == "1":  # with a network it would download instead
+        ok, why = evaluation.wikitext_available("train")  # not in the offline copy: a reason, not a crash
+        assert not ok and "HF_DATASETS_OFFLINE" in why
+
+
 # --------------------------------------------------------------------------- text quality
 
 
@@ -258,6 +268,11 @@ def test_quick_estimate_repeats_trainings_val_loss(tiny_run) -> None:
     est = evaluation.quick_estimate(ckpt.model, val, batches=config.eval_batches, batch_size=config.batch_size,
                                     seed=config.seed + 1)
     assert est == pytest.approx(result.best_val_loss, abs=1e-5)
+    quick = evaluation.quick_section(ckpt.model, val, ckpt.config["train"], seeds=2, exact_loss=0.0)
+    assert quick["precision"] == "fp32" and quick["loss"] == est  # training's own format on this device
+    in_bf16 = evaluation.quick_estimate(ckpt.model, val, batches=config.eval_batches, batch_size=config.batch_size,
+                                        seed=config.seed + 1, precision="bf16")
+    assert in_bf16 != est and in_bf16 == pytest.approx(est, abs=0.05)  # autocast really used, rounding only
     exact = evaluation.evaluate_split(ckpt.model, ckpt.tokenizer, val, progress=False)
     assert [d["book_id"] for d in exact["documents"]] == ["val-0", "val-1"]
     assert exact["total"]["bytes"] == val.meta["bytes"]["val"] and exact["total"]["complete"]

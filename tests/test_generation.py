@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from minigpt_helpers import generation as G
+from minigpt_helpers import hardware
 from minigpt_helpers.checkpoint import save_checkpoint
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.model import GPT, GPTConfig
@@ -325,6 +326,47 @@ def test_text_stream_never_splits_a_character(monkeypatch, byte_tok) -> None:
     pieces = list(s)
     assert len(pieces) > 3 and all("\ufffd" not in p for p in pieces)
     assert "".join(pieces) == text == s.text and s.finish_reason == "length" and s.token_ids == ids
+
+
+def test_text_decoder_fed_known_ids_holds_back_half_characters(byte_tok) -> None:
+    text = "na\u00efve caf\u00e9 \U0001F600"
+    ids = byte_tok.encode(text)
+    decoder = G.TextDecoder(byte_tok)
+    pieces = [decoder.push(i) for i in ids] + [decoder.flush()]
+    shown = [p for p in pieces if p]
+    assert "".join(shown) == text == decoder.text and decoder.token_ids == ids
+    assert all("\ufffd" not in p for p in shown)
+    assert len(shown) < len(ids)  # the split characters' first tokens released nothing
+    assert not decoder.stopped
+
+
+def test_text_decoder_stops_at_a_stop_string_and_refuses_more(byte_tok) -> None:
+    decoder = G.TextDecoder(byte_tok, stop="\nREADER:")
+    ids, shown = byte_tok.encode("plain words\nREADER: more"), ""
+    while not decoder.stopped:
+        shown += decoder.push(ids[len(decoder.token_ids)])
+    assert shown == "plain words" == decoder.text and decoder.flush() == ""
+    assert len(decoder.token_ids) < len(ids)  # it stopped at the stop string, before the end
+    with pytest.raises(RuntimeError, match="new TextDecoder"):
+        decoder.push(1)
+    with pytest.raises(ValueError, match="empty string"):
+        G.TextDecoder(byte_tok, stop=["x", ""])
+
+
+def test_timers_wait_for_the_models_device(monkeypatch, model) -> None:
+    # CUDA and MPS run behind Python: both timers must wait for the device (hardware.synchronize
+    # knows each kind), or they would time only the queueing of the work
+    asked = []
+    monkeypatch.setattr(G, "synchronize", lambda device: asked.append(torch.device(device).type) or (lambda: None))
+    G.time_generation(model, PROMPT, 3, use_cache=True)
+    G.time_decode_parts(model, repeats=1)
+    assert asked == ["cpu", "cpu"]
+    calls = []
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append("mps"))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: calls.append("cuda"))
+    for kind in ("mps", "cuda", "cpu"):
+        hardware.synchronize(kind)()
+    assert calls == ["mps", "cuda"]
 
 
 def test_text_stop_string_across_tokens_is_cut_and_never_shown(monkeypatch, byte_tok) -> None:

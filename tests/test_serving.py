@@ -120,6 +120,12 @@ def test_health_and_models(client) -> None:
     assert models["object"] == "list" and [m["id"] for m in models["data"]] == ["tiny"]
     card = models["data"][0]
     assert card["object"] == "model" and card["context_length"] == 48 and card["defaults"]["max_tokens"] == 12
+    # the advertised ranges are the ones requests are held to: top_p 0 itself is refused
+    assert card["limits"]["temperature"] == {"min": 0, "max": 2}
+    assert card["limits"]["top_p"] == {"min_exclusive": 0, "max": 1}
+    assert client.post("/v1/completions", json={"prompt": "x", "max_tokens": 1, "top_p": 0}).status_code == 400
+    at_the_edges = {"prompt": "x", "max_tokens": 1, "top_p": 1, "temperature": 2}
+    assert client.post("/v1/completions", json=at_the_edges).status_code == 200
     assert client.get("/v1/models/tiny").json()["id"] == "tiny"
     missing = client.get("/v1/models/gpt-4")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
@@ -443,7 +449,7 @@ def test_cli_serves_on_localhost_and_stops_cleanly(folder) -> None:
         assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] <= 4
         assert httpx.post(f"{server.url}/v1/completions", json={"prompt": "x", "max_tokens": 65}).status_code == 400
         process = server.process
-    assert process.returncode == 0, server.log()[-2000:]
+    assert process.returncode == serving.STOPPED_EXIT_CODE, server.log()[-2000:]
     assert not server.running and "serving tiny on http://127.0.0.1:" in server.log()
 
 
