@@ -10,6 +10,10 @@
 Setting up creates ``.venv`` beside this file (unless a virtual or conda environment is already
 active), installs the pinned requirements and the helper package, then re-runs this script
 inside it. Works with Python 3.10+ on Linux, macOS and Windows.
+
+Settings that name folders (``MINIGPT_DATA_DIR``, ``MINIGPT_DATASETS_DIR``, ``TIKTOKEN_CACHE_DIR``,
+``HF_HOME``) may be relative to where you run this; they are made absolute before any notebook
+starts, because notebook kernels start in ``notebooks/``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 NOTEBOOKS = ROOT / "notebooks"
+FOLDER_SETTINGS = ("MINIGPT_DATA_DIR", "MINIGPT_DATASETS_DIR", "TIKTOKEN_CACHE_DIR", "HF_HOME", "HF_DATASETS_CACHE")
+TEST_PROFILE_ENV = "MINIGPT_TEST_PROFILE"  # the tests' profile (default ci), never the learner's MINIGPT_PROFILE
 
 
 def _venv_python() -> Path:
@@ -35,6 +41,28 @@ def _venv_python() -> Path:
 def _in_managed_env() -> bool:
     """True inside any virtual or conda environment (then we install into it)."""
     return sys.prefix != getattr(sys, "base_prefix", sys.prefix) or bool(os.environ.get("CONDA_PREFIX"))
+
+
+def absolute_folder_settings(env: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Make folder settings absolute, in place: a kernel starting in notebooks/ would read a
+    relative one from there, not from where the command was typed."""
+    for name in FOLDER_SETTINGS:
+        value = env.get(name)
+        if value and not os.path.isabs(os.path.expanduser(value)):
+            env[name] = str(Path(value).expanduser().resolve())
+
+
+def _run_pip(args: list[str], what: str) -> None:
+    """pip install, with a hint instead of a traceback when it fails."""
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *args])
+    if result.returncode != 0:
+        sys.exit(
+            f"[setup] installing {what} failed (pip exit code {result.returncode}; its message is above).\n"
+            "  - No network, or a proxy? Check your connection, or install from a folder of wheels:\n"
+            "    pip download -r requirements.txt -d wheels (on a connected machine), then set\n"
+            "    PIP_FIND_LINKS=wheels PIP_NO_INDEX=1 and run this again.\n"
+            "  - Linux without an NVIDIA GPU: torch's CPU build is smaller, see the README's Quick start."
+        )
 
 
 def _requirements_stamp() -> str:
@@ -48,19 +76,24 @@ def setup() -> None:
     """Create .venv if needed, install what is pinned, and continue inside it."""
     if sys.version_info < (3, 10):
         sys.exit(f"Python 3.10 or newer is needed (this is {sys.version.split()[0]}).")
+    if os.environ.get("CONDA_PREFIX") and os.environ.get("CONDA_DEFAULT_ENV") == "base":
+        print("[setup] warning: conda's base environment is active, so the course installs into it; "
+              "`conda env create -f environment.yml` and `conda activate minigpt` keep it separate", flush=True)
     if not _in_managed_env():
         if not _venv_python().exists():
             print(f"[setup] creating {VENV}", flush=True)
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+            if subprocess.run([sys.executable, "-m", "venv", str(VENV)]).returncode != 0:
+                sys.exit("[setup] could not create .venv (see above). On Debian or Ubuntu install the venv "
+                         "module first: sudo apt install python3-venv")
         # Continue inside the venv: same command, its interpreter.
         sys.exit(subprocess.run([str(_venv_python()), str(Path(__file__).resolve()), *sys.argv[1:]]).returncode)
     stamp = Path(sys.prefix) / f".minigpt-installed-{_requirements_stamp()}"
     if stamp.exists():
         return
-    print("[setup] installing requirements.txt and the minigpt_helpers package", flush=True)
-    pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
-    subprocess.run([*pip, "-q", "-r", str(ROOT / "requirements.txt")], check=True)
-    subprocess.run([*pip, "-q", "--no-deps", "-e", str(ROOT)], check=True)
+    print("[setup] installing requirements.txt and the minigpt_helpers package (torch alone is a large "
+          "download the first time)", flush=True)
+    _run_pip(["-q", "-r", str(ROOT / "requirements.txt")], "requirements.txt")
+    _run_pip(["-q", "--no-deps", "-e", str(ROOT)], "the minigpt_helpers package")
     stamp.write_text("ok\n")
 
 
@@ -81,7 +114,10 @@ def execute(nb_path: Path, out_path: Path, timeout: int | None = None) -> float:
         client.execute()
     except CellExecutionError as err:
         # Never beside the lessons: a failed copy goes to the (git-ignored) executed folder.
-        failed = ROOT / "data" / "executed" / f"{nb_path.stem}.failed.ipynb"
+        sys.path.insert(0, str(ROOT))
+        from minigpt_helpers.artifacts import data_dir
+
+        failed = data_dir() / "executed" / f"{nb_path.stem}.failed.ipynb"
         failed.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, failed)
         sys.exit(f"\n{nb_path.name} failed; the partly-run notebook is in {failed}\n{err}")
@@ -126,20 +162,22 @@ def sync(_args: argparse.Namespace | None = None, selected: list[Path] | None = 
     subprocess.run([sys.executable, "-m", "jupytext", "--sync", *map(str, paths)], check=True, cwd=ROOT)
 
 
-def test(args: argparse.Namespace) -> int:
-    """Unit tests and every notebook (nbval) in the ci profile, on a scratch data folder."""
+def test(pytest_args: list[str]) -> int:
+    """Unit tests and every notebook (nbval) in the ci profile, on a scratch data folder.
+
+    The learner's own MINIGPT_PROFILE and MINIGPT_DATA_DIR are not used: the tests must never
+    run for an hour in the cpu profile, nor overwrite data/ with the ci profile's tiny artifacts.
+    MINIGPT_TEST_PROFILE picks another profile on purpose."""
     env = dict(os.environ)
-    env.setdefault("MINIGPT_PROFILE", "ci")
-    scratch = None
-    if "MINIGPT_DATA_DIR" not in env:
-        # Never overwrite the learner's own data/ with the ci profile's tiny artifacts.
-        scratch = tempfile.mkdtemp(prefix="minigpt-test-data-")
-        env["MINIGPT_DATA_DIR"] = scratch
+    absolute_folder_settings(env)
+    env["MINIGPT_PROFILE"] = env.get(TEST_PROFILE_ENV) or "ci"
+    env["MINIGPT_DATA_DIR"] = tempfile.mkdtemp(prefix="minigpt-test-data-")
     print(f"[test] profile {env['MINIGPT_PROFILE']}, data folder {env['MINIGPT_DATA_DIR']}", flush=True)
-    return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT, env=env).returncode
+    return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
 
 
-def main() -> None:
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The command and its options, and what goes on to pytest (everything after ``test``)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="create .venv and install")
@@ -148,11 +186,16 @@ def main() -> None:
         p.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: MINIGPT_PROFILE, else gpu if CUDA else cpu")
         p.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. --only 01 02")
     sub.add_parser("sync", help="jupytext --sync every notebook")
-    p = sub.add_parser("test")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest")
-    args = parser.parse_args()
+    sub.add_parser("test", help="all tests; anything after `test` goes to pytest (e.g. test -x -k cache)")
+    if argv[:1] == ["test"]:  # pytest's own options (-x, -k ..., --lf) pass through untouched
+        return parser.parse_args(argv[:1]), argv[1:]
+    return parser.parse_args(argv), []
 
+
+def main() -> None:
+    args, pytest_args = parse(sys.argv[1:])
     setup()
+    absolute_folder_settings()
     if args.command == "course":
         course(args)
     elif args.command == "outputs":
@@ -160,7 +203,7 @@ def main() -> None:
     elif args.command == "sync":
         sync(args)
     elif args.command == "test":
-        sys.exit(test(args))
+        sys.exit(test(pytest_args))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,22 @@ def stage_dir(stage: str) -> Path:
 # --------------------------------------------------------------------------- atomic writes
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once, at import: os.umask is process-wide and not thread-safe
+
+
+def usual_mode(directory: bool = False) -> int:
+    """The permissions a plain ``open()`` or ``mkdir()`` would give here (0o644 / 0o755 under the
+    usual umask). Temporary files and folders are private (0o600 / 0o700); once renamed into place
+    they should not be, or a server running as another user could not read a model's config."""
+    return (0o777 if directory else 0o666) & ~_UMASK
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
@@ -110,6 +126,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, usual_mode())
         os.replace(tmp, target)
     finally:
         if tmp.exists():

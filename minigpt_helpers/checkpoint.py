@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .artifacts import read_json, read_manifest, stage_dir, write_json_atomic
+from .artifacts import read_json, read_manifest, stage_dir, usual_mode, write_json_atomic
 from .model import GPT, GPTConfig
 from .tokenization import Tokenizer, load_tokenizer
 
@@ -96,6 +96,7 @@ def save_checkpoint(
         write_json_atomic(tmp / CONFIG, config)
         if training_state is not None:
             torch.save(training_state, tmp / TRAINING_STATE)
+        os.chmod(tmp, usual_mode(directory=True))  # mkdtemp made it private
         _replace_folder(tmp, target)
     finally:
         if tmp.exists():
@@ -120,7 +121,17 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
 
     folder = Path(folder)
     config = read_config(folder)
+    if not isinstance(config.get("model"), dict):
+        other = " (it looks like a Hugging Face model folder: load that with transformers)" if (
+            "model_type" in config or "architectures" in config) else ""
+        raise ValueError(
+            f"{folder / CONFIG} is not a minigpt checkpoint's config (format {config.get('format')!r}, no "
+            f"'model' section){other}; pass a folder written by training (data/checkpoints/<run>/best) or by export"
+        )
     model_config = GPTConfig.from_dict(config["model"])
+    if not (folder / TOKENIZER_DIR).is_dir():
+        raise FileNotFoundError(f"{folder / TOKENIZER_DIR} is missing: every checkpoint holds its own tokenizer, so "
+                                "this folder is incomplete; save or export the checkpoint again")
     tokenizer = load_tokenizer(folder / TOKENIZER_DIR)
     if tokenizer.vocab_size != model_config.vocab_size:
         raise ValueError(

@@ -42,6 +42,7 @@ from .artifacts import (
     ensure,
     sha256_file,
     stage_dir,
+    usual_mode,
     write_json_atomic,
     write_manifest,
     write_text_atomic,
@@ -116,7 +117,7 @@ def _building(target: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield tmp
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, usual_mode(directory=True))
         _replace_folder(tmp, target)
     finally:
         if tmp.exists():

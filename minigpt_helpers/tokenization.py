@@ -253,8 +253,11 @@ class BPETokenizer(Tokenizer):
 
     kind = "bpe"
 
-    def __init__(self, tokenizer: Any, sha256: str | None = None) -> None:
+    def __init__(self, tokenizer: Any, sha256: str | None = None, source_text: str | None = None) -> None:
         self._tok = tokenizer
+        # The file it was read from, written back as it was: another `tokenizers` version may
+        # serialise the same vocabulary differently, and the SHA-256 is of the file's bytes.
+        self._source_text = source_text
         # Text that spells "<eos>" is ordinary text: only the caller places special ids.
         # (A runtime switch, not stored in tokenizer.json, so the SHA-256 is unaffected.)
         self._tok.encode_special_tokens = True
@@ -375,7 +378,7 @@ class BPETokenizer(Tokenizer):
 
     def to_json(self) -> str:
         """The ``tokenizer.json`` text (Hugging Face's format) that ``save`` writes."""
-        return self._tok.to_str(pretty=True)
+        return self._source_text if self._source_text is not None else self._tok.to_str(pretty=True)
 
     def _save_files(self, folder: Path) -> None:
         write_text_atomic(folder / "tokenizer.json", self.to_json())
@@ -384,7 +387,9 @@ class BPETokenizer(Tokenizer):
     def from_file(cls, path: str | os.PathLike[str]) -> BPETokenizer:
         from tokenizers import Tokenizer as HFTokenizer
 
-        return cls(HFTokenizer.from_file(str(path)), sha256=sha256_file(path))
+        data = Path(path).read_bytes()
+        text = data.decode("utf-8")
+        return cls(HFTokenizer.from_str(text), sha256=hashlib.sha256(data).hexdigest(), source_text=text)
 
 
 # --------------------------------------------------------------------------- characters

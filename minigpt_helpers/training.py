@@ -531,6 +531,9 @@ class Trainer:
         c = self.config
         compiled = torch.compile(self.raw_model)
         rng = torch.get_rng_state()
+        # the dummy step draws dropout masks on the device too: keep its generator as it was, or a
+        # resumed run (state restored before this) would differ from one that never stopped
+        device_rng = torch.cuda.get_rng_state(self.device) if torch.device(self.device).type == "cuda" else None
         t0 = time.perf_counter()
         try:
             dummy = torch.zeros(c.batch_size, c.context_length, dtype=torch.long, device=self.device)
@@ -544,6 +547,8 @@ class Trainer:
         finally:
             self.raw_model.zero_grad(set_to_none=True)
             torch.set_rng_state(rng)
+            if device_rng is not None:
+                torch.cuda.set_rng_state(device_rng, self.device)
         self.sync = hardware.synchronize(self.device)
         self.sync()
         self.compile_s = time.perf_counter() - t0
@@ -623,7 +628,9 @@ class Trainer:
         if self.scaler:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
         max_norm = c.grad_clip if c.grad_clip > 0 else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), max_norm, foreach=True)
+        # foreach=None: the fused path where the device has it (CPU, CUDA), the plain loop elsewhere
+        # (foreach=True raises on Apple's MPS)
+        norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), max_norm, foreach=None)
         finite = torch.isfinite(norm)
         self.norm_sum += torch.where(finite, norm, torch.zeros_like(norm))
         self.norm_bad += (~finite).to(self.norm_bad.dtype)
@@ -821,8 +828,9 @@ class Trainer:
                 stop_reason = self._check_stop()
                 eval_now = s % c.eval_interval == 0 or stop_reason in FINISHED
                 save_now = s % c.every_checkpoint == 0 or stop_reason is not None
-                if not (s % c.log_interval == 0 or eval_now or save_now):
-                    continue
+                sample_now = bool(c.sample_interval) and s % c.sample_interval == 0
+                if not (s % c.log_interval == 0 or eval_now or save_now or sample_now):
+                    continue  # samples come after the log below, so a sample step is a log step too
                 # a log step: one host sync for the window's mean loss and gradient norm
                 self.sync()
                 now = time.perf_counter()
@@ -911,11 +919,13 @@ def train(
 ) -> TrainResult:
     """Train (or continue) the run ``config`` describes; see ``Trainer`` for the arguments."""
     threads = torch.get_num_threads()
-    trainer = Trainer(config, resume=resume, stop=stop, on_event=on_event, progress=progress)
-    try:
+    trainer = None
+    try:  # building the Trainer sets config.threads, then may fail (a wrong path): restore either way
+        trainer = Trainer(config, resume=resume, stop=stop, on_event=on_event, progress=progress)
         return trainer.run()
     finally:
-        distributed.cleanup(trainer.dist)
+        if trainer is not None:
+            distributed.cleanup(trainer.dist)
         torch.set_num_threads(threads)  # config.threads applies to this run only
 
 

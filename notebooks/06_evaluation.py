@@ -64,7 +64,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from minigpt_helpers import artifacts, baselines, checkpoint, dataset, evaluation, text_quality, training
+from minigpt_helpers import artifacts, baselines, checkpoint, dataset, evaluation, sources, text_quality, training
 from minigpt_helpers.checks import check, check_between, check_close, exercise
 from minigpt_helpers.profiles import pick_device
 
@@ -468,9 +468,10 @@ for name in evaluation.WIKITEXT_SPLITS:
 
 # %%
 measured = [s for s in evaluation.WIKITEXT_SPLITS if wiki[s]["available"]]
-if measured or os.environ.get("MINIGPT_DATASETS_DIR"):  # an offline copy was promised: it must load
+offline = sources.datasets_dir()
+if measured or (offline is not None and (offline / "wikitext-2-raw").is_dir()):  # an offline copy must load
     check(bool(measured), f"WikiText-2 measured on {measured}",
-          "check that $MINIGPT_DATASETS_DIR holds the wikitext folder, or unset it to download")
+          "check the files in $MINIGPT_DATASETS_DIR/wikitext-2-raw (wiki.valid.raw, wiki.test.raw)")
 else:
     print("WikiText-2 could not be read (see above): connect to the internet, or set MINIGPT_DATASETS_DIR "
           "to a folder of downloaded copies, and run this section again. The rest of the notebook does not need it.")

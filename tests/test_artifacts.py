@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,47 @@ def test_raw_is_stale_when_the_book_list_changes() -> None:
     assert "other Gutenberg books" in artifacts.staleness("raw", ci.with_overrides(book_ids=(11,)))
     artifacts.write_manifest("raw", ci, {"origin": {"kind": "local", "folder": "/my/books"}})
     assert artifacts.staleness("raw", ci.with_overrides(book_ids=(11,))) is None  # own books stay
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_atomic_writes_and_checkpoints_get_the_usual_permissions(tmp_path: Path) -> None:
+    """Temporary files are private (0600); once in place a file must be readable as any other,
+    or a server running as another user cannot read a model's config."""
+    import torch
+
+    from minigpt_helpers.checkpoint import save_checkpoint
+    from minigpt_helpers.model import GPT, GPTConfig
+    from minigpt_helpers.tokenization import CharTokenizer
+
+    path = artifacts.write_json_atomic(tmp_path / "a.json", {"x": 1})
+    assert path.stat().st_mode & 0o777 == artifacts.usual_mode()
+    torch.manual_seed(0)
+    tok = CharTokenizer.train(["abc"])
+    folder = save_checkpoint(tmp_path / "ckpt", GPT(GPTConfig(vocab_size=tok.vocab_size, context_length=8, n_layer=1,
+                                                              n_head=1, n_embd=8)), tok)
+    assert folder.stat().st_mode & 0o777 == artifacts.usual_mode(directory=True)
+    assert (folder / "config.json").stat().st_mode & 0o777 == artifacts.usual_mode()
+    assert artifacts.usual_mode() & 0o400 and artifacts.usual_mode(directory=True) & 0o500  # the owner can read
+
+
+def test_loading_a_folder_that_is_not_a_checkpoint_says_what_it_is(tmp_path: Path) -> None:
+    import torch
+
+    from minigpt_helpers.checkpoint import load_checkpoint, save_checkpoint
+    from minigpt_helpers.model import GPT, GPTConfig
+    from minigpt_helpers.tokenization import CharTokenizer
+
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    (hf / "config.json").write_text(json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}))
+    with pytest.raises(ValueError, match="Hugging Face model folder"):
+        load_checkpoint(hf)
+    torch.manual_seed(0)
+    tok = CharTokenizer.train(["abc"])
+    folder = save_checkpoint(tmp_path / "ckpt", GPT(GPTConfig(vocab_size=tok.vocab_size, context_length=8, n_layer=1,
+                                                              n_head=1, n_embd=8)), tok)
+    for f in (folder / "tokenizer").iterdir():
+        f.unlink()
+    (folder / "tokenizer").rmdir()
+    with pytest.raises(FileNotFoundError, match="holds its own tokenizer"):
+        load_checkpoint(folder)

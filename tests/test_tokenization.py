@@ -3,6 +3,7 @@ save/load, the exact parallel split, the coloured token pictures and the stage b
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -12,7 +13,7 @@ import pytest
 
 from minigpt_helpers import artifacts, tokenization
 from minigpt_helpers.profiles import get_profile
-from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer, GPT2Tokenizer, Tokenizer
+from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer, GPT2Tokenizer, Tokenizer, load_tokenizer
 
 # A little original prose to train on when the shared books are not around.
 PROSE = """\
@@ -334,3 +335,22 @@ def test_build_tokenizer_stage_records_the_sha256(data_dir: Path) -> None:
     assert not (folder / "tokenizer.json").exists(), "a BPE file was left beside a char tokenizer"
     tok = tokenization.load_tokenizer()
     assert tok.kind == "char" and tok.decode(tok.encode(EDGE_TEXT)) == EDGE_TEXT
+
+
+def test_a_tokenizer_file_written_by_another_version_survives_load_and_save(tmp_path, small_bpe) -> None:
+    """Another `tokenizers` version may serialise the same vocabulary differently (compact JSON,
+    merges as "a b" strings): re-saving must keep the file, or the recorded SHA-256 stops matching."""
+    first = small_bpe.save(tmp_path / "v1")
+    data = json.loads((first / "tokenizer.json").read_text(encoding="utf-8"))
+    data["model"]["merges"] = [" ".join(m) if isinstance(m, list) else m for m in data["model"]["merges"]]
+    other = json.dumps(data, ensure_ascii=False)  # compact, old-style merges
+    (first / "tokenizer.json").write_text(other, encoding="utf-8")
+    config = json.loads((first / "tokenizer_config.json").read_text())
+    config["sha256"] = hashlib.sha256(other.encode("utf-8")).hexdigest()
+    (first / "tokenizer_config.json").write_text(json.dumps(config))
+
+    loaded = load_tokenizer(first)
+    again = load_tokenizer(loaded.save(tmp_path / "v2"))  # raised "changed after saving" before
+    assert (tmp_path / "v2" / "tokenizer.json").read_text(encoding="utf-8") == other
+    assert again.sha256 == loaded.sha256 == config["sha256"]
+    assert again.encode(PROSE) == small_bpe.encode(PROSE)

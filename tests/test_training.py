@@ -486,3 +486,33 @@ def test_with_a_time_budget_the_decay_follows_whichever_runs_out_first(tiny_data
     assert t.lr_step() == t.step  # steps ahead of the clock: steps decide
     assert training.Trainer(cfg(max_steps=100, warmup_steps=2, time_budget_s=100.0, lr_follows_budget=False),
                             progress=False).lr_step() == 0
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_samples_come_at_every_sample_interval_even_between_log_steps(tiny_data) -> None:
+    result = training.train(cfg(max_steps=9, log_interval=4, eval_interval=100, sample_interval=3,
+                                sample_tokens=5), resume=False, progress=False)
+    assert [s["step"] for s in result.samples] == [3, 6, 9]
+
+
+def test_a_failed_setup_leaves_the_thread_count_as_it_was(tiny_data) -> None:
+    before = torch.get_num_threads()
+    with pytest.raises(FileNotFoundError):
+        training.train(cfg(threads=before + 1, tokens_dir="nowhere"), resume=False, progress=False)
+    assert torch.get_num_threads() == before
+
+
+def test_clipping_does_not_force_the_foreach_path(tiny_data, monkeypatch) -> None:
+    """foreach=True raises on devices without the fused kernels (Apple's MPS): leave the choice to torch."""
+    calls = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("foreach"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    training.train(cfg(max_steps=2), resume=False, progress=False)
+    assert calls and all(f is not True for f in calls)

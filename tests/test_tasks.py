@@ -1,0 +1,60 @@
+"""tasks.py, the course's entry point: argument passing to pytest and folder settings."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    spec = importlib.util.spec_from_file_location("tasks", ROOT / "tasks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("extra", [[], ["-x"], ["-x", "-k", "cache"], ["--lf"], ["tests/test_sources.py", "-x"]])
+def test_everything_after_test_goes_to_pytest(tasks, extra) -> None:
+    args, pytest_args = tasks.parse(["test", *extra])
+    assert args.command == "test" and pytest_args == extra
+
+
+def test_course_options_are_parsed_and_checked(tasks) -> None:
+    args, pytest_args = tasks.parse(["course", "--profile", "ci", "--only", "01", "02"])
+    assert (args.command, args.profile, args.only, pytest_args) == ("course", "ci", ["01", "02"], [])
+    with pytest.raises(SystemExit):
+        tasks.parse(["course", "--profile", "laptop"])  # argparse names the choices
+
+
+def test_relative_folder_settings_become_absolute(tasks, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"MINIGPT_DATA_DIR": "mydata", "MINIGPT_DATASETS_DIR": str(tmp_path / "offline"),
+           "TIKTOKEN_CACHE_DIR": "", "MINIGPT_PROFILE": "cpu"}
+    tasks.absolute_folder_settings(env)
+    assert env["MINIGPT_DATA_DIR"] == str(tmp_path / "mydata")  # from where the command ran
+    assert env["MINIGPT_DATASETS_DIR"] == str(tmp_path / "offline")  # already absolute: kept
+    assert env["TIKTOKEN_CACHE_DIR"] == "" and env["MINIGPT_PROFILE"] == "cpu"  # empty and non-folders untouched
+
+
+def test_the_tests_never_use_the_learners_profile_or_data(tasks, monkeypatch) -> None:
+    seen = {}
+
+    def fake_run(cmd, cwd, env):
+        seen.update(env)
+
+        class Done:
+            returncode = 0
+        return Done()
+
+    monkeypatch.setenv("MINIGPT_PROFILE", "cpu")
+    monkeypatch.setenv("MINIGPT_DATA_DIR", "/somewhere/precious")
+    monkeypatch.delenv("MINIGPT_TEST_PROFILE", raising=False)
+    monkeypatch.setattr(tasks.subprocess, "run", fake_run)
+    assert tasks.test(["-x"]) == 0
+    assert seen["MINIGPT_PROFILE"] == "ci" and seen["MINIGPT_DATA_DIR"] != "/somewhere/precious"
+    assert Path(seen["MINIGPT_DATA_DIR"]).is_dir()
