@@ -94,14 +94,38 @@ def fit_turns(
     ``count_tokens(text) -> int``. The last turn (the new message) is always kept, even when it
     alone is too long (``ChatSession`` then leaves out the persona; if that is not enough,
     generation crops the prompt from the left, and says so).
-    Returns the kept turns and how many were dropped.
+    Returns the kept turns and how many were dropped: the fewest dropped that fit, as dropping
+    them one by one from the oldest would find.
+
+    Dropping one at a time would re-encode the rest each time: quadratic, tens of seconds for a
+    long conversation sent to the server. Instead: keep the newest 2, 4, 8, ... turns until a
+    prompt does not fit, then bisect the gap, counting whole prompts (exact even where a tokenizer
+    merges across turns): O(log n) calls on prompts at most about twice the kept size. It finds
+    the same turns as dropping one at a time because a prompt with fewer turns has fewer tokens
+    (every turn adds at least its speaker's name and a newline).
     """
     turns = list(turns)
-    for dropped in range(len(turns)):
-        kept = turns[dropped:]
-        if count_tokens(template.render(kept)) <= budget:
-            return kept, dropped
-    return turns[-1:], max(0, len(turns) - 1)
+    n = len(turns)
+    if n <= 1:  # nothing to drop: the new message always stays
+        return turns, 0
+
+    def fits(keep: int) -> bool:
+        return count_tokens(template.render(turns[n - keep:])) <= budget
+
+    # keeping `lo` newest turns fits (or lo == 1: always kept); keeping `hi` does not (or hi == n + 1)
+    lo, hi, keep = 1, n + 1, 2
+    while lo < n and hi == n + 1:  # gallop: 2, 4, 8, ... until a prompt does not fit or all turns do
+        if fits(keep):
+            lo, keep = keep, min(2 * keep, n)
+        else:
+            hi = keep
+    while hi - lo > 1:  # binary search between the last that fitted and the first that did not
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return turns[n - lo:], n - lo
 
 
 class ChatSession:

@@ -37,6 +37,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
@@ -420,12 +421,12 @@ def create_app(
             raise APIError(404, f"the model {request.model!r} does not exist; this server serves {name!r} (GET /v1/models)",
                            param="model", code="model_not_found")
 
-    def check_prompt_length(ids: list[int], param: str) -> None:
+    def check_prompt_length(ids: list[int], param: str, fix: str = "Shorten the prompt") -> None:
         if len(ids) > max_prompt:
             why = f"the model's context is {context} tokens" if max_prompt == context else \
                 f"its limit for prompts; the model's context is {context}"
             raise APIError(400, f"the prompt is {len(ids)} tokens; this server reads at most {max_prompt} ({why}). "
-                                "Shorten the prompt", param=param, code="context_length_exceeded")
+                                f"{fix}", param=param, code="context_length_exceeded")
 
     def submit(ids: list[int], config: SamplingConfig, stop: list[str], body: _Request, strip_leading: bool = False) -> Any:
         try:
@@ -560,10 +561,18 @@ def create_app(
         system = " ".join(one_line(m.text) for m in body.messages if m.role in ("system", "developer"))
         template = ChatTemplate(persona=system) if system else ChatTemplate()
         turns = [(USER if m.role == "user" else BOT, m.text) for m in body.messages if m.role in ("user", "assistant")]
-        session = ChatSession(loaded.model, loaded.tokenizer, config, template)
-        session.history = turns[:-1]
-        _, ids = session.build_prompt(one_line(turns[-1][1]))
-        check_prompt_length(ids, "messages")
+
+        def build_prompt() -> list[int]:
+            session = ChatSession(loaded.model, loaded.tokenizer, config, template)
+            # A prompt limit below the chat's budget: drop old turns down to it rather than refuse.
+            session.reply_room = max(session.reply_room, context - max_prompt)
+            session.history = turns[:-1]
+            return session.build_prompt(one_line(turns[-1][1]))[1]
+
+        # Tokenizing up to a megabyte of messages takes a while: off the event loop, so that
+        # /health and the other requests are answered meanwhile.
+        ids = await run_in_threadpool(build_prompt)
+        check_prompt_length(ids, "messages", "Shorten the last message (older messages are dropped as needed)")
         job = submit(ids, config, template.stop_strings() + body.stops, body, strip_leading=True)
         rid, now = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         fingerprint = f"minigpt-{__version__}"

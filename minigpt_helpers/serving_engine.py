@@ -195,6 +195,10 @@ class Engine:
                 self._counts["running"] += 1
             try:
                 self._run(job)
+            except Exception as err:  # a failure past _run's own handling: answer the job, keep the worker
+                log.exception("the engine failed on a job")
+                job.finish_reason, job.finished = "error", time.monotonic()
+                job._send("error", err)
             finally:
                 with self._lock:
                     self._counts["running"] -= 1
@@ -209,13 +213,16 @@ class Engine:
             job.finished = time.monotonic()
             job._send("end", job.finish_reason)
             return
-        ts = stream_text(self.model, self.tokenizer, job.prompt_ids, job.config, stop=job.stop,
-                         stop_at_eot=job.stop_at_eot, use_cache=self.use_cache,
-                         nonblank_start=job.strip_leading)  # a chat reply opens with text, as in chat.py
-        pieces = iter(ts)
         reason: str | None = None
         strip = job.strip_leading
+        pieces: Any = None
         try:
+            # Inside the try: a bad argument (e.g. an empty stop string) must reach the caller as
+            # an error, not kill this worker and leave the job unanswered until its timeout.
+            ts = stream_text(self.model, self.tokenizer, job.prompt_ids, job.config, stop=job.stop,
+                             stop_at_eot=job.stop_at_eot, use_cache=self.use_cache,
+                             nonblank_start=job.strip_leading)  # a chat reply opens with text, as in chat.py
+            pieces = iter(ts)
             for piece in pieces:
                 if strip:  # the reply begins after "NAME:"; drop the space that follows it
                     piece = piece.lstrip()
@@ -239,7 +246,8 @@ class Engine:
             job._send("error", err)
             return
         finally:
-            pieces.close()  # type: ignore[attr-defined]
+            if pieces is not None:
+                pieces.close()
         job.completion_tokens = len(ts.token_ids)
         job.finish_reason = reason
         job.finished = time.monotonic()

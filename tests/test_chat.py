@@ -4,7 +4,10 @@ speaker's tag, the chat widget, and `python -m minigpt_helpers chat` through a s
 
 from __future__ import annotations
 
+import math
 import os
+import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +85,61 @@ def test_fit_turns_drops_oldest_first_and_keeps_the_new_message() -> None:
         if dropped:  # dropping one turn fewer would not have fitted
             assert len(t.render(turns[dropped - 1:])) > budget
     assert C.fit_turns(turns, count, 10_000, t) == (turns, 0)
+
+
+def _fit_turns_one_at_a_time(turns, count, budget, template):
+    """The reference: drop the oldest turn, re-count everything left, until it fits."""
+    turns = list(turns)
+    for dropped in range(len(turns)):
+        if count(template.render(turns[dropped:])) <= budget:
+            return turns[dropped:], dropped
+    return turns[-1:], max(0, len(turns) - 1)
+
+
+def _words_and_marks(text: str) -> int:
+    """A count that merges across turns, as a BPE may: whitespace joins the word after it, so the
+    persona's blank line and the first kept name make one token (two when counted apart)."""
+    return len(re.findall(r"\s*\w+|\s*[^\w\s]+|\s+", text))
+
+
+@pytest.mark.parametrize("count", [len, _words_and_marks], ids=["chars", "merging"])
+@pytest.mark.parametrize("persona", ["A talk between two friends.", ""])
+def test_fit_turns_keeps_the_same_turns_as_dropping_one_at_a_time(count, persona) -> None:
+    rng = random.Random(0)
+    words = ["Who", "are", "you?", "I", "keep", "the", "books.", "'Well,'", "said", "Alice", "0123", "a" * 30]
+    turns = [(USER if i % 2 == 0 else BOT, " ".join(rng.choices(words, k=rng.randint(0, 12)))) for i in range(40)]
+    t = ChatTemplate(persona=persona)
+    for n in (0, 1, 2, 3, 40):
+        conversation = turns[len(turns) - n:]
+        # the answer only changes where a budget meets a prompt's count: every such edge, its two
+        # sides, none at all and more than the whole conversation
+        edges = {count(t.render(conversation[d:])) for d in range(n)}
+        for budget in sorted({0, 10**6} | {e + k for e in edges for k in (-1, 0, 1)}):
+            expected = _fit_turns_one_at_a_time(conversation, count, budget, t)
+            assert C.fit_turns(conversation, count, budget, t) == expected, f"{n} turns, budget {budget}"
+
+
+def test_fit_turns_counts_a_few_prompts_not_every_one() -> None:
+    # The server accepts a megabyte of messages: re-counting the rest after each dropped turn was
+    # quadratic (1,000 turns took 54 s on GPT-2's tokenizer). Count the prompts fit_turns measures.
+    t = ChatTemplate(persona="A talk.")
+    turns = [(USER if i % 2 == 0 else BOT, f"message number {i}") for i in range(2000)]
+    counted: list[int] = []
+
+    def count(text: str) -> int:
+        counted.append(len(text))
+        return len(text)
+
+    for budget in (0, 300, 5_000, 10**9):
+        counted.clear()
+        kept, dropped = C.fit_turns(turns, count, budget, t)
+        assert kept == turns[dropped:] and kept[-1] == turns[-1]
+        assert len(t.render(kept)) <= budget or len(kept) == 1
+        if dropped:
+            assert len(t.render(turns[dropped - 1:])) > budget
+        assert len(counted) <= 2 * math.ceil(math.log2(len(turns))) + 2, f"budget {budget}: {len(counted)} counts"
+        if budget < 10**9:  # never a prompt much longer than the one kept (not the whole conversation)
+            assert max(counted) <= 3 * len(t.render(kept)) + 100, budget
 
 
 # --------------------------------------------------------------------------- the session

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -224,6 +225,72 @@ def test_chat_is_a_chat_session_reply(client, loaded) -> None:
     assert last["choices"][0]["delta"] == {} and last["choices"][0]["finish_reason"] == choice["finish_reason"]
 
 
+def test_chat_drops_old_turns_to_fit_the_servers_prompt_limit(loaded) -> None:
+    # The chat keeps room for the reply (budget 48 - 1 = 47 tokens here); a server limit of 32
+    # is tighter: older turns go until the prompt fits it, rather than a 400 "shorten the prompt".
+    limit, context = 32, loaded.context_length
+    messages = [{"role": "system", "content": "Books."}]
+    for _ in range(6):
+        messages += [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Yes."}]
+    messages.append({"role": "user", "content": "Who?"})
+    config = loaded.defaults.replace(temperature=0.0, max_new_tokens=1)
+    turns = [("user" if m["role"] == "user" else "bot", m["content"]) for m in messages[1:]]
+
+    def session(reply_room: int | None = None) -> ChatSession:
+        s = ChatSession(loaded.model, loaded.tokenizer, config, ChatTemplate(persona="Books."), reply_room=reply_room)
+        s.history = turns[:-1]
+        return s
+
+    default = session()
+    assert len(default.build_prompt("Who?")[1]) > limit, "the chat's own trimming alone would exceed the limit"
+    fitted = session(reply_room=context - limit)
+    with TestClient(create_app(loaded, max_prompt_tokens=limit)) as c:
+        r = c.post("/v1/chat/completions", json={"messages": messages, "max_tokens": 1, "temperature": 0})
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["message"]["content"] == fitted.reply("Who?")
+        used = r.json()["usage"]["prompt_tokens"]
+        assert used == len(loaded.tokenizer.encode(fitted.last_prompt)) and used <= limit
+        assert fitted.last_dropped > default.last_dropped and fitted.last_prompt.endswith("READER: Who?\nLIBRARIAN:")
+        # only a newest message that alone does not fit is refused
+        alone = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "word " * 8}]})
+        assert alone.status_code == 400 and alone.json()["error"]["code"] == "context_length_exceeded"
+        assert "Shorten the last message" in alone.json()["error"]["message"]
+
+
+class _BlockingTokenizer:
+    """The tokenizer, but its next encode waits for ``release``: a long prompt being tokenized."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.armed = inner, False
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def encode(self, text: str) -> list[int]:
+        if self.armed:
+            self.armed = False
+            self.entered.set()
+            self.release.wait(10)
+        return self.inner.encode(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_health_answers_while_a_chat_prompt_is_tokenized(loaded) -> None:
+    tok = _BlockingTokenizer(loaded.tokenizer)
+    app = create_app(ExportedModel(loaded.model, tok, loaded.config, loaded.path, loaded.name, loaded.defaults))
+    with real_server(app) as url, ThreadPoolExecutor(1) as pool:
+        tok.armed = True
+        chat = pool.submit(httpx.post, f"{url}/v1/chat/completions", timeout=30,
+                           json={"messages": [{"role": "user", "content": "Hello there."}], "max_tokens": 2})
+        try:
+            assert tok.entered.wait(10), "the chat request never tokenized its prompt"
+            health = httpx.get(f"{url}/health", timeout=3)  # the event loop is free meanwhile
+            assert health.status_code == 200 and health.json()["status"] == "ok"
+        finally:
+            tok.release.set()
+        assert chat.result().status_code == 200
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -360,6 +427,36 @@ def test_engine_stops_a_generation_its_reader_leaves() -> None:
     wait_until(lambda: engine.stats()["cancelled"] == 1)
     assert job.finish_reason == "cancelled" and job.completion_tokens < 50, "the worker stopped early"
     engine.close()
+
+
+def test_a_job_the_engine_cannot_start_gets_an_error_and_the_worker_lives_on() -> None:
+    # An empty stop string makes stream_text raise before any token: the caller must hear it at
+    # once, not wait for its timeout, and the one worker must still serve the next request.
+    torch.manual_seed(0)
+    tok = CharTokenizer.train([TEXT])
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, context_length=48, n_layer=1, n_head=2, n_embd=16)).eval()
+    engine = Engine(model, tok, max_concurrency=1)
+    config = SamplingConfig(temperature=0.0, max_new_tokens=5)
+
+    async def bad_then_good():
+        bad = engine.submit(tok.encode("It"), config, stop=[""], timeout_s=5)
+        started = time.monotonic()
+        with pytest.raises(ValueError, match="empty string"):
+            await bad.collect()
+        waited = time.monotonic() - started
+        good = engine.submit(tok.encode("It"), config, timeout_s=20)
+        return bad, waited, good, await good.collect()
+
+    try:
+        bad, waited, good, text = asyncio.run(bad_then_good())
+        assert waited < 4, f"the error took {waited:.1f} s: the job waited for its timeout"
+        assert bad.finish_reason == "error" and good.finish_reason in ("stop", "length") and text == good.text
+        wait_until(lambda: engine.stats()["running"] == 0)
+        stats = engine.stats()
+        assert stats["errors"] == 1 and stats["completed"] == 1, stats
+        assert [t.is_alive() for t in engine._threads] == [True], "the worker died"
+    finally:
+        engine.close()
 
 
 def test_timeouts(loaded) -> None:
