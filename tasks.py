@@ -168,8 +168,7 @@ def test(pytest_args: list[str]) -> int:
     The learner's own MINIGPT_PROFILE and MINIGPT_DATA_DIR are not used: the tests must never
     run for an hour in the cpu profile, nor overwrite data/ with the ci profile's tiny artifacts.
     MINIGPT_TEST_PROFILE picks another profile on purpose."""
-    env = dict(os.environ)
-    absolute_folder_settings(env)
+    env = dict(os.environ)  # main() made its folder settings absolute already
     env["MINIGPT_PROFILE"] = env.get(TEST_PROFILE_ENV) or "ci"
     env["MINIGPT_DATA_DIR"] = tempfile.mkdtemp(prefix="minigpt-test-data-")
     print(f"[test] profile {env['MINIGPT_PROFILE']}, data folder {env['MINIGPT_DATA_DIR']}", flush=True)

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from .artifacts import atomic_path, data_dir, ensure, stage_dir, write_json_atomic, write_manifest
+from .hardware import choose_precision
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +363,6 @@ def quick_estimate(
     targets include end-of-text ids; each token reads 0 to context - 1 tokens before it.
     ``precision`` as in training ("auto" picks the device's: bf16 or fp16 on most GPUs)."""
     from .dataset import get_batch
-    from .hardware import choose_precision
 
     device = _model_device(model)
     T = context or model.config.context_length
@@ -685,8 +685,6 @@ def quick_section(model: torch.nn.Module, data: Any, train_config: dict[str, Any
     ``seeds - 1`` other seeds to show its spread, next to the exact loss."""
     batches, bs = int(train_config.get("eval_batches", 20)), int(train_config.get("batch_size", 16))
     seed = int(train_config.get("seed", 42)) + 1
-    from .hardware import choose_precision
-
     # training's own number format, so its logged value can be reproduced (bf16 on most GPUs)
     precision = choose_precision(_model_device(model), str(train_config.get("precision", "auto"))).name
     estimates = [quick_estimate(model, data, batches=batches, batch_size=bs, seed=seed + i, precision=precision)

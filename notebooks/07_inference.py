@@ -83,10 +83,15 @@ print(f"{ckpt.path.relative_to(artifacts.data_dir())}: {gpt.num_parameters() / 1
 # (a `·` is a space).
 
 # %%
+def next_logits(text):
+    """The model's scores for the token after ``text``: (vocab,), on the CPU."""
+    with torch.inference_mode():
+        return gpt(torch.tensor([tok.encode(text)], device=device))[0][0, -1].float().cpu()
+
+
 prompt = "It was a dark and stormy night, and the"
 ids = tok.encode(prompt)
-with torch.inference_mode():
-    logits = gpt(torch.tensor([ids], device=device))[0][0, -1].float().cpu()  # (vocab,): the next token's scores
+logits = next_logits(prompt)
 probs = logits.softmax(-1)
 print(f"{len(ids)} prompt tokens; the likeliest next token: {tok.token_piece(int(probs.argmax()))!r} "
       f"with p = {probs.max():.2f}")
@@ -216,19 +221,13 @@ before_after(probs, after, f"top-p, p = {p} ({n_keep} tokens)")
 # little more than how common each token is, so it keeps about the same number after any prompt.)
 
 # %%
-def next_logits(text):
-    with torch.inference_mode():
-        return gpt(torch.tensor([tok.encode(text)], device=device))[0][0, -1].float().cpu()
-
-
 confident = "It was a dark and stormy night, and Mr"
 kept = {}
-for text in ("The", prompt, confident):
+for text in ("The", prompt, confident):  # the confident prompt last: its scores are drawn below
     scores = next_logits(text)
     kept[text] = int(generation.top_p_filter(scores, p).isfinite().sum())
     print(f"{kept[text]:6,} of {tok.vocab_size:,} tokens kept after {text!r} "
           f"(the likeliest: {label(scores.argmax())!r}, p = {scores.softmax(-1).max():.2f})")
-scores = next_logits(confident)
 before_after(scores.softmax(-1), generation.top_p_filter(scores, p).softmax(-1), f"top-p, p = {p}, after '...and Mr'")
 if PROFILE.name != "ci":
     check(kept[confident] < kept["The"] / 10,
@@ -389,9 +388,10 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 # about one round of kernel launches, so the cache may gain only 1 to 1.5×, and the cell expects
 # 0.5× or more.
 # (`benchmarks/generate_speed.py` measures the same from the command line.) Measured on the
-# development machine (2-core Xeon VM) for the `cpu` model and 512 tokens: 2.8× in the committed
-# run (2.1× to 2.8× in six runs of this notebook today), 2.8× and 2.9× in six runs of the
-# benchmark (218 to 306 against 77 to 105 tokens per second), short of the 5× we aimed for; the
+# development machine (2-core Xeon VM) for the `cpu` model and 512 tokens: 3.0× in the committed
+# run (2.1× to 3.0× in seven runs of this notebook today), 2.8× and 2.9× in six runs of the
+# benchmark (218 to 289 against 77 to 105 tokens per second in the five where both were kept),
+# short of the 5× we aimed for; the
 # cell after the plot shows why. Both paths ask only for the last position's
 # scores (section 2); without that, the uncached path wastes work and the cache looks better than
 # it is. The bigger the model, the closer the speed-up gets to the ratio of the two amounts of
@@ -423,7 +423,7 @@ check_between(speedup, at_least, 1000, f"speed-up with the cache for {n_new} tok
 # and the window's time divided by the grey bar bounds what any cache could gain on this machine.
 # What is left of the one-token step is the fixed cost of its many small operations.
 # `generation.time_decode_parts` measures all three (the benchmark prints the same). On the
-# development machine, `cpu` model, over eleven runs (this cell and the benchmark): reading the
+# development machine, `cpu` model, over twelve runs (this cell and the benchmark): reading the
 # 21 MB took 1.1 to 2.0 ms, one token 2.8 to 4.4 ms (125 operations), a 112-token window 8.6 to
 # 14.8 ms (the shared machine's speed varies that much): the cache could not beat 7 to 10× there,
 # and more than half of each one-token step is per-operation cost, which a 5M-parameter model
