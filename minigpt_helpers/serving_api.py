@@ -535,7 +535,8 @@ def create_app(
             if bad:
                 raise APIError(400, f"prompt holds token ids outside 0..{loaded.tokenizer.vocab_size - 1}: {bad[:5]}",
                                param="prompt")
-        ids = encode_prompt(loaded.tokenizer, prompt)
+        # A long prompt takes a while to tokenize: off the event loop, as for the chat endpoint.
+        ids = await run_in_threadpool(encode_prompt, loaded.tokenizer, prompt)
         prompt_text = prompt if isinstance(prompt, str) else loaded.tokenizer.decode(ids)
         check_prompt_length(ids, "prompt")
         job = submit(ids, config, body.stops, body)

@@ -275,15 +275,18 @@ class _BlockingTokenizer:
         return getattr(self.inner, name)
 
 
-def test_health_answers_while_a_chat_prompt_is_tokenized(loaded) -> None:
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "Hello there."}], "max_tokens": 2}),
+    ("/v1/completions", {"prompt": "Hello there.", "max_tokens": 2}),
+])
+def test_health_answers_while_a_prompt_is_tokenized(loaded, path: str, body: dict) -> None:
     tok = _BlockingTokenizer(loaded.tokenizer)
     app = create_app(ExportedModel(loaded.model, tok, loaded.config, loaded.path, loaded.name, loaded.defaults))
     with real_server(app) as url, ThreadPoolExecutor(1) as pool:
         tok.armed = True
-        chat = pool.submit(httpx.post, f"{url}/v1/chat/completions", timeout=30,
-                           json={"messages": [{"role": "user", "content": "Hello there."}], "max_tokens": 2})
+        chat = pool.submit(httpx.post, f"{url}{path}", timeout=30, json=body)
         try:
-            assert tok.entered.wait(10), "the chat request never tokenized its prompt"
+            assert tok.entered.wait(10), "the request never tokenized its prompt"
             health = httpx.get(f"{url}/health", timeout=3)  # the event loop is free meanwhile
             assert health.status_code == 200 and health.json()["status"] == "ok"
         finally:
