@@ -209,6 +209,27 @@ def describe(device: str | torch.device) -> str:
     return f"cpu ({platform.machine()}, {n} thread{'' if n == 1 else 's'})"
 
 
+def device_rng_state(device: str | torch.device) -> torch.Tensor | None:
+    """The random generator state of a GPU (what dropout draws from there); None on a CPU."""
+    d = torch.device(device)
+    if d.type == "cuda":
+        return torch.cuda.get_rng_state(d)
+    if d.type == "mps":
+        return torch.mps.get_rng_state()
+    return None
+
+
+def set_device_rng_state(device: str | torch.device, state: torch.Tensor | None) -> None:
+    """Put back a state from ``device_rng_state`` (nothing to do on a CPU or for None)."""
+    d = torch.device(device)
+    if state is None:
+        return
+    if d.type == "cuda":
+        torch.cuda.set_rng_state(state, d)
+    elif d.type == "mps":
+        torch.mps.set_rng_state(state)
+
+
 def synchronize(device: str | torch.device) -> Callable[[], None]:
     """A function that waits for queued GPU work (nothing to wait for on a CPU)."""
     kind = torch.device(device).type

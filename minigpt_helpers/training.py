@@ -282,23 +282,33 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def rng_state() -> dict[str, Any]:
-    """The global generators' states as tensors and plain numbers (loadable with weights_only)."""
+def rng_state(device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The global generators' states as tensors and plain numbers (loadable with weights_only).
+
+    ``device``: the training device, whose own generator (dropout on a GPU) is saved as "device".
+    Every process of a multi-GPU run draws the same numbers on its own GPU, so rank 0's state is
+    the one each rank puts back on its GPU.
+    """
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     version, py_state, py_gauss = random.getstate()
+    device_state = hardware.device_rng_state(device)
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "device": {"type": torch.device(device).type, "state": device_state} if device_state is not None else None,
         "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
                   "has_gauss": int(has_gauss), "gauss": float(gauss)},
         "python": {"version": version, "state": torch.tensor(py_state, dtype=torch.int64), "gauss": py_gauss},
     }
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], device: str | torch.device = "cpu") -> None:
+    """Put back what ``rng_state`` saved; the device generator goes to ``device`` if it is of that kind."""
     torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    saved = state.get("device")
+    if saved is not None and saved["type"] == torch.device(device).type:
+        hardware.set_device_rng_state(device, saved["state"])
+    elif state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])  # a checkpoint from before "device" was saved
     n = state["numpy"]
     np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     p = state["python"]
@@ -459,7 +469,7 @@ class Trainer:
             if self.scaler is not None and state.get("scaler"):
                 self.scaler.load_state_dict(state["scaler"])
             self.batches.load_state_dict(state["sampler"])
-            set_rng_state(state["rng"])
+            set_rng_state(state["rng"], self.device)
             self.step, self.tokens, self.elapsed_prior = int(state["step"]), int(state["tokens"]), float(state["elapsed_s"])
             self.best_val, self.best_step = state.get("best_val_loss"), state.get("best_step")
             self.bad_evals = int(state.get("bad_evals", 0))
@@ -533,7 +543,7 @@ class Trainer:
         rng = torch.get_rng_state()
         # the dummy step draws dropout masks on the device too: keep its generator as it was, or a
         # resumed run (state restored before this) would differ from one that never stopped
-        device_rng = torch.cuda.get_rng_state(self.device) if torch.device(self.device).type == "cuda" else None
+        device_rng = hardware.device_rng_state(self.device)
         t0 = time.perf_counter()
         try:
             dummy = torch.zeros(c.batch_size, c.context_length, dtype=torch.long, device=self.device)
@@ -547,8 +557,7 @@ class Trainer:
         finally:
             self.raw_model.zero_grad(set_to_none=True)
             torch.set_rng_state(rng)
-            if device_rng is not None:
-                torch.cuda.set_rng_state(device_rng, self.device)
+            hardware.set_device_rng_state(self.device, device_rng)
         self.sync = hardware.synchronize(self.device)
         self.sync()
         self.compile_s = time.perf_counter() - t0
@@ -704,7 +713,7 @@ class Trainer:
             "format": STATE_FORMAT, "step": self.step, "tokens": self.tokens, "elapsed_s": self.elapsed(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler else None,
-            "sampler": self.batches.state_dict(), "rng": rng_state(),
+            "sampler": self.batches.state_dict(), "rng": rng_state(self.device),
             "best_val_loss": self.best_val, "best_step": self.best_step, "bad_evals": self.bad_evals,
             "val_loss": self.last_val, "world_size": self.dist.world_size,
         }

@@ -289,6 +289,24 @@ def test_sample_text_is_repeatable_and_leaves_the_global_rng_alone(tiny_data) ->
     assert len(long) >= 40
 
 
+def test_each_rank_puts_the_saved_gpu_generator_back_on_its_own_gpu(tmp_path, monkeypatch) -> None:
+    # Two GPUs faked on the CPU: rank 0 saves the state of cuda:0 (the GPUs of a multi-GPU run
+    # all draw the same numbers); rank 1 resumes on cuda:1 and must get that state there, not
+    # the untouched state of cuda:1 as rank 0's process sees it.
+    gpus = {0: torch.tensor([7, 7], dtype=torch.uint8), 1: torch.tensor([1, 1], dtype=torch.uint8)}
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device="cuda": gpus[torch.device(device).index].clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state",
+                        lambda new, device="cuda": gpus.__setitem__(torch.device(device).index, new.clone()))
+    torch.save(training.rng_state("cuda:0"), tmp_path / "s.pt")
+    gpus.update({0: torch.zeros(2, dtype=torch.uint8), 1: torch.zeros(2, dtype=torch.uint8)})  # a new process
+    saved = torch.load(tmp_path / "s.pt", weights_only=True)
+    training.set_rng_state(saved, "cuda:1")
+    assert gpus[1].tolist() == [7, 7] and gpus[0].tolist() == [0, 0]
+    training.set_rng_state(saved, "cpu")  # resumed on a CPU: the GPU's state is not for it
+    assert gpus[0].tolist() == [0, 0]
+    assert training.rng_state("cpu")["device"] is None
+
+
 def test_rng_state_round_trips_through_weights_only_load(tmp_path) -> None:
     training.seed_everything(7)
     state = training.rng_state()
