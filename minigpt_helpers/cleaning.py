@@ -822,7 +822,7 @@ class CleanOptions:
     italics: bool = True  # _italics_ -> italics
     join_lines: bool = True  # hard-wrapped lines -> one line per paragraph
     unicode_form: str | None = "NFC"  # None keeps the text's own form
-    ascii_only: bool = False  # fold to ASCII (seed 004)
+    ascii_only: bool = False  # fold to plain ASCII (é -> e, curly quotes -> straight)
     # filters on documents: the whole "book" (default) or each "paragraph"
     unit: str = "book"
     min_tokens: int = 100  # a "book" shorter than this is a stub, not a book
@@ -862,11 +862,11 @@ class CleanOptions:
         return d
 
 
-# Named option sets: the course's default for books, and the seed documents' settings.
+# Named option sets: the course's default for books, web-style document filters, ASCII folding.
 PRESETS: dict[str, CleanOptions] = {
     "books": CleanOptions(),
-    "seed003": CleanOptions(unit="paragraph", min_tokens=10, max_tokens=2048),  # web-style documents
-    "seed004": CleanOptions(ascii_only=True),
+    "web-documents": CleanOptions(unit="paragraph", min_tokens=10, max_tokens=2048),  # web-style documents
+    "ascii": CleanOptions(ascii_only=True),
 }
 
 

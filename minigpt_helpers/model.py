@@ -14,7 +14,7 @@ onto GPT-2's.
   tensors and saves with ``safetensors.torch.save_file`` as well as ``save_model``.
 - ``new_kv_cache(...)`` makes a ``KVCache``; ``model(idx_new, kv_cache=cache)`` appends the new
   positions (absolute positions ``cache.length ...``) and attends to everything cached.
-- ``PRESETS`` / ``preset(name)``: the seed documents' models and the profiles' models;
+- ``PRESETS`` / ``preset(name)``: the course plan's models, nanoGPT's and the profiles' models;
   ``count_parameters(config)`` and ``memory_table(...)`` say what each costs without building it.
 """
 
@@ -484,7 +484,7 @@ class PresetInfo:
     """Where a preset comes from and what its source says it weighs."""
 
     config: GPTConfig
-    source: str  # the seed document or profile it comes from
+    source: str  # the course plan, nanoGPT or a profile
     vocab_note: str  # which vocabulary its source assumed
     stated_params: float | None = None  # the source's own total, in parameters (None: none stated)
     note: str = ""  # how our count compares with the source's
@@ -493,7 +493,7 @@ class PresetInfo:
 PRESET_INFO: dict[str, PresetInfo] = {
     "ultra-mini": PresetInfo(
         GPTConfig(vocab_size=50257, context_length=512, n_layer=6, n_head=8, n_embd=512),
-        "seed 000 (the gpu profile's model)",
+        "course plan (the gpu profile's model)",
         "GPT-2 BPE, 50,257 tokens",
         40e6,
         "44.9M counted here (25.7M of it the token table, 18.9M the blocks): 'about 40M' to one "
@@ -501,22 +501,15 @@ PRESET_INFO: dict[str, PresetInfo] = {
     ),
     "mini-gpt2": PresetInfo(
         GPTConfig(vocab_size=50257, context_length=1024, n_layer=12, n_head=12, n_embd=768),
-        "seed 000",
+        "course plan (its larger model: GPT-2 small)",
         "GPT-2 BPE, 50,257 tokens",
         124e6,
         "124.4M, GPT-2 small exactly (nanoGPT prints 123.65M because it leaves out the "
         "position table).",
     ),
-    "seed001-small": PresetInfo(
-        GPTConfig(vocab_size=8000, context_length=128, n_layer=4, n_head=4, n_embd=256),
-        "seed 001",
-        "a byte-level BPE of 8,000 tokens trained on the books",
-        None,
-        "5.24M; the same shape as the cpu profile's model.",
-    ),
     "tinystories": PresetInfo(
         GPTConfig(vocab_size=50257, context_length=128, n_layer=6, n_head=6, n_embd=384, dropout=0.1),
-        "seed 002",
+        "course plan (its TinyStories model)",
         "GPT-2 BPE, 50,257 tokens",
         None,
         "30.0M, two thirds of it the token table; with a 8,000-token BPE it would be 13.7M.",
@@ -524,16 +517,16 @@ PRESET_INFO: dict[str, PresetInfo] = {
     "wikitext": PresetInfo(
         GPTConfig(vocab_size=16000, context_length=512, n_layer=6, n_head=6, n_embd=384, ffn_hidden=1536,
                   init="xavier"),
-        "seed 003 (planned Xavier-uniform initialisation)",
+        "course plan (its WikiText-2 model, with Xavier-uniform initialisation)",
         "a BPE of 16,000 tokens",
         46e6,
-        "17.0M counted here (23.1M with an untied head), not the ~46M the seed states: its own "
+        "17.0M counted here (23.1M with an untied head), not the ~46M the plan states: its own "
         "shape (6 x 384, ffn 1536, 16k vocabulary) cannot reach 46M under any reading we tried "
-        "(untied head, GPT-2's vocabulary untied gives 49.4M); treat the seed's total as a slip.",
+        "(untied head, GPT-2's vocabulary untied gives 49.4M); treat the plan's total as a slip.",
     ),
     "shakespeare-char": PresetInfo(
         GPTConfig(vocab_size=65, context_length=64, n_layer=4, n_head=4, n_embd=128, bias=False),
-        "nanoGPT's shakespeare_char (the recipe: ~51 ms/step at batch 12 x 64 on the 2-core development machine)",
+        "nanoGPT (shakespeare_char; the recipe: ~51 ms/step at batch 12 x 64 on the 2-core development machine)",
         "characters: 65 in TinyShakespeare (our CharTokenizer adds <eot> and <unk>: pass vocab_size)",
         0.80e6,
         "0.80M; nanoGPT prints 0.80M too (it leaves out the 8,192 position parameters).",

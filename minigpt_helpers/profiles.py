@@ -4,7 +4,7 @@ A profile is picked once per notebook (``PROFILE = get_profile()``) from ``MINIG
 
 - ``ci``: seconds per notebook, what the test suite runs on 2 CPU cores.
 - ``cpu``: a learner's laptop; minutes per notebook, and a model that writes book-like English.
-- ``gpu``: Colab T4 or a local GPU; seed 000's "ultra-mini" (about 40M parameters).
+- ``gpu``: Colab T4 or a local GPU; the "ultra-mini" (about 40M parameters).
 
 Default: ``gpu`` when CUDA is available, else ``cpu``. Stage modules read the fields they
 need; nothing here imports torch until a device is asked for.
@@ -169,7 +169,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "gpu": Profile(
         name="gpu",
-        summary="GPU (Colab T4 and up): 33 books, GPT-2's tokenizer, seed 000's ultra-mini (~40M)",
+        summary="GPU (Colab T4 and up): 33 books, GPT-2's tokenizer, the ultra-mini model (~40M)",
         book_ids=DEFAULT_BOOK_IDS,
         tokenizer="gpt2",
         bpe_vocab_size=16000,

@@ -27,7 +27,7 @@ trains run ``<name>`` under ``data/checkpoints/`` with the loop of 05_training.
   and the recipe's mean is below it. Speed: 50.7 ms per training step, 107 s for the 2000 steps
   with evaluations; nanoGPT's loop (its model and train.py re-created for the comparison) took
   58.4 ms per step, 124 s, on the same machine the same day.
-- ``wikitext``: seed 003's WikiText-2 model (preset "wikitext": 6 layers, 384 wide, a BPE of
+- ``wikitext``: the course plan's WikiText-2 model (preset "wikitext": 6 layers, 384 wide, a BPE of
   16,000 tokens trained on WikiText-2's train split), with activation checkpointing so it fits
   in 8 GB. It needs the train split, which is downloaded through Hugging Face ``datasets``;
   offline it stops with a message saying so.
@@ -108,7 +108,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "wikitext": Recipe(
         "wikitext",
-        "seed 003's WikiText-2 model: a 16k BPE, 6 layers x 384, context 512, activation checkpointing (8 GB)",
+        "a WikiText-2 model: a 16k BPE, 6 layers x 384, context 512, activation checkpointing (8 GB)",
         _prepare_wikitext,
         dict(model_preset="wikitext", context_length=512, batch_size=8, grad_accum_steps=4, max_steps=5000,
              learning_rate=6e-4, warmup_steps=200, min_lr_ratio=0.1, eval_interval=250, eval_batches=40,

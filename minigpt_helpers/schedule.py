@@ -8,7 +8,7 @@
     decay     cosine from the peak down to the floor (min_lr_ratio * peak) at decay_steps
     floor     every later step stays at the floor
 
-The "plateau extension" of seed 004, as we read it: a schedule that can be stretched. Holding
+A "plateau extension", as we read the idea: a schedule that can be stretched. Holding
 the peak for a fraction of the run (``plateau_fraction``) keeps the model learning fast for
 longer before the cosine cool-down, which is the part of the run where the loss drops most;
 and a run extended past its planned end (``decay_steps`` < ``max_steps``, or a finished run

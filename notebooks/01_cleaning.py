@@ -301,7 +301,7 @@ ax.set(xlabel="line length (characters, capped at 200)", ylabel="lines", title=f
 ax.legend(); plt.show()
 
 # %% [markdown]
-# **ASCII folding (optional).** Seed 004 folds everything to plain ASCII: `é` to `e`, curly
+# **ASCII folding (optional).** Some pipelines fold everything to plain ASCII: `é` to `e`, curly
 # quotes to straight ones, `—` to `--`. The trade-off: a smaller alphabet (a character-level
 # model has fewer symbols to learn, and nothing looks odd in an old terminal) against losing
 # information (`résumé` and `resume` become one word, `£5` becomes `L5`, Greek words vanish).
@@ -335,10 +335,10 @@ check(not differ, f"clean_text equals the rules applied by hand on all {len(raw_
 # %% [markdown]
 # ## 6. Documents and filters
 #
-# The seed documents filter *documents*: drop those outside 10 to 2,048 tokens (seed 003), drop
+# Pipelines built for web text filter *documents*: drop those outside 10 to 2,048 tokens, drop
 # exact duplicates, optionally drop profanity. For web pages a document is a page. For books,
 # what is a document? A whole book is far longer than 2,048 tokens, so that range would drop
-# every book. Treat each paragraph as a document instead, and see what the seed's settings do.
+# every book. Treat each paragraph as a document instead, and see what those web settings do.
 #
 # To count tokens before any tokenizer exists we count **words and punctuation marks**
 # (`\w+|[^\w\s]`). GPT-2's tokenizer makes somewhat more tokens from the same text:
@@ -352,10 +352,10 @@ print(f"{BOOK['book_id']}: {ours:,} words and punctuation marks, {gpt2:,} GPT-2 
 check_between(gpt2 / ours, 1.0, 1.5, "GPT-2 tokens per counted token")
 
 # %%
-seed003 = cleaning.PRESETS["seed003"]  # paragraphs, 10 to 2,048 tokens, exact duplicates dropped
-dropped = cleaning.filter_documents(clean, seed003)
+web = cleaning.PRESETS["web-documents"]  # paragraphs, 10 to 2,048 tokens, exact duplicates dropped
+dropped = cleaning.filter_documents(clean, web)
 n_par = len(clean.split("\n\n"))
-print(f"seed 003 on {BOOK['book_id']}: drops {dropped.units_dropped['length']:,} of {n_par:,} paragraphs "
+print(f"web settings on {BOOK['book_id']}: drops {dropped.units_dropped['length']:,} of {n_par:,} paragraphs "
       f"({100 * dropped.removed['length'].chars / len(clean):.1f}% of the characters) for length, "
       f"{dropped.units_dropped['duplicates']} as duplicates")
 paragraphs = clean.split("\n\n")

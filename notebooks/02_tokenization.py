@@ -242,7 +242,7 @@ display(HTML(widgets.render_tokens(hf, new)))
 # ## 4. Three real tokenizers, one interface
 #
 # - **GPT-2** through `tiktoken`: 50,257 tokens learned by OpenAI on web text (256 bytes, 50,000
-#   merges and one end-of-text token). The seeds' main path.
+#   merges and one end-of-text token). The `gpu` profile's choice.
 # - **A BPE trained on our books** (`tokenizers`), sized by the profile, with three special
 #   tokens: `<bos>`, `<eos>` (our end of text) and `<pad>`.
 # - **Characters**: every distinct character of the books, plus `<eot>` and `<unk>`.
@@ -423,31 +423,31 @@ check(compression["characters"] < ordered[0], "even the smallest BPE beats chara
 # ## 9. What a vocabulary costs in parameters
 #
 # The model's first layer is a table with one row of `n_embd` numbers per token, and its last
-# layer maps back to one score per token (GPT-2 ties the two, so they share one table). The seed
-# documents' ultra-mini model is 512 wide: with GPT-2's vocabulary its token table alone is
+# layer maps back to one score per token (GPT-2 ties the two, so they share one table). The `gpu`
+# profile's model, the "ultra-mini", is 512 wide: with GPT-2's vocabulary its token table alone is
 # 50,257 x 512, about 26M parameters.
 
 # %%
-seed = model.preset("ultra-mini")  # seed 000: 6 layers, 512 wide, GPT-2's vocabulary
-table = torch.nn.Embedding(gpt2.vocab_size, seed.n_embd)
+ultra = model.preset("ultra-mini")  # the gpu profile's model: 6 layers, 512 wide, GPT-2's vocabulary
+table = torch.nn.Embedding(gpt2.vocab_size, ultra.n_embd)
 n_table = sum(p.numel() for p in table.parameters())
-check(n_table == gpt2.vocab_size * seed.n_embd, f"the token table is vocab x width = {gpt2.vocab_size:,} x {seed.n_embd}")
-check_between(n_table / 1e6, 25, 27, "millions of parameters in it (the seed's 'about 26M')")
+check(n_table == gpt2.vocab_size * ultra.n_embd, f"the token table is vocab x width = {gpt2.vocab_size:,} x {ultra.n_embd}")
+check_between(n_table / 1e6, 25, 27, "millions of parameters in it (about 26M)")
 
 # %%
 vocab_sizes = {}
 for label, v in [("characters", chars.vocab_size), (bpe.name, bpe.vocab_size), ("bpe-8000", 8000), ("bpe-16000", 16000), ("GPT-2", gpt2.vocab_size)]:
     if v not in vocab_sizes.values():
         vocab_sizes[label] = v
-counts = [model.count_parameters(seed.replace(vocab_size=v)) for v in vocab_sizes.values()]
+counts = [model.count_parameters(ultra.replace(vocab_size=v)) for v in vocab_sizes.values()]
 embed = [c["token embeddings"] / 1e6 for c in counts]
 others = [(sum(c.values()) - c["token embeddings"]) / 1e6 for c in counts]
 fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
-ax.barh(list(vocab_sizes), embed, color="#dd8452", label=f"token table (vocab x {seed.n_embd})")
+ax.barh(list(vocab_sizes), embed, color="#dd8452", label=f"token table (vocab x {ultra.n_embd})")
 ax.barh(list(vocab_sizes), others, left=embed, color="#4c72b0", label="everything else")
 ax.bar_label(ax.containers[1], labels=[f" table {e:.1f}M of {e + o:.1f}M" for e, o in zip(embed, others)])
 ax.set(xlabel="parameters (millions)", xlim=(0, max(e + o for e, o in zip(embed, others)) * 1.45),
-       title="Seed 000's ultra-mini model, by vocabulary")
+       title="The gpu profile's ultra-mini model, by vocabulary")
 ax.legend(loc="lower right")
 plt.tight_layout()
 plt.show()
@@ -545,7 +545,7 @@ answer_3 = None  # an integer
 
 
 def test_3(saved):
-    ours_table = torch.nn.Embedding(bpe.vocab_size, seed.n_embd).weight.numel()
+    ours_table = torch.nn.Embedding(bpe.vocab_size, ultra.n_embd).weight.numel()
     assert saved == n_table - ours_table, "count vocab x width for both vocabularies and subtract"
 
 
@@ -553,7 +553,7 @@ exercise("parameters saved", answer_3, test_3)
 
 # %%
 # @title Solution (try it yourself first) { display-mode: "form" }
-solution_3 = (gpt2.vocab_size - bpe.vocab_size) * seed.n_embd
+solution_3 = (gpt2.vocab_size - bpe.vocab_size) * ultra.n_embd
 test_3(solution_3)
 print(f"{solution_3 / 1e6:.1f}M parameters fewer with {bpe.name}")
 

@@ -23,7 +23,7 @@
 # | profile | corpus | this notebook | of which `build_tokens` |
 # |---|---|---|---|
 # | `ci` | 3 short books, 512-token BPE: 0.17M tokens | 15 s | 0.3 s |
-# | `cpu` | 33 books (15.5 MB), 8k BPE: 3.9M tokens | 36 to 37 s | 8.7 to 27 s |
+# | `cpu` | 33 books (15.5 MB), 8k BPE: 3.9M tokens | 36 to 37 s | 6.5 to 27 s |
 # | `gpu` (Colab T4) | 33 books, GPT-2 BPE | not yet measured | not yet measured |
 #
 # Measured on the development machine (2 CPU cores shared with other jobs, no GPU, torch 2.13),
@@ -225,7 +225,7 @@ fig.tight_layout()
 # almost never chance. Whatever the model can recall verbatim from training helps it on those.
 #
 # The random-window split below uses windows of the profile's context length, overlapping by
-# half (as seed 000 suggests for training), and sends a random 10% of them to validation.
+# half (twice the training examples from the same text), and sends a random 10% of them to validation.
 
 # %%
 T = PROFILE.context_length
@@ -321,7 +321,7 @@ show_pairs(xb[0], yb[0])
 # Random windows visit some text twice before other text once. The alternative is an **epoch**:
 # cut the file into fixed windows, one starting every `stride` tokens, shuffle their order with a
 # seed, and visit each once. With `stride = T` the windows tile the text; with `stride = T/2`
-# (seed 000's choice) they overlap by half, giving twice the examples per epoch, each text
+# (the course's choice) they overlap by half, giving twice the examples per epoch, each text
 # position seen at two different distances from the window start. The picture shows the first
 # windows of both:
 
@@ -356,12 +356,12 @@ print(saved)
 # %% [markdown]
 # ### The PyTorch way: `Dataset` and `DataLoader`
 #
-# Seed 001 feeds training through PyTorch's own classes. `dataset.WindowDataset` is a `Dataset`
-# of the same fixed windows (item *i* starts at `i * stride`), and `dataset.make_loader` wraps it
-# in a shuffled `DataLoader` with a seeded generator. On a GPU the loader puts batches in
-# **pinned** (page-locked) memory, from which `x.to("cuda", non_blocking=True)` copies while
-# the GPU is still busy with the previous step; `get_batch` and the samplers do the same when
-# given `device="cuda"`.
+# PyTorch has its own classes for feeding training, and many courses use them.
+# `dataset.WindowDataset` is a `Dataset` of the same fixed windows (item *i* starts at
+# `i * stride`), and `dataset.make_loader` wraps it in a shuffled `DataLoader` with a seeded
+# generator. On a GPU the loader puts batches in **pinned** (page-locked) memory, from which
+# `x.to("cuda", non_blocking=True)` copies while the GPU is still busy with the previous step;
+# `get_batch` and the samplers do the same when given `device="cuda"`.
 
 # %%
 loader = dataset.make_loader(train, B, T, stride=T // 2, seed=0)

@@ -18,7 +18,7 @@
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens (0.14M parameters) | 15 to 30 s on 2 busy Xeon cores (dev machine, torch 2.13 CPU) |
 # | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M parameters) | 14 s on the same cores idle (23 to 49 s busy; the outputs below are from the idle run) |
-# | `gpu` | seed 000's "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M) | not yet measured |
+# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M) | not yet measured |
 #
 # Building the missing data stages first adds about 15 s (`ci`) or 20 s (`cpu`) on that machine.
 
@@ -215,7 +215,7 @@ class Block(nn.Module):
 #
 # While training, dropout zeroes a random fraction `p` of the values it sees and scales the rest
 # by 1/(1−p), so a model cannot lean on any single feature; in evaluation it does nothing. The
-# course's small models on a few books use `dropout=0.0` (seed 002's TinyStories model uses 0.1);
+# course's small models on a few books use `dropout=0.0` (the `tinystories` preset uses 0.1);
 # the layers are there for the configs that want them.
 
 # %%
@@ -374,12 +374,14 @@ for part, count in parts.items():
 check(parts == model.count_parameters(config), f"the count by formula equals the built model's: {sum(parts.values()):,}")
 
 # %% [markdown]
-# The presets are the models the course's seed documents describe, and the profiles' models.
-# "source says" is the total the source states. Seed 000's "about 40M" is 44.9M here (to one
+# The presets are the models the course was planned around ("course plan"), nanoGPT's
+# Shakespeare model and the profiles' models. "source says" is the total the source states,
+# where it states one. The plan's "about 40M" for the ultra-mini is 44.9M here (to one
 # significant figure, 40M); its "mini-gpt2" is GPT-2 small, 124.4M (nanoGPT prints 123.65M
-# because it leaves out the position table). Seed 003's WikiText model states about 46M, but its
-# own shape (6 × 384, feed-forward 1536, 16,000 tokens) counts 17.0M, or 23.1M with an untied head:
-# no reading of that config reaches 46M, so take the seed's figure as a slip.
+# because it leaves out the position table). For its WikiText-2 model the plan states about 46M,
+# but that model's own shape (6 × 384, feed-forward 1536, 16,000 tokens) counts 17.0M, or 23.1M
+# with an untied head: no reading of that config reaches 46M, so take the plan's figure as a
+# slip.
 
 # %%
 display(Markdown(model.format_table(model.preset_table())))

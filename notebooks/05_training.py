@@ -19,7 +19,7 @@
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens (0.14M parameters), 30 steps | 21 s |
 # | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M), up to 2,200 steps within a time budget of 11 minutes (1,386 made) | 12 min (720 s) |
-# | `gpu` | seed 000's "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M), 1,500 steps | not yet measured |
+# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M), 1,500 steps | not yet measured |
 #
 # Measured on the development machine: 2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13
 # (CPU). The `cpu` run trained at about 2,500 tokens per second there.
@@ -128,7 +128,7 @@ sched = config.schedule()
 check_close([my_lr(s) for s in range(config.max_steps)], sched.values(), "your schedule vs schedule.LRSchedule")
 
 # %% [markdown]
-# The package's `LRSchedule` also has the "plateau extension" of seed 004, read here as a schedule
+# The package's `LRSchedule` also has a "plateau extension", read here as a schedule
 # you can stretch: `plateau_fraction` holds the peak for part of the run before the cosine
 # starts (more time learning fast), and past `decay_steps` the rate stays at the floor, so a
 # finished run that you resume for more steps continues gently instead of jumping back to the

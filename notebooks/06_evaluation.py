@@ -12,7 +12,7 @@
 #    once, with as much context as the window allows), against training's quick estimate;
 # 3. baselines for scale: a uniform guess, unigram and bigram counts, an untrained model;
 # 4. results per held-out book, and which books the model finds hardest;
-# 5. WikiText-2, the benchmark of seed 003, with the word-level perplexity papers report;
+# 5. WikiText-2, a standard benchmark, with the word-level perplexity papers report;
 # 6. the text it writes: samples at several temperatures, and simple measures of repetition;
 # 7. the loss curves, with overfitting made visible, and an ablation table.
 #
@@ -25,7 +25,7 @@
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 26 s |
 # | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 7 min (400 to 422 s) |
-# | `gpu` | seed 000's ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
+# | `gpu` | the ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13).
 
@@ -417,7 +417,7 @@ print(f"hardest: {hardest['title']} by {hardest['author']} ({hardest['bits_per_b
 # The `ci` profile holds out a single book, so there the table has one row.
 
 # %% [markdown]
-# ## 6. WikiText-2: the benchmark of seed 003
+# ## 6. WikiText-2: a standard benchmark
 #
 # WikiText-2 is a set of good Wikipedia articles with a fixed train, validation and test split, so
 # results from many papers can be compared. Papers report **word-level perplexity**: the total
@@ -487,12 +487,12 @@ for s in measured:
 # held-out books to 3.23 on Wikipedia. Word-level perplexity magnifies every difference:
 # a WikiText word is about 5.4 bytes (with its space), so each extra bit per byte multiplies it by
 # about 2^5.4 ≈ 42. These are the figures of a 5M-parameter model that read 1.4 million tokens of
-# 19th-century books and no Wikipedia, far from seed 003's target of 40, which needs a model
+# 19th-century books and no Wikipedia, far from the target of 40 the `wikitext` recipe aims at, which needs a model
 # trained on WikiText itself (below).
 #
-# ### Seed 003's own WikiText model
+# ### A model trained on WikiText: the `wikitext` recipe
 #
-# Seed 003 trains a model *on* WikiText-2's training split (a BPE of 16,000 tokens trained on it,
+# The `wikitext` recipe trains a model *on* WikiText-2's training split (a BPE of 16,000 tokens trained on it,
 # 6 layers, 384 wide, context 512) and aims at a validation perplexity of 40 or lower. The recipe
 # is in the package; it needs the training split, which Hugging Face `datasets` downloads:
 #
@@ -812,7 +812,7 @@ test_plan(my_plan_solution)
 # - Baselines give the scale: ln(vocab size) for a blind guess (and an untrained model), then
 #   unigram and bigram counts. Per-book results show which kinds of text are hard.
 # - WikiText-2 with word-level perplexity makes results comparable with published ones; this
-#   books model is out of domain there, and seed 003's own WikiText model needs the training split.
+#   books model is out of domain there, and the `wikitext` recipe needs the training split.
 # - Samples at fixed prompts and temperatures, with distinct-n and repetition tracked across
 #   checkpoints, say how the text reads; the curves show whether the model started to overfit.
 #

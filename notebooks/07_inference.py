@@ -26,7 +26,7 @@
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 16 s |
 # | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 42 to 47 s |
-# | `gpu` | seed 000's ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
+# | `gpu` | the ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
 # torch's default threads: 2 here); training the checkpoint first, if it is missing, adds 05's time.
@@ -584,7 +584,7 @@ test_min_p(min_p_filter_solution)
 #
 # The cache holds a key and a value vector for every layer, head and position. Write
 # `cache_bytes(config, batch_size, positions)` for float32 (4 bytes per number), then use it for
-# seed 000's ultra-mini (the `gpu` profile) at a batch of 8 and its full context of 512. It is
+# the ultra-mini (the `gpu` profile's model) at a batch of 8 and its full context of 512. It is
 # checked against the buffers the package really allocates.
 
 # %%

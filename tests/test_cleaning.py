@@ -241,7 +241,7 @@ def test_options_switch_rules_off() -> None:
     text, _ = cleaning.decode_bytes((FIXTURES / "utf8_bom_crlf.txt").read_bytes())
     kept = cleaning.clean_text(text, CleanOptions(gutenberg=False, credits=False, italics=False, min_tokens=0)).text
     assert "START OF THIS PROJECT GUTENBERG" in kept and "Produced by" in kept and "_crates_" in kept
-    ascii_text = cleaning.clean_text(text, cleaning.PRESETS["seed004"]).text
+    ascii_text = cleaning.clean_text(text, cleaning.PRESETS["ascii"]).text
     assert ascii_text.isascii() and "Celeste" in ascii_text
 
 

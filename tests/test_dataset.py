@@ -153,7 +153,7 @@ def test_targets_are_inputs_shifted_by_one_and_windows_stay_inside(profile) -> N
 
 def test_fixed_windows_cover_each_start_once_per_epoch_inside_the_split() -> None:
     data = np.arange(1000, dtype=np.uint16)
-    ds = dataset.WindowDataset(data, 32, stride=16)  # overlapping, as seed 000
+    ds = dataset.WindowDataset(data, 32, stride=16)  # overlapping by half, as the course trains
     assert len(ds) == (1000 - 33) // 16 + 1
     last_x, last_y = ds[len(ds) - 1]
     assert int(last_y[-1]) <= 999
