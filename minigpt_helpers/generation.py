@@ -784,7 +784,8 @@ def sampling_config_from_args(args: argparse.Namespace, default_max_new_tokens: 
     return SamplingConfig(
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         repetition_penalty=args.repetition_penalty,
-        max_new_tokens=args.max_new_tokens or default_max_new_tokens, seed=args.seed,
+        max_new_tokens=default_max_new_tokens if args.max_new_tokens is None else args.max_new_tokens,
+        seed=args.seed,
     )
 
 

@@ -448,6 +448,11 @@ def test_cli_missing_checkpoint_names_the_fix(tmp_path, capsys) -> None:
     assert "no checkpoint there" in capsys.readouterr().err
 
 
+def test_cli_refuses_zero_new_tokens_instead_of_using_the_default(checkpoint_dir, capsys) -> None:
+    assert G.cli(["--checkpoint", str(checkpoint_dir), "--prompt", "It", "--max-new-tokens", "0"]) == 2
+    assert "max_new_tokens=0" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_cli_generate_through_python_dash_m(checkpoint_dir) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
