@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -108,7 +109,9 @@ def execute(nb_path: Path, out_path: Path, timeout: int | None = None) -> float:
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(nb_path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    km, sockets = local_kernel_manager()
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
     t0 = time.time()
     try:
         client.execute()
@@ -121,8 +124,25 @@ def execute(nb_path: Path, out_path: Path, timeout: int | None = None) -> float:
         failed.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, failed)
         sys.exit(f"\n{nb_path.name} failed; the partly-run notebook is in {failed}\n{err}")
+    finally:
+        if sockets:
+            shutil.rmtree(sockets, ignore_errors=True)
     nbformat.write(nb, out_path)
     return time.time() - t0
+
+
+def local_kernel_manager() -> tuple[object | None, str | None]:
+    """On Linux and macOS, a kernel that talks through socket files in a private temporary folder
+    instead of TCP ports, which other users of the machine could listen to (ipykernel warns about
+    that); None, so TCP, on Windows. Returns the manager and its folder, whose path is kept short:
+    a socket's path may hold only about 100 characters."""
+    if os.name != "posix":
+        return None, None
+    from jupyter_client.manager import KernelManager
+
+    folder = tempfile.mkdtemp(prefix="minigpt-kernel-")
+    return KernelManager(kernel_name="python3", transport="ipc",
+                         connection_file=os.path.join(folder, "kernel.json")), folder
 
 
 def course(args: argparse.Namespace) -> None:

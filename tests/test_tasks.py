@@ -58,3 +58,14 @@ def test_the_tests_never_use_the_learners_profile_or_data(tasks, monkeypatch) ->
     assert tasks.test(["-x"]) == 0
     assert seen["MINIGPT_PROFILE"] == "ci" and seen["MINIGPT_DATA_DIR"] != "/somewhere/precious"
     assert Path(seen["MINIGPT_DATA_DIR"]).is_dir()
+
+
+def test_a_notebook_runs_without_the_unencrypted_tcp_warning(tasks, tmp_path, capfd) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; print(40 + 2, os.getcwd())")])
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    tasks.execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", timeout=60)
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs[0]["text"]
+    assert out.split() == ["42", str(tasks.NOTEBOOKS)]  # ran, in notebooks/
+    assert "without encryption" not in capfd.readouterr().err
