@@ -109,9 +109,10 @@ def execute(nb_path: Path, out_path: Path, timeout: int | None = None) -> float:
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(nb_path, as_version=4)
-    km, sockets = local_kernel_manager()
-    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    manager, sockets = local_kernel_manager()
+    options = {"kernel_manager_class": manager} if manager else {}
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}}, **options)
     t0 = time.time()
     try:
         client.execute()
@@ -131,18 +132,22 @@ def execute(nb_path: Path, out_path: Path, timeout: int | None = None) -> float:
     return time.time() - t0
 
 
-def local_kernel_manager() -> tuple[object | None, str | None]:
-    """On Linux and macOS, a kernel that talks through socket files in a private temporary folder
-    instead of TCP ports, which other users of the machine could listen to (ipykernel warns about
-    that); None, so TCP, on Windows. Returns the manager and its folder, whose path is kept short:
-    a socket's path may hold only about 100 characters."""
+def local_kernel_manager() -> tuple[type | None, str | None]:
+    """On Linux and macOS, a kernel manager class whose kernels talk through socket files in a
+    private temporary folder instead of TCP ports, which other users of the machine could listen
+    to (ipykernel warns about that); None, so TCP, on Windows. Returns the class and the folder,
+    whose path is kept short: a socket's path may hold only about 100 characters."""
     if os.name != "posix":
         return None, None
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager  # the kind nbclient makes itself
 
     folder = tempfile.mkdtemp(prefix="minigpt-kernel-")
-    return KernelManager(kernel_name="python3", transport="ipc",
-                         connection_file=os.path.join(folder, "kernel.json")), folder
+
+    class LocalSocketKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(transport="ipc", connection_file=os.path.join(folder, "kernel.json"), **kwargs)
+
+    return LocalSocketKernelManager, folder
 
 
 def course(args: argparse.Namespace) -> None:

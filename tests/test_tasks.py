@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,11 @@ def test_the_tests_never_use_the_learners_profile_or_data(tasks, monkeypatch) ->
 def test_a_notebook_runs_without_the_unencrypted_tcp_warning(tasks, tmp_path, capfd) -> None:
     import nbformat
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; print(40 + 2, os.getcwd())")])
-    nbformat.write(nb, tmp_path / "in.ipynb")
+    code = "import os; print(40 + 2, os.getcwd(), os.getpid())"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), tmp_path / "in.ipynb")
     tasks.execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", timeout=60)
-    out = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs[0]["text"]
-    assert out.split() == ["42", str(tasks.NOTEBOOKS)]  # ran, in notebooks/
+    answer, cwd, pid = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs[0]["text"].split()
+    assert (answer, cwd) == ("42", str(tasks.NOTEBOOKS))  # ran, in notebooks/
+    with pytest.raises(ProcessLookupError):  # and its kernel was shut down, not left running
+        os.kill(int(pid), 0)
     assert "without encryption" not in capfd.readouterr().err
