@@ -502,7 +502,9 @@ def time_decode_parts(model: torch.nn.Module, *, slide: int | None = None, repea
     ``one_token_ms``: one new position with the cache; ``window_ms``: the uncached path's average
     window past the context (``window`` tokens); ``read_weights_ms``: reading every weight once
     (``weights_mb``). A one-token step must read every weight, so ``window_ms / read_weights_ms``
-    bounds what the cache can gain; ``ops`` counts the tensor operations of a one-token step.
+    bounds what the cache can gain. ``products_ms``: the step's ``products`` weight-matrix times
+    vector products alone (every Linear and the output head, on one position), the arithmetic that
+    reads the weights; ``ops`` counts all the tensor operations of a one-token step.
     """
     c = model.config
     slide = slide or default_slide(c.context_length)
@@ -517,13 +519,25 @@ def time_decode_parts(model: torch.nn.Module, *, slide: int | None = None, repea
         cache.length -= 1  # the same position again next time
 
     params = list(model.parameters())
-    sync = synchronize(model_device(model))  # CUDA and MPS run behind Python: wait before reading the clock
+    device, dtype = model_device(model), params[0].dtype
+    head = model.transformer.wte.weight if model.lm_head is None else None  # a tied head is not a Linear
+    matrices = [(m.weight, m.bias) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    matrices += [(head, None)] if head is not None else []
+    vectors = [torch.randn(1, 1, w.size(1), device=device, dtype=dtype) for w, _ in matrices]
+
+    def products() -> None:
+        for (w, b), x in zip(matrices, vectors):
+            F.linear(x, w, b)
+
+    sync = synchronize(device)  # CUDA and MPS run behind Python: wait before reading the clock
     return {
         "one_token_ms": _best_ms(one_token, repeats, 20, sync),
         "window_ms": _best_ms(lambda: model(ids, last_only=True), repeats, 5, sync),
         "window": window,
         "read_weights_ms": _best_ms(lambda: [p.sum() for p in params], repeats, 20, sync),
         "weights_mb": sum(p.numel() * p.element_size() for p in params) / 1e6,
+        "products_ms": _best_ms(products, repeats, 20, sync),
+        "products": len(matrices),
         "ops": count_ops(one_token),
     }
 

@@ -25,7 +25,7 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 42 to 47 s |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 34 to 47 s |
 # | `gpu` | the ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
@@ -377,26 +377,25 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
       f"a {len(long_prompt)}-token prompt reads as its last {C} tokens")
 
 # %% [markdown]
-# **How much faster?** Time greedy generation of many tokens from a short prompt, with and
-# without the cache, and plot the running speed. Without the cache each step costs more as the
-# window fills, then stays at the full-window price; with it each step costs about one position,
-# plus a prefill at each jump of the window. Expected on a CPU: at least 1.5× faster with the
-# cache for the `cpu` and `gpu` models (one timed run each, so a busy machine moves the figure). The `ci` model is so small that a forward pass costs about the
-# same for one position as for 64 (fixed per-call overheads dominate), and the cache's own
-# bookkeeping can even make it slower: anything from 0.5× up. The same holds on a GPU (CUDA) or a
-# Mac's GPU (MPS) for any of these models: there a one-token step and a whole window each cost
-# about one round of kernel launches, so the cache may gain only 1 to 1.5×, and the cell expects
-# 0.5× or more.
-# (`benchmarks/generate_speed.py` measures the same from the command line.) Measured on the
-# development machine (2-core Xeon VM) for the `cpu` model and 512 tokens: 3.0× in the committed
-# run (2.1× to 3.0× in seven runs of this notebook today), 2.8× and 2.9× in six runs of the
-# benchmark (218 to 289 against 77 to 105 tokens per second in the five where both were kept),
-# short of the 5× we aimed for; the
-# cell after the plot shows why. Both paths ask only for the last position's
-# scores (section 2); without that, the uncached path wastes work and the cache looks better than
-# it is. The bigger the model, the closer the speed-up gets to the ratio of the two amounts of
-# work. On a CPU, one token at a time is little work to share between threads; when other
-# programs keep the cores busy, `torch.set_num_threads(1)` can make generation several times faster.
+# **How much faster?** Time greedy generation of many tokens from a short prompt, with and without
+# the cache, and plot the running speed. Without the cache each step costs more as the window
+# fills, then stays at the full-window price; with it each step costs about one position, plus a
+# prefill at each jump of the window. Expected on a CPU: at least 1.5× faster with the cache for
+# the `cpu` and `gpu` models (one timed run each, so a busy machine moves the figure). The `ci`
+# model is so small that a forward pass costs about the same for one position as for 64 (fixed
+# per-call overheads dominate), and the cache's own bookkeeping can even make it slower: anything
+# from 0.5× up. The same holds on a GPU (CUDA) or a Mac's GPU (MPS) for any of these models: there
+# a one-token step and a whole window each cost about one round of kernel launches, so the cache
+# may gain only 1 to 1.5×, and the cell expects 0.5× or more. (`benchmarks/generate_speed.py`
+# measures the same from the command line.) Measured on the development machine (2-core Xeon VM)
+# for the `cpu` model and 512 tokens: 2.7× in the committed run (2.1× to 3.3× in nine runs of
+# this notebook), 2.8× to 3.3× in eight runs of the benchmark (218 to 400 against 77 to 127 tokens
+# per second in the seven where both were kept), short of the 5× we aimed for; the cell after the
+# plot shows why. Both paths ask only for the last position's scores (section 2); without that,
+# the uncached path wastes work and the cache looks better than it is. The bigger the model, the
+# closer the speed-up gets to the ratio of the two amounts of work. On a CPU, one token at a time
+# is little work to share between threads; when other programs keep the cores busy,
+# `torch.set_num_threads(1)` can make generation several times faster.
 
 # %%
 n_new = 512 if PROFILE.name != "ci" else 2 * C
@@ -417,31 +416,40 @@ check_between(speedup, at_least, 1000, f"speed-up with the cache for {n_new} tok
 
 # %% [markdown]
 # **Where the time goes.** Why not 100× faster, when a one-token step does about a hundredth of the
-# arithmetic? Time three things: one token with the cache, the average window the uncached path
-# reads past the context, and simply reading every weight once. A one-token step must read every
-# weight (each takes part in one multiplication), so its time can never drop below the grey bar,
-# and the window's time divided by the grey bar bounds what any cache could gain on this machine.
-# What is left of the one-token step is the fixed cost of its many small operations.
-# `generation.time_decode_parts` measures all three (the benchmark prints the same). On the
-# development machine, `cpu` model, over twelve runs (this cell and the benchmark): reading the
-# 21 MB took 1.1 to 2.0 ms, one token 2.8 to 4.4 ms (125 operations), a 112-token window 8.6 to
-# 14.8 ms (the shared machine's speed varies that much): the cache could not beat 7 to 10× there,
-# and more than half of each one-token step is per-operation cost, which a 5M-parameter model
-# cannot spread over much arithmetic.
+# arithmetic? Time four things: simply reading every weight once, the one-token step's weight
+# products alone (each Linear and the output head times one vector), the whole one-token step
+# with the cache, and the average window the uncached path reads past the context. A one-token
+# step must read every weight (each takes part in one multiplication), so its time can never drop
+# below the grey bar, and the window's time divided by the grey bar bounds what any cache could
+# gain on this machine. The products take about as long as the plain read: they are not the
+# problem. The rest of the one-token step is its many small operations (attention over the cache,
+# layer norms, additions, reshapes), each with a fixed cost of a few microseconds however little
+# it computes. `generation.time_decode_parts` measures all four (the benchmark prints the same).
+# On the development machine, `cpu` model, over sixteen runs (this cell and the benchmark): reading
+# the 21 MB took 0.75 to 2.0 ms, one token 2.25 to 4.4 ms (125 operations), a 112-token window
+# 7.7 to 14.8 ms (the shared machine's speed varies that much): the cache could not beat 7 to 11×
+# there. In the three runs that also timed the 17 weight products, they took 0.74, 0.85 and
+# 1.20 ms of a 2.25, 2.54 and 2.87 ms step: more than half of each one-token step is
+# per-operation cost, which a 5M-parameter model cannot spread over much arithmetic.
 
 # %%
 parts = generation.time_decode_parts(gpt)
-bars = {"read every weight once": parts["read_weights_ms"], "one token, with the cache": parts["one_token_ms"],
+bars = {"read every weight once": parts["read_weights_ms"],
+        f"one token's {parts['products']} weight products": parts["products_ms"],
+        "one token, with the cache": parts["one_token_ms"],
         f"{parts['window']}-token window, no cache": parts["window_ms"]}
-fig, ax = plt.subplots(figsize=(8, 2.2), dpi=90)
-ax.barh(list(bars), list(bars.values()), color=["grey", "tab:blue", "tab:orange"])
+fig, ax = plt.subplots(figsize=(8, 2.6), dpi=90)
+ax.barh(list(bars), list(bars.values()), color=["grey", "tab:cyan", "tab:blue", "tab:orange"])
 for i, ms in enumerate(bars.values()):
     ax.text(ms, i, f" {ms:.2f} ms", va="center", fontsize=8)
-ax.set(xlabel="milliseconds", title=f"one generation step on {device}, {parts['weights_mb']:.0f} MB of weights")
+ax.set(xlabel="milliseconds", xlim=(0, max(bars.values()) * 1.15),
+       title=f"one generation step on {device}, {parts['weights_mb']:.0f} MB of weights")
 ax.invert_yaxis()
 plt.show()
 print(", ".join(f"{name}: {ms:.2f} ms" for name, ms in bars.items()))
-print(f"a one-token step runs {parts['ops']} tensor operations; the cache cannot beat "
+rest = parts["one_token_ms"] - parts["products_ms"]
+print(f"a one-token step runs {parts['ops']} tensor operations; {rest:.2f} ms of it "
+      f"({100 * rest / parts['one_token_ms']:.0f}%) is not the weight products; the cache cannot beat "
       f"{parts['window_ms'] / parts['read_weights_ms']:.1f}x here, and reached {speedup:.1f}x above")
 check(parts["ops"] > 10 * gpt.config.n_layer, "a one-token step is many small operations (more than ten per block)")
 

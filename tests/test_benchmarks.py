@@ -38,13 +38,15 @@ def test_generate_speed_compares_both_paths_and_says_where_the_time_goes(tmp_pat
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "same tokens on both paths: True" in out
-    for label in ("without cache:", "with cache:", "one token with the cache:",
+    for label in ("without cache:", "with cache:", "one token with the cache:", "weight products alone:",
                   "window without it:", "MB of weights once:"):
         assert number_after(label, out) > 0, label
     assert number_after("speed-up with the cache:", out) > 0
     assert number_after("the cache cannot beat", out) > 0
-    ops = re.search(r"the rest: (\d+) small operations", out)
+    ops = re.search(r"with the cache: +[\d.]+ ms \((\d+) tensor operations\)", out)
     assert ops and int(ops.group(1)) > 10, out  # a one-token step is dozens of tensor operations
+    products = re.search(r"its (\d+) weight products", out)
+    assert products and int(products.group(1)) == 4 * 2 + 1, out  # 4 per block of the ci model's 2, the head
 
 
 def test_generate_speed_names_a_missing_checkpoint(tmp_path: Path) -> None:

@@ -292,7 +292,9 @@ def test_time_decode_parts_leaves_the_model_as_it_was(model) -> None:
     parts = G.time_decode_parts(model, slide=4, repeats=1)
     assert parts["window"] == 16 - 2  # context minus half a slide: the average window past the context
     assert parts["weights_mb"] == pytest.approx(sum(p.numel() * 4 for p in model.parameters()) / 1e6)
-    assert all(parts[k] > 0 for k in ("one_token_ms", "window_ms", "read_weights_ms"))
+    assert all(parts[k] > 0 for k in ("one_token_ms", "window_ms", "read_weights_ms", "products_ms"))
+    tied = model.lm_head is None
+    assert parts["products"] == 4 * model.config.n_layer + tied  # q/k/v, attention out, MLP in and out; head
     assert G.generate(model, PROMPT, greedy(10)) == before
 
 
