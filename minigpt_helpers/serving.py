@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import errno
 import logging
 import os
 import re
@@ -254,7 +255,12 @@ def cli(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # the port is taken, or the address is not this machine's
-        print(f"error: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
+        if err.errno == errno.EADDRINUSE:
+            fix = (f"another program (another server started earlier?) already uses port {args.port}: stop it, "
+                   f"or pass another port, e.g. --port {args.port + 1 if args.port < 65535 else 8000}")
+        else:
+            fix = "pass --host 127.0.0.1 (this machine) or one of this machine's own addresses"
+        print(f"error: cannot listen on {args.host}:{args.port}: {err}. {fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C is how a server in a terminal is stopped
         pass

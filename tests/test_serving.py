@@ -559,7 +559,11 @@ def test_cli_reports_errors(folder, tmp_path, capsys) -> None:
     busy = serving._bind("127.0.0.1", 0)
     busy.listen()
     try:
-        assert serving.cli(["--model", str(folder), "--port", str(busy.getsockname()[1])]) == 2
-        assert "cannot listen" in capsys.readouterr().err
+        port = busy.getsockname()[1]
+        assert serving.cli(["--model", str(folder), "--port", str(port)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot listen" in err and "already uses port" in err and f"--port {port + 1}" in err
     finally:
         busy.close()
+    assert serving.cli(["--model", str(folder), "--host", "192.0.2.1", "--port", "0"]) == 2  # not this machine's
+    assert "--host 127.0.0.1" in capsys.readouterr().err
