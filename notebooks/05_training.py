@@ -317,6 +317,13 @@ check_close(package_losses, my_losses, "package's losses vs your loop's, step fo
 # the first few hundred steps; the validation loss follows the training loss from a little above,
 # since the validation books are ones the model never reads.
 
+# %% [markdown]
+# **If the kernel dies mid-run** (a restart, Colab's "Restart session", a laptop that slept): the
+# checkpoints on disk are safe, but running this notebook again from the top starts the run over,
+# because the first session below asks for `resume=False`. To continue it instead, run the setup
+# cell (the first one), then a new cell with `!python -m minigpt_helpers train`: it trains the same
+# profile's run and picks it up from its latest checkpoint, and when it ends, 06 can use it.
+
 # %%
 pause = config.max_steps // 3
 first = Dashboard(f"{config.run}: first session").start(config.replace(stop_at_step=pause), resume=False)
