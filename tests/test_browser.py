@@ -135,6 +135,10 @@ def test_type_a_prompt_press_generate_text_appears(folder, page) -> None:
         stats = page.inner_text("#stats")
         assert "finish: length" in stats and "tokens/s" in stats
         assert page.is_hidden("#error")
+        page.click("#tab-chat")  # each tab has its own status line
+        assert page.inner_text("#stats") == ""
+        page.click("#tab-complete")
+        assert page.inner_text("#stats") == stats
         # the same seed over the API gives the same text: the page streamed the real answer
         import httpx
 

@@ -4,7 +4,14 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { model: null, auth: false, history: [], controller: null, defaultsShown: false };
+const state = { model: null, auth: false, history: [], controller: null, defaultsShown: false,
+                tab: "complete", stats: { complete: "", chat: "" } };
+
+// Each tab keeps its own status line: the chat tab does not show the last completion's speed.
+function setStats(tab, text) {
+  state.stats[tab] = text;
+  if (tab === state.tab) $("stats").textContent = text;
+}
 
 // ------------------------------------------------------------------ settings and errors
 
@@ -85,9 +92,10 @@ function setBusy(busy) {
 // POST a streaming request; call onText(piece) for each piece. Returns the finish reason.
 async function streamRequest(path, body, onText) {
   state.controller = new AbortController();
+  const tab = state.tab;
   setBusy(true);
   showError("");
-  $("stats").textContent = "waiting for the model…";
+  setStats(tab, "waiting for the model…");
   const started = performance.now();
   let firstAt = null, finish = null, usage = null, pieces = 0;
   try {
@@ -120,9 +128,9 @@ async function streamRequest(path, body, onText) {
   }
   const seconds = (performance.now() - (firstAt ?? started)) / 1000;
   const tokens = usage ? usage.completion_tokens : pieces;
-  $("stats").textContent = finish
+  setStats(tab, finish
     ? `${tokens} tokens in ${seconds.toFixed(2)} s (${(tokens / Math.max(seconds, 1e-3)).toFixed(1)} tokens/s) · finish: ${finish}`
-    : "";
+    : "");
   return finish;
 }
 
@@ -181,10 +189,12 @@ async function sendChat(event) {
 function resetChat() {
   state.history = [];
   $("chat-log").replaceChildren();
-  $("stats").textContent = "";
+  setStats("chat", "");
 }
 
 function showTab(name) {
+  state.tab = name;
+  $("stats").textContent = state.stats[name];
   for (const tab of ["complete", "chat"]) {
     const active = tab === name;
     $(`tab-${tab}`).classList.toggle("active", active);
