@@ -23,7 +23,7 @@
 # | profile | corpus | this notebook | of which `build_tokens` |
 # |---|---|---|---|
 # | `ci` | 3 short books, 512-token BPE: 0.17M tokens | 15 s | 0.3 s |
-# | `cpu` | 33 books (15.5 MB), 8k BPE: 3.9M tokens | 36 to 37 s | 6.5 to 27 s |
+# | `cpu` | 33 books (15.5 MB), 8k BPE: 3.9M tokens | 27 to 37 s | 6.5 to 27 s |
 # | `gpu` (Colab T4) | 33 books, GPT-2 BPE | not yet measured | not yet measured |
 #
 # Measured on the development machine (2 CPU cores shared with other jobs, no GPU, torch 2.13),
