@@ -1,6 +1,5 @@
 """Several processes: 2 CPU processes under torchrun (gloo) train exactly like one process with the
-same global batch."""
-
+same global batch, and a stopped two-process run resumes exactly where it stopped."""
 from __future__ import annotations
 
 import os
@@ -17,30 +16,38 @@ from minigpt_helpers.tracking import read_metrics
 from _textgen import sentences
 
 
-def _args(run: str, batch_size: int) -> list[str]:
+def _args(run: str, batch_size: int, dropout: float = 0.0) -> list[str]:
+    model = f'{{"n_layer": 2, "n_head": 2, "n_embd": 32, "bias": false, "dropout": {dropout}}}'
     return ["--profile", "ci", "--run-name", run, "--max-steps", "6", "--eval-interval", "3", "--eval-batches", "4",
             "--batch-size", str(batch_size), "--context", "16", "--warmup", "2", "--log-interval", "1",
             "--device", "cpu", "--no-progress", "--no-tensorboard", "--set", "tokens_dir=tiny",
             "--set", "tokenizer_dir=tiny/tokenizer", "--set", "sample_interval=0",
-            "--set", 'model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 32, "bias": false}']
+            "--set", f"model_overrides={model}"]
 
 
-@pytest.mark.slow
-def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_dir) -> None:
+def _tiny_data(data_dir) -> None:
     folder = data_dir / "tiny"
     train, val = sentences(1, 400), sentences(2, 60)
     tok = CharTokenizer.train([train, val])
     tok.save(folder / "tokenizer")
     dataset.write_token_files(folder, tok, {"train": [train], "val": [val]})
 
-    torch.set_num_threads(1)
-    assert training.cli(_args("one", 4)) == 0  # one process, 4 sequences per step
 
+def _torchrun(data_dir, args: list[str]) -> None:
+    """``minigpt_helpers train`` in two CPU processes (gloo)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MINIGPT_DATA_DIR": str(data_dir)}
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-              "-m", "minigpt_helpers", "train", *_args("two", 2)]  # two processes, 2 sequences each
+              "-m", "minigpt_helpers", "train", *args]
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_dir) -> None:
+    _tiny_data(data_dir)
+    torch.set_num_threads(1)
+    assert training.cli(_args("one", 4)) == 0  # one process, 4 sequences per step
+    _torchrun(data_dir, _args("two", 2))  # two processes, 2 sequences each
 
     run = training.read_run("two")
     assert run["world_size"] == 2 and run["sessions"][0]["backend"] == "gloo" and run["global_batch_tokens"] == 4 * 16
@@ -56,3 +63,23 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_di
     wb = checkpoint.load_checkpoint(checkpoint.find_checkpoint("two", "latest")).model.state_dict()
     for name in wa:
         torch.testing.assert_close(wb[name], wa[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_stopped_and_resumed_repeat_the_run_exactly(data_dir) -> None:
+    # With dropout, every step draws random masks: the resumed processes must continue the
+    # generators, the optimizer and the batches exactly where the stopped ones were.
+    _tiny_data(data_dir)
+    _torchrun(data_dir, _args("whole", 2, dropout=0.2))
+    _torchrun(data_dir, [*_args("halves", 2, dropout=0.2), "--set", "stop_at_step=3"])
+    assert training.read_run("halves")["stop_reason"] == "stopped"
+    _torchrun(data_dir, _args("halves", 2, dropout=0.2))  # resumes from step 3
+    assert [s["start_step"] for s in training.read_run("halves")["sessions"]] == [0, 3]
+    whole, halves = read_metrics(training.run_dir("whole")), read_metrics(training.run_dir("halves"))
+    assert [r["step"] for r in halves] == [r["step"] for r in whole] == list(range(7))
+    for a, b in zip(whole, halves):
+        assert (a["train_loss"], a["val_loss"], a["grad_norm"]) == (b["train_loss"], b["val_loss"], b["grad_norm"]), a["step"]
+    wa = checkpoint.load_checkpoint(checkpoint.find_checkpoint("whole", "latest")).model.state_dict()
+    wb = checkpoint.load_checkpoint(checkpoint.find_checkpoint("halves", "latest")).model.state_dict()
+    for name in wa:
+        assert torch.equal(wa[name], wb[name]), name
