@@ -1,5 +1,6 @@
 """Several processes: 2 CPU processes under torchrun (gloo) train exactly like one process with the
 same global batch, and a stopped two-process run resumes exactly where it stopped."""
+
 from __future__ import annotations
 
 import os
