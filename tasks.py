@@ -142,6 +142,9 @@ def local_kernel_manager() -> tuple[type | None, str | None]:
     from jupyter_client.manager import AsyncKernelManager  # the kind nbclient makes itself
 
     folder = tempfile.mkdtemp(prefix="minigpt-kernel-")
+    if len(folder) > 80:  # a long TMPDIR: the sockets' paths would not fit, so TCP it is
+        shutil.rmtree(folder, ignore_errors=True)
+        return None, None
 
     class LocalSocketKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: object) -> None:

@@ -72,3 +72,11 @@ def test_a_notebook_runs_without_the_unencrypted_tcp_warning(tasks, tmp_path, ca
     with pytest.raises(ProcessLookupError):  # and its kernel was shut down, not left running
         os.kill(int(pid), 0)
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_a_long_temporary_folder_falls_back_to_tcp(tasks, tmp_path, monkeypatch) -> None:
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    monkeypatch.setattr(tasks.tempfile, "tempdir", str(deep))
+    assert tasks.local_kernel_manager() == (None, None)
+    assert list(deep.iterdir()) == []  # nothing left behind
