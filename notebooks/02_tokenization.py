@@ -25,7 +25,7 @@
 # | profile | books | tokenizer written | this notebook |
 # |---|---|---|---|
 # | `ci` | 3 short books (0.38 MB) | BPE, 512 tokens | 8 to 12 s |
-# | `cpu` | 33 books (15.5 MB) | BPE, 8,000 tokens | 39 to 57 s idle, up to 200 s on busy cores |
+# | `cpu` | 33 books (15.5 MB) | BPE, 8,000 tokens | 37 to 57 s idle, up to 200 s on busy cores |
 # | `gpu` (Colab T4) | 33 books | GPT-2 (50,257 tokens) | not yet measured |
 #
 # Measured on the development machine (2 CPU cores shared with other jobs, no GPU, torch 2.13)

@@ -24,7 +24,7 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 26 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 6.5 to 7 min (395 to 422 s) |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 5.5 to 7 min (324 to 422 s) |
 # | `gpu` | the ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13).

@@ -25,7 +25,7 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 34 to 47 s |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 33 to 47 s |
 # | `gpu` | the ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
