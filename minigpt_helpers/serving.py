@@ -55,9 +55,15 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as err:
         sock.close()
-        raise
+        fix = {
+            errno.EADDRINUSE: f"another program (another server started earlier?) already uses port {port}: "
+                              f"stop it, or pass another port, e.g. --port {port + 1 if port < 65535 else 8000}",
+            errno.EADDRNOTAVAIL: "the address is not this machine's: pass --host 127.0.0.1 or one of its own",
+            errno.EACCES: f"port {port} needs administrator rights here: pass a port above 1023, e.g. --port 8000",
+        }.get(err.errno)
+        raise OSError(err.errno, f"cannot listen on {host}:{port}: {err.strerror}" + (f". {fix}" if fix else "")) from err
     return sock
 
 
@@ -254,13 +260,8 @@ def cli(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except OSError as err:  # the port is taken, or the address is not this machine's
-        if err.errno == errno.EADDRINUSE:
-            fix = (f"another program (another server started earlier?) already uses port {args.port}: stop it, "
-                   f"or pass another port, e.g. --port {args.port + 1 if args.port < 65535 else 8000}")
-        else:
-            fix = "pass --host 127.0.0.1 (this machine) or one of this machine's own addresses"
-        print(f"error: cannot listen on {args.host}:{args.port}: {err}. {fix}", file=sys.stderr)
+    except OSError as err:  # the port is taken, or the address is not this machine's (_bind says which)
+        print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C is how a server in a terminal is stopped
         pass
