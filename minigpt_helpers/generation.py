@@ -520,9 +520,9 @@ def time_decode_parts(model: torch.nn.Module, *, slide: int | None = None, repea
 
     params = list(model.parameters())
     device, dtype = model_device(model), params[0].dtype
-    head = model.transformer.wte.weight if model.lm_head is None else None  # a tied head is not a Linear
     matrices = [(m.weight, m.bias) for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    matrices += [(head, None)] if head is not None else []
+    if model.lm_head is None:  # a tied head is the token table, not a Linear
+        matrices.append((model.transformer.wte.weight, None))
     vectors = [torch.randn(1, 1, w.size(1), device=device, dtype=dtype) for w, _ in matrices]
 
     def products() -> None:
