@@ -198,9 +198,14 @@ def test(pytest_args: list[str]) -> int:
     MINIGPT_TEST_PROFILE picks another profile on purpose."""
     env = dict(os.environ)  # main() made its folder settings absolute already
     env["MINIGPT_PROFILE"] = env.get(TEST_PROFILE_ENV) or "ci"
-    env["MINIGPT_DATA_DIR"] = tempfile.mkdtemp(prefix="minigpt-test-data-")
-    print(f"[test] profile {env['MINIGPT_PROFILE']}, data folder {env['MINIGPT_DATA_DIR']}", flush=True)
-    return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
+    scratch = env["MINIGPT_DATA_DIR"] = tempfile.mkdtemp(prefix="minigpt-test-data-")
+    print(f"[test] profile {env['MINIGPT_PROFILE']}, data folder {scratch}", flush=True)
+    code = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
+    if code == 0:
+        shutil.rmtree(scratch, ignore_errors=True)  # all passed: nothing in it worth a look
+    else:
+        print(f"[test] kept the data folder the notebooks wrote, for a look: {scratch}", flush=True)
+    return code
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -129,10 +129,8 @@ class ServerProcess:
         self.args, self.startup_timeout_s = list(args), startup_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
         self.url: str | None = None
-        fd, log_path = tempfile.mkstemp(prefix="minigpt-serve-", suffix=".log")
-        os.close(fd)
-        self._log = Path(log_path)
-        atexit.register(self._log.unlink, missing_ok=True)
+        self._log: Path | None = None  # the server's output, a temporary file while it runs
+        self._log_text: str | None = None  # its contents once stopped (the file is then deleted)
 
     @property
     def command(self) -> list[str]:
@@ -141,7 +139,9 @@ class ServerProcess:
 
     def log(self) -> str:
         """What the server printed so far (its start line, uvicorn's request log, errors)."""
-        return self._log.read_text(encoding="utf-8", errors="replace") if self._log.exists() else ""
+        if self._log_text is not None:
+            return self._log_text
+        return self._log.read_text(encoding="utf-8", errors="replace") if self._log and self._log.exists() else ""
 
     def start(self) -> ServerProcess:
         if self.process is not None:
@@ -149,7 +149,9 @@ class ServerProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         if self.api_key:
             env[API_KEY_ENV] = self.api_key  # not on the command line, where `ps` would show it
-        with open(self._log, "wb") as out:
+        fd, log_path = tempfile.mkstemp(prefix="minigpt-serve-", suffix=".log")
+        self._log = Path(log_path)
+        with os.fdopen(fd, "wb") as out:
             self.process = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT, env=env)
         atexit.register(self.stop)
         deadline = time.monotonic() + self.startup_timeout_s
@@ -204,6 +206,9 @@ class ServerProcess:
                 p.kill()
                 p.wait(5)
         atexit.unregister(self.stop)
+        if self._log_text is None and self._log is not None:  # keep the log in memory, not in a file left behind
+            self._log_text = self.log()
+            self._log.unlink(missing_ok=True)
         return p.returncode
 
     @property

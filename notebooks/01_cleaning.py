@@ -65,6 +65,7 @@ PROFILE = start("01_cleaning")
 
 # %%
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -513,6 +514,7 @@ for skip in demo_manifest["skipped"]:
 check([b["book_id"] for b in demo_manifest["books"]] == ["lighthouse"] and len(demo_manifest["skipped"]) == 4,
       "the good book is cleaned, the four bad files are skipped with a reason")
 check(artifacts.data_dir() != demo_dir / "data", "back on this profile's data folder")
+shutil.rmtree(demo_dir)  # the made-up folder and its scratch data are not needed again
 
 # %% [markdown]
 # ## Exercises

@@ -60,6 +60,7 @@ PROFILE = start("09_serving")
 # %%
 import json
 import pickle
+import shutil
 import tempfile
 import threading
 import time
@@ -135,6 +136,7 @@ except pickle.UnpicklingError as err:
     reason = next((line for line in str(err).splitlines() if "Unsupported global" in line), str(err)[:120])
     print("weights_only=True refused it:", reason.strip())
 check(refused, "weights_only=True does not run the file's code")
+shutil.rmtree(demo.parent)  # the demonstration file is not needed again
 
 # %% [markdown]
 # ### The folder, by hand
@@ -167,6 +169,7 @@ mine = export.load_exported(by_hand)
 with torch.no_grad():
     check(torch.equal(mine.model(ids)[0], gpt(ids)[0]), "the hand-made folder loads with identical logits")
 check(mine.defaults.temperature == 0.8 and mine.name == "by-hand", "generation defaults and name read back")
+shutil.rmtree(by_hand)  # the package's export below is the one the server uses
 
 # %% [markdown]
 # ### The stage, with the package

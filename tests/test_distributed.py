@@ -38,6 +38,7 @@ def _torchrun(data_dir, args: list[str]) -> None:
     """``minigpt_helpers train`` in two CPU processes (gloo)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MINIGPT_DATA_DIR": str(data_dir)}
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+              "--log-dir", str(data_dir / "torchrun-logs"),  # not a new folder in /tmp for every launch
               "-m", "minigpt_helpers", "train", *args]
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]

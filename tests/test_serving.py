@@ -548,9 +548,11 @@ def test_cli_serves_on_localhost_and_stops_cleanly(folder) -> None:
         r = httpx.post(f"{server.url}/v1/completions", json={"prompt": "It was", "max_tokens": 4}, timeout=30)
         assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] <= 4
         assert httpx.post(f"{server.url}/v1/completions", json={"prompt": "x", "max_tokens": 65}).status_code == 400
-        process = server.process
+        process, log_file = server.process, server._log
+        assert log_file.exists()
     assert process.returncode == serving.STOPPED_EXIT_CODE, server.log()[-2000:]
     assert not server.running and "serving tiny on http://127.0.0.1:" in server.log()
+    assert not log_file.exists()  # the log is kept in memory, not left in the temporary folder
 
 
 def test_cli_reports_errors(folder, tmp_path, capsys) -> None:

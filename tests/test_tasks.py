@@ -44,12 +44,13 @@ def test_relative_folder_settings_become_absolute(tasks, tmp_path, monkeypatch) 
 
 def test_the_tests_never_use_the_learners_profile_or_data(tasks, monkeypatch) -> None:
     seen = {}
+    exit_code = 0
 
     def fake_run(cmd, cwd, env):
-        seen.update(env)
+        seen.update(env, existed=Path(env["MINIGPT_DATA_DIR"]).is_dir())
 
         class Done:
-            returncode = 0
+            returncode = exit_code
         return Done()
 
     monkeypatch.setenv("MINIGPT_PROFILE", "cpu")
@@ -58,7 +59,12 @@ def test_the_tests_never_use_the_learners_profile_or_data(tasks, monkeypatch) ->
     monkeypatch.setattr(tasks.subprocess, "run", fake_run)
     assert tasks.test(["-x"]) == 0
     assert seen["MINIGPT_PROFILE"] == "ci" and seen["MINIGPT_DATA_DIR"] != "/somewhere/precious"
-    assert Path(seen["MINIGPT_DATA_DIR"]).is_dir()
+    assert seen["existed"] and not Path(seen["MINIGPT_DATA_DIR"]).exists()  # a scratch folder, removed after a pass
+    exit_code = 1
+    assert tasks.test([]) == 1
+    kept = Path(seen["MINIGPT_DATA_DIR"])
+    assert kept.is_dir()  # after a failure it stays, for a look
+    kept.rmdir()
 
 
 def test_a_notebook_runs_without_the_unencrypted_tcp_warning(tasks, tmp_path, capfd) -> None:
