@@ -3,9 +3,12 @@
 ``Dashboard().start(config)`` shows the curves (train and validation loss, learning rate and
 gradient norm, tokens per second), a progress bar with the time left, the latest sampled text
 and a Stop button, then trains in a background thread so the notebook stays responsive: the
-button works while training runs. ``wait()`` (in the next cell) blocks until training ends,
-then draws a static copy of the curves, which stays in the saved notebook where widgets do
-not render (GitHub). Interrupting the kernel during ``wait()`` stops training the same way.
+button works while training runs. ``await dashboard.wait_async()`` (in the next cell) waits
+until training ends, then draws a static copy of the curves, which stays in the saved notebook
+where widgets do not render (GitHub). Why ``await``: Jupyter handles a widget's click between
+cells, or while a cell awaits; a cell that blocks in plain code (``wait()``) holds the click
+until it ends, so Stop would do nothing during "Run All". Interrupting the kernel while either
+waits stops training the same way as the button.
 
 ``plot_metrics(records)`` draws the same curves from ``metrics.jsonl`` records (06 reuses it).
 """
@@ -125,16 +128,46 @@ class Dashboard:
         self.stop_button.description = "stopping..."
 
     def wait(self, show_figure: bool = True) -> Any:
-        """Block until training ends; then draw the static curves and return the TrainResult."""
+        """Block until training ends; then draw the static curves and return the TrainResult.
+
+        In a notebook prefer ``await wait_async()``: while this blocks, Jupyter holds clicks on Stop.
+        """
+        thread = self._started()
+        try:
+            while thread.is_alive():
+                thread.join(timeout=0.2)
+        except KeyboardInterrupt:  # the notebook's interrupt button: stop cleanly, then wait
+            self._interrupted()
+        return self._finish(show_figure)
+
+    async def wait_async(self, show_figure: bool = True, poll_s: float = 0.2) -> Any:
+        """``result = await dashboard.wait_async()``: ``wait()`` that lets the kernel handle the Stop button.
+
+        Between polls the kernel's event loop runs, and with ipykernel 7 or later that includes
+        widget clicks, so Stop works while this cell waits (an older kernel still holds the click;
+        its interrupt button stops training on any kernel).
+        """
+        import asyncio
+
+        thread = self._started()
+        try:
+            while thread.is_alive():
+                await asyncio.sleep(poll_s)
+        except (KeyboardInterrupt, asyncio.CancelledError):  # an interrupted cell: stop cleanly, then wait
+            self._interrupted()
+        return self._finish(show_figure)
+
+    def _started(self) -> threading.Thread:
         if self._thread is None:
             raise RuntimeError("nothing to wait for: call start(config) first")
-        try:
-            while self._thread.is_alive():
-                self._thread.join(timeout=0.2)
-        except KeyboardInterrupt:  # the notebook's interrupt button: stop cleanly, then wait
-            log.warning("interrupted: stopping training after this step, with a checkpoint")
-            self.stop()
-            self._thread.join()
+        return self._thread
+
+    def _interrupted(self) -> None:
+        log.warning("interrupted: stopping training after this step, with a checkpoint")
+        self.stop()
+        self._started().join()
+
+    def _finish(self, show_figure: bool) -> Any:
         if self.error is not None:
             raise self.error
         if show_figure:  # a static copy below, which stays in the saved notebook; the live one goes

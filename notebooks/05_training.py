@@ -305,9 +305,12 @@ check_close(package_losses, my_losses, "package's losses vs your loop's, step fo
 #
 # The dashboard shows the training and validation loss, the learning rate with the gradient norm,
 # and the tokens per second, updating in place; the latest sampled text appears under the plot.
-# Training runs in the background, so the notebook stays responsive: **Stop** ends it after the
-# current step and saves a checkpoint (so does the kernel's interrupt button while the next cell
-# waits). Every `eval_interval` steps the validation loss is measured on the same fixed batches,
+# Training runs in a background thread; the next cell waits for it with `await`, which leaves the
+# kernel free to handle your clicks meanwhile (a cell that blocks in plain code makes Jupyter hold
+# a click until the cell ends). So **Stop** ends training after the current step and saves a
+# checkpoint, even under "Run All". The kernel's interrupt button does the same, and is the way
+# on kernels older than ipykernel 7, which hold the click even while a cell awaits.
+# Every `eval_interval` steps the validation loss is measured on the same fixed batches,
 # the best model is saved to `best/`, and a periodic checkpoint with the full training state goes
 # to `step-NNNNNN/` (the last 3 are kept).
 #
@@ -329,7 +332,7 @@ pause = config.max_steps // 3
 first = Dashboard(f"{config.run}: first session").start(config.replace(stop_at_step=pause), resume=False)
 
 # %%
-first_result = first.wait()
+first_result = await first.wait_async()  # Stop works while this waits
 check(first_result.stop_reason == "stopped" and 0 < first_result.step <= pause,
       f"the first session stopped at step {first_result.step} with a checkpoint")
 
@@ -357,7 +360,7 @@ print(f"training state: {sorted(state)}; step {state['step']}, {len(state['optim
 second = Dashboard(f"{config.run}: resumed").start(config, resume=True)
 
 # %%
-final = second.wait()
+final = await second.wait_async()
 records = training.read_metrics(final.run_dir)
 steps = [r["step"] for r in records]
 check(final.start_step == first_result.step, f"the second session started at step {final.start_step}")

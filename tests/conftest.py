@@ -24,6 +24,14 @@ def data_dir(_scratch_data_dir: Path) -> Path:
 
 
 @pytest.fixture
+def tiny_data(data_dir: Path) -> Path:
+    """A character tokenizer and token files under data/tiny (no pipeline stages needed)."""
+    from _textgen import write_tiny_data
+
+    return write_tiny_data(data_dir)
+
+
+@pytest.fixture
 def shared_datasets() -> Path:
     """The folder of offline corpora (MINIGPT_DATASETS_DIR); tests that need it skip without it."""
     env = os.environ.get("MINIGPT_DATASETS_DIR")

@@ -10,11 +10,10 @@ import sys
 import pytest
 import torch
 
-from minigpt_helpers import checkpoint, dataset, training
-from minigpt_helpers.tokenization import CharTokenizer
+from minigpt_helpers import checkpoint, training
 from minigpt_helpers.tracking import read_metrics
 
-from _textgen import sentences
+from _textgen import write_tiny_data
 
 
 def _args(run: str, batch_size: int, dropout: float = 0.0) -> list[str]:
@@ -24,14 +23,6 @@ def _args(run: str, batch_size: int, dropout: float = 0.0) -> list[str]:
             "--device", "cpu", "--no-progress", "--no-tensorboard", "--set", "tokens_dir=tiny",
             "--set", "tokenizer_dir=tiny/tokenizer", "--set", "sample_interval=0",
             "--set", f"model_overrides={model}"]
-
-
-def _tiny_data(data_dir) -> None:
-    folder = data_dir / "tiny"
-    train, val = sentences(1, 400), sentences(2, 60)
-    tok = CharTokenizer.train([train, val])
-    tok.save(folder / "tokenizer")
-    dataset.write_token_files(folder, tok, {"train": [train], "val": [val]})
 
 
 def _torchrun(data_dir, args: list[str]) -> None:
@@ -46,7 +37,7 @@ def _torchrun(data_dir, args: list[str]) -> None:
 
 @pytest.mark.slow
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_dir) -> None:
-    _tiny_data(data_dir)
+    write_tiny_data(data_dir)
     torch.set_num_threads(1)
     assert training.cli(_args("one", 4)) == 0  # one process, 4 sequences per step
     _torchrun(data_dir, _args("two", 2))  # two processes, 2 sequences each
@@ -71,7 +62,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_di
 def test_two_gloo_processes_stopped_and_resumed_repeat_the_run_exactly(data_dir) -> None:
     # With dropout, every step draws random masks: the resumed processes must continue the
     # generators, the optimizer and the batches exactly where the stopped ones were.
-    _tiny_data(data_dir)
+    write_tiny_data(data_dir)
     _torchrun(data_dir, _args("whole", 2, dropout=0.2))
     _torchrun(data_dir, [*_args("halves", 2, dropout=0.2), "--set", "stop_at_step=3"])
     assert training.read_run("halves")["stop_reason"] == "stopped"

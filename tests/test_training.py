@@ -21,17 +21,6 @@ from minigpt_helpers.tracking import METRIC_KEYS, read_metrics
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture
-def tiny_data(data_dir):
-    """A character tokenizer and token files under data/tiny (no pipeline stages needed)."""
-    folder = data_dir / "tiny"
-    train, val = sentences(1, 400), sentences(2, 60)
-    tok = CharTokenizer.train([train, val])
-    tok.save(folder / "tokenizer")
-    dataset.write_token_files(folder, tok, {"train": [train], "val": [val]})
-    return folder
-
-
 def cfg(**changes) -> training.TrainConfig:
     base = dict(run="tiny", tokens_dir="tiny", tokenizer_dir="tiny/tokenizer", model_preset="ci",
                 model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 32}, context_length=16, batch_size=4,
