@@ -180,10 +180,6 @@ class Dashboard:
             plt.close(fig)
         return self.result
 
-    def run(self, config: Any, *, resume: bool | None = None) -> Any:
-        """``start`` then ``wait``, in one call."""
-        return self.start(config, resume=resume).wait()
-
     # ---- events from the training loop
 
     def update(self, kind: str, data: dict[str, Any]) -> None:
