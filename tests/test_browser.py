@@ -8,14 +8,13 @@ Skips when Chromium or the playwright package is missing, unless MINIGPT_REQUIRE
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
+from _browser import CHROMIUM_ARGS, need_browser
 from _servers import real_server
 from minigpt_helpers.checkpoint import save_checkpoint
 from minigpt_helpers.export import export_model
@@ -26,39 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("one_torch_thread")]
 
 TEXT = "It was the best of times, it was the worst of times. 'Who are you?' said the Caterpillar.\n" * 3
 KEY = "sk-browser-test-123"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-
-
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("MINIGPT_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-def _need_browser() -> str:
-    """The Chromium binary, or skip (fail under MINIGPT_REQUIRE_BROWSER=1) saying what is missing."""
-    missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package (pip install playwright)")
-    for module in ("fastapi", "uvicorn"):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(f"the {module} package (pip install 'minigpt-helpers[serve]')")
-    binary = _chromium()
-    if binary is None:
-        missing.append("Chromium (Debian/Ubuntu: apt-get install chromium; or set MINIGPT_CHROMIUM to a binary)")
-    if missing:
-        reason = "the browser test needs " + " and ".join(missing)
-        if os.environ.get("MINIGPT_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + " (MINIGPT_REQUIRE_BROWSER=1 forbids skipping)")
-        pytest.skip(reason)
-    assert binary is not None
-    return binary
+SERVE_PACKAGES = [(m, f"the {m} package (pip install 'minigpt-helpers[serve]')") for m in ("fastapi", "uvicorn")]
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +54,7 @@ def _server(folder: Path, **options) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser():
-    binary = _need_browser()
+    binary = need_browser(*SERVE_PACKAGES)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

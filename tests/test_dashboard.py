@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_training import cfg
+from _textgen import tiny_config as cfg
 
 from minigpt_helpers import checkpoint
 from minigpt_helpers.dashboard import Dashboard

@@ -13,20 +13,13 @@ import pytest
 import torch
 
 from _textgen import sentences
+from _textgen import tiny_config as cfg
 from minigpt_helpers import artifacts, checkpoint, dataset, hardware, training
 from minigpt_helpers.schedule import LRSchedule
 from minigpt_helpers.tokenization import CharTokenizer
 from minigpt_helpers.tracking import METRIC_KEYS, read_metrics
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def cfg(**changes) -> training.TrainConfig:
-    base = dict(run="tiny", tokens_dir="tiny", tokenizer_dir="tiny/tokenizer", model_preset="ci",
-                model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 32}, context_length=16, batch_size=4,
-                max_steps=8, learning_rate=3e-3, warmup_steps=2, eval_interval=4, eval_batches=2,
-                log_interval=1, tensorboard=False, device="cpu")
-    return training.TrainConfig(**{**base, **changes})
 
 
 def losses(run: str) -> dict[int, float]:
