@@ -1,4 +1,4 @@
-"""The notebook widgets in a real JupyterLab, in headless Chromium: what a learner's clicks do.
+"""The notebook widgets in a real JupyterLab, in headless Chromium: what a learner's clicks and keys do.
 
 The unit tests call the widgets' callbacks directly. This checks the whole path: JupyterLab
 renders the widgets, a click travels to the kernel, and the kernel answers. In particular the
@@ -31,16 +31,20 @@ TOKEN = "jupyterlab-test-token"
 SETUP = """\
 import torch
 from minigpt_helpers import training
+from minigpt_helpers.chat import ChatSession, ChatTemplate
 from minigpt_helpers.dashboard import Dashboard
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.model import GPT, GPTConfig
-from minigpt_helpers.sampling_widgets import SamplingWidget
+from minigpt_helpers.sampling_widgets import ChatWidget, SamplingWidget
 from minigpt_helpers.tokenization import CharTokenizer
+from minigpt_helpers.widgets import token_viewer
 
 torch.set_num_threads(1)
 tok = CharTokenizer.train(["Once upon a time there was a lighthouse keeper and his cat."])
 torch.manual_seed(0)
 gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, context_length=32, n_layer=1, n_head=2, n_embd=32)).eval()
+display(token_viewer(tok, "cat"))
+display(ChatWidget(ChatSession(gpt, tok, SamplingConfig(max_new_tokens=8, seed=2), ChatTemplate())))
 SamplingWidget(gpt, tok, prompt="The", config=SamplingConfig(max_new_tokens=12, seed=1))"""
 
 START = """\
@@ -131,6 +135,23 @@ def test_widgets_answer_clicks_in_jupyterlab(lab) -> None:
             widget.locator("button", has_text="Generate").click()
             expect(widget).to_contain_text("tokens; finished:")  # length, or stop at end-of-text
             expect(widget.locator("pre, .widget-html-content").filter(has_text="Once upon")).not_to_have_count(0)
+
+            # the token viewer re-colours as you type
+            viewer = page.locator(".jp-OutputArea-output").filter(has_text="tokens in vocabulary")
+            expect(viewer).to_contain_text("3 tokens, 1.00 bytes/token")
+            viewer.locator("textarea").fill("lighthouse keeper")
+            expect(viewer).to_contain_text("17 tokens, 1.00 bytes/token")
+
+            # the chat: a message sent with Enter, another with the Send button; each one turn
+            chat_box = page.locator(".jp-OutputArea-output").filter(has=page.locator("button", has_text="New chat"))
+            chat_box.locator("input[type=text]").fill("Where is the cat?")
+            chat_box.locator("input[type=text]").press("Enter")
+            expect(chat_box).to_contain_text("READER: Where is the cat?")
+            chat_box.locator("input[type=text]").fill("And the keeper?")
+            chat_box.locator("button", has_text="Send").click()
+            expect(chat_box).to_contain_text("READER: And the keeper?")
+            expect(chat_box.locator("b", has_text="LIBRARIAN:")).to_have_count(2)
+            assert chat_box.inner_text().count("Where is the cat?") == 1  # sent once, not on Enter and again
             assert page.locator("text=Error displaying widget").count() == 0
         finally:
             browser.close()
