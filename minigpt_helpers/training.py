@@ -16,8 +16,9 @@ One optimizer step: draw a global batch (``batch_size x grad_accum_steps x proce
 sequences), run each of this process's micro-batches forward and backward with the loss
 divided by ``grad_accum_steps`` (so the gradients add up to those of one big batch), clip the
 gradient norm, step AdamW at the schedule's learning rate. Every ``eval_interval`` steps: the
-validation loss on fixed batches, the best checkpoint, early stopping. Every
-``checkpoint_interval`` steps: a periodic checkpoint. A resume restores model, optimizer,
+validation loss on fixed batches, the best checkpoint, early stopping (also at a stop: a stopped
+run is measured as it is, and always has a best checkpoint). Every
+``checkpoint_interval`` steps, and at a stop: a periodic checkpoint. A resume restores model, optimizer,
 gradient scaler, step, RNG states and the sampler's position, so it continues the same run.
 
 ``python -m minigpt_helpers train ...`` runs the same loop (``cli``); ``torchrun`` runs it on
@@ -835,7 +836,8 @@ class Trainer:
                 self.train_step()
                 s = self.step
                 stop_reason = self._check_stop()
-                eval_now = s % c.eval_interval == 0 or stop_reason in FINISHED
+                # at any stop too: the model as it is gets measured (and saved as best if it is)
+                eval_now = s % c.eval_interval == 0 or stop_reason is not None
                 save_now = s % c.every_checkpoint == 0 or stop_reason is not None
                 sample_now = bool(c.sample_interval) and s % c.sample_interval == 0
                 if not (s % c.log_interval == 0 or eval_now or save_now or sample_now):
@@ -885,7 +887,9 @@ class Trainer:
                         raise NonFiniteLossError(self._nan_message(train_loss, grad_norm, weights=True))
                     folder = self.save_periodic()
                     self._emit("checkpoint", {"step": s, "folder": str(folder)})
-                if c.sample_interval and (s % c.sample_interval == 0 or stop_reason in FINISHED) and self.is_main:
+                # a sample every sample_interval steps, at the end, and at a stop if this session has none yet
+                end_sample = stop_reason in FINISHED or (stop_reason is not None and not samples)
+                if c.sample_interval and (s % c.sample_interval == 0 or end_sample) and self.is_main:
                     text = self.sample()
                     samples.append({"step": s, "text": text})
                     with open(self.run_dir / SAMPLES_FILE, "a", encoding="utf-8") as f:

@@ -197,9 +197,24 @@ def test_stop_request_ends_cleanly_with_a_checkpoint(tiny_data) -> None:
 
     stop = threading.Event()
     stop.set()
-    result = training.train(cfg(max_steps=50, checkpoint_interval=40), stop=stop, progress=False)
+    result = training.train(cfg(max_steps=50, checkpoint_interval=40, sample_interval=100, sample_tokens=8), stop=stop,
+                            progress=False)
     assert result.stop_reason == "stopped" and result.step == 1
     assert json.loads((result.run_dir / "latest.json").read_text())["step"] == 1
+    # stopped before its first evaluation (step 4): measured at the stop, so the model is usable as it is
+    assert result.best_val_loss is not None and result.best_step == 1
+    assert checkpoint.load_checkpoint(result.run_dir / "best").meta["step"] == 1
+    assert [x["step"] for x in result.samples] == [1]  # and what it writes so far
+    training.write_stage_manifest("ci", "tiny")  # the stage can name it: 06 to 09 can use it
+
+
+def test_every_stop_measures_the_model_as_it_is(tiny_data) -> None:
+    first = training.train(cfg(max_steps=20, eval_interval=10, stop_at_step=3), progress=False)
+    second = training.train(cfg(max_steps=20, eval_interval=10, stop_at_step=6), progress=False)  # resumes at 3
+    assert (first.step, second.start_step, second.step) == (3, 3, 6)
+    measured = [r["step"] for r in read_metrics(second.run_dir) if r.get("val_loss") is not None]
+    assert measured == [0, 3, 6]  # the untrained model, then each stop (no evaluation step reached)
+    assert second.val_loss == next(r["val_loss"] for r in read_metrics(second.run_dir) if r["step"] == 6)
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_data, monkeypatch) -> None:
