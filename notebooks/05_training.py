@@ -18,11 +18,11 @@
 # | profile | model and run | runtime of this notebook (data stages already built) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens (0.14M parameters), 30 steps | 21 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M), up to 2,200 steps within a time budget of 11 minutes (1,552 made) | 12 min (722 s) |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M), up to 2,200 steps within a time budget of 11 minutes (1,364 made) | 12 min (720 to 724 s) |
 # | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M), 1,500 steps | not yet measured |
 #
 # Measured on the development machine: 2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13
-# (CPU). The `cpu` run's training steps ran at about 2,800 tokens per second there.
+# (CPU). The `cpu` run's training steps ran at about 2,600 tokens per second there (2,800 on a quieter day).
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
@@ -379,8 +379,8 @@ else:
 # The validation loss is in nats per token, and a token is a different amount of text for every
 # tokenizer. Bits per byte divides that out: loss / ln 2 × (tokens / bytes) of the validation text,
 # comparable across tokenizers (06_evaluation measures it exactly on the whole validation split).
-# Measured after the committed `cpu` run (1,552 steps in 11 minutes): best validation loss 5.370
-# nats per token, 2.076 bits per byte (the estimate on fixed batches; 06 measures 5.419 and 2.093
+# Measured after the committed `cpu` run (1,364 steps in 11 minutes): best validation loss 5.424
+# nats per token, 2.097 bits per byte (the estimate on fixed batches; 06 measures 5.480 and 2.117
 # on 400,000 held-out tokens). The checks below allow a wide range, since a slower laptop makes
 # fewer steps in the same time. They expect the whole run: if you pressed Stop, they only say
 # where your model stands.
@@ -402,7 +402,7 @@ expect_between(bits_per_byte, expected[2], expected[3], "validation bits per byt
 
 # %% [markdown]
 # What it writes: the last two samples taken while training (every `sample_interval` steps; in
-# the committed `cpu` run steps 1,200 and 1,552), the last one from the finished model
+# the committed `cpu` run steps 1,200 and 1,364), the last one from the finished model
 # (temperature 0.8, the 50 likeliest tokens).
 
 # %%

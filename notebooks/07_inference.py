@@ -25,7 +25,7 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 33 to 47 s |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 33 to 49 s |
 # | `gpu` | the ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
@@ -388,7 +388,7 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 # a one-token step and a whole window each cost about one round of kernel launches, so the cache
 # may gain only 1 to 1.5×, and the cell expects 0.5× or more. (`benchmarks/generate_speed.py`
 # measures the same from the command line.) Measured on the development machine (2-core Xeon VM)
-# for the `cpu` model and 512 tokens: 4.1× in the committed run (2.1× to 4.1× in ten runs of
+# for the `cpu` model and 512 tokens: 2.8× in the committed run (2.1× to 4.1× in eleven runs of
 # this notebook), 2.8× to 3.3× in nine runs of the benchmark (218 to 400 against 77 to 127 tokens
 # per second in the eight where both were kept), short of the 5× we aimed for; the cell after the
 # plot shows why. Both paths ask only for the last position's scores (section 2); without that,
@@ -425,11 +425,11 @@ check_between(speedup, at_least, 1000, f"speed-up with the cache for {n_new} tok
 # problem. The rest of the one-token step is its many small operations (attention over the cache,
 # layer norms, additions, reshapes), each with a fixed cost however little it computes (on the
 # development machine about 2 µs for an addition, 6 µs for a layer norm, 20 µs for attention). `generation.time_decode_parts` measures all four (the benchmark prints the same).
-# On the development machine, `cpu` model, over eighteen runs (this cell and the benchmark): reading
+# On the development machine, `cpu` model, over nineteen runs (this cell and the benchmark): reading
 # the 21 MB took 0.75 to 2.0 ms, one token 2.25 to 4.4 ms (125 operations), a 112-token window
 # 7.7 to 14.8 ms (the shared machine's speed varies that much): the cache could not beat 7 to 11×
-# there. In the five runs that also timed the 17 weight products, they took 0.74 to 1.20 ms of a
-# 2.25 to 2.87 ms step (0.82 of 2.39 ms in the committed run): more than half of each one-token step is
+# there. In the six runs that also timed the 17 weight products, they took 0.74 to 1.72 ms of a
+# 2.25 to 3.41 ms step (1.72 of 3.41 ms in the committed run): half or more of each one-token step is
 # per-operation cost, which a 5M-parameter model cannot spread over much arithmetic.
 
 # %%

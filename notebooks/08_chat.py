@@ -27,7 +27,7 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, context 128 | 54 to 66 s (the fine-tune: 36 to 40 s) |
+# | `cpu` | 4 layers, 256 wide, context 128 | 54 to 77 s (the fine-tune: 36 to 47 s) |
 # | `gpu` | ultra-mini (44.9M), context 512 | not yet measured |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,

@@ -24,7 +24,7 @@
 # | profile | model | this notebook (checkpoint already trained) | exports (folder / HF / ONNX) | over HTTP |
 # |---|---|---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 27 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
-# | `cpu` | 4 layers, 256 wide, context 128 | 19 to 34 s | 21.5 / 21.5 / 21.3 MB, 11.9 to 13 s | 160 to 186 tokens/s (172 in the committed run) |
+# | `cpu` | 4 layers, 256 wide, context 128 | 19 to 41 s | 21.5 / 21.5 / 21.3 MB, 11.9 to 13.8 s | 137 to 186 tokens/s (137 in the committed run, on a busy machine) |
 # | `gpu` | ultra-mini (44.9M), context 512 | not yet measured | | |
 #
 # Measured on 2 cores of an Intel Xeon at 2.5 GHz (torch 2.13, CPU), the kind of machine the
