@@ -15,11 +15,11 @@ writes a run folder ``data/checkpoints/<run>/``:
 One optimizer step: draw a global batch (``batch_size x grad_accum_steps x processes``
 sequences), run each of this process's micro-batches forward and backward with the loss
 divided by ``grad_accum_steps`` (so the gradients add up to those of one big batch), clip the
-gradient norm, step AdamW at the schedule's learning rate. Every ``eval_interval`` steps: the
-validation loss on fixed batches, the best checkpoint, early stopping (also at a stop: a stopped
-run is measured as it is, and always has a best checkpoint). Every
-``checkpoint_interval`` steps, and at a stop: a periodic checkpoint. A resume restores model, optimizer,
-gradient scaler, step, RNG states and the sampler's position, so it continues the same run.
+gradient norm, step AdamW at the schedule's learning rate. Every ``eval_interval`` steps and at
+a stop: the validation loss on fixed batches, the best checkpoint, early stopping (so a stopped
+run is measured as it is and always has a best checkpoint). Every ``checkpoint_interval`` steps
+and at a stop: a periodic checkpoint. A resume restores model, optimizer, gradient scaler, step,
+RNG states and the sampler's position, so it continues the same run.
 
 ``python -m minigpt_helpers train ...`` runs the same loop (``cli``); ``torchrun`` runs it on
 several GPUs or machines (``distributed``); ``recipes`` adds named runs beyond the books.

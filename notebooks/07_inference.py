@@ -424,7 +424,8 @@ check_between(speedup, at_least, 1000, f"speed-up with the cache for {n_new} tok
 # gain on this machine. The products take about as long as the plain read: they are not the
 # problem. The rest of the one-token step is its many small operations (attention over the cache,
 # layer norms, additions, reshapes), each with a fixed cost however little it computes (on the
-# development machine about 2 µs for an addition, 6 µs for a layer norm, 20 µs for attention). `generation.time_decode_parts` measures all four (the benchmark prints the same).
+# development machine about 2 µs for an addition, 6 µs for a layer norm, 20 µs for attention).
+# `generation.time_decode_parts` measures all four (the benchmark prints the same).
 # On the development machine, `cpu` model, over nineteen runs (this cell and the benchmark): reading
 # the 21 MB took 0.75 to 2.0 ms, one token 2.25 to 4.4 ms (125 operations), a 112-token window
 # 7.7 to 14.8 ms (the shared machine's speed varies that much): the cache could not beat 7 to 11×
