@@ -60,13 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{name}: {model.num_parameters() / 1e6:.2f}M parameters, context {c.context_length}, vocab {c.vocab_size}")
     print(f"device {device}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}; {args.prompt_tokens}-token prompt, {args.new_tokens} new tokens, greedy")
-    generation.time_generation(model, prompt, 8, use_cache=True)  # warm up
-    best: dict[bool, dict] = {}
-    for _ in range(args.repeats):
-        for use_cache in (True, False):
-            run = generation.time_generation(model, prompt, args.new_tokens, use_cache=use_cache)
-            if use_cache not in best or run["tokens_per_s"] > best[use_cache]["tokens_per_s"]:
-                best[use_cache] = run
+    best = generation.compare_cache_speed(model, prompt, args.new_tokens, repeats=args.repeats)
     same = best[True]["tokens"] == best[False]["tokens"]
     for use_cache in (False, True):
         r = best[use_cache]

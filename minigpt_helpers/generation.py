@@ -465,6 +465,26 @@ def time_generation(
             "tokens_per_s": len(tokens) / seconds, "times": times, "tokens": tokens}
 
 
+def compare_cache_speed(
+    model: torch.nn.Module, prompt_ids: Sequence[int], new_tokens: int, *, repeats: int = 2
+) -> dict[bool, dict[str, Any]]:
+    """``time_generation`` with and without the cache, the best of ``repeats`` runs of each.
+
+    The runs alternate (with, without, with, ...) after an untimed warm-up, so a moment when the
+    machine is busy slows one run, not one path. Keys: True (with the cache) and False.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats={repeats}: time each path at least once (repeats=1)")
+    time_generation(model, prompt_ids, min(8, new_tokens), use_cache=True)  # warm up (first-call costs)
+    best: dict[bool, dict[str, Any]] = {}
+    for _ in range(repeats):
+        for use_cache in (True, False):
+            run = time_generation(model, prompt_ids, new_tokens, use_cache=use_cache)
+            if use_cache not in best or run["tokens_per_s"] > best[use_cache]["tokens_per_s"]:
+                best[use_cache] = run
+    return best
+
+
 def _best_ms(fn: Any, repeats: int, inner: int, sync: Any) -> float:
     """Best-of-``repeats`` mean time of ``fn()`` over ``inner`` calls, in milliseconds."""
     fn()  # warm up
@@ -849,7 +869,7 @@ __all__ = [
     "SamplingConfig", "StreamEvent", "FINISH_STOP", "FINISH_LENGTH",
     "seen_mask", "apply_repetition_penalty", "apply_temperature", "top_k_filter", "top_p_filter",
     "process_logits", "next_token_probs", "default_slide", "window_start", "crop_prompt",
-    "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons", "time_generation",
+    "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons", "time_generation", "compare_cache_speed",
     "count_ops", "time_decode_parts",
     "encode_prompt", "TextDecoder", "TextStream", "stream_text", "complete", "complete_batch",
     "resolve_checkpoint", "cli",

@@ -65,7 +65,7 @@ import torch
 from IPython.display import display
 
 from minigpt_helpers import artifacts, checkpoint, generation
-from minigpt_helpers.checks import check, check_between, check_close, exercise
+from minigpt_helpers.checks import check, check_close, check_speed, exercise
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.profiles import pick_device
 
@@ -378,13 +378,14 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 
 # %% [markdown]
 # **How much faster?** Time greedy generation of many tokens from a short prompt, with and without
-# the cache, and plot the running speed. Without the cache each step costs more as the window
+# the cache (the best of two runs of each, taken in turns), and plot the running speed. Without the cache each step costs more as the window
 # fills, then stays at the full-window price; with it each step costs about one position, plus a
 # prefill at each jump of the window. Expected on a CPU: at least 1.5× faster with the cache for
 # the `cpu` and `gpu` models (one timed run each, so a busy machine moves the figure). The `ci`
 # model is so small that a forward pass costs about the same for one position as for 64 (fixed
 # per-call overheads dominate), and the cache's own bookkeeping can even make it slower: anything
-# from 0.5× up. The same holds on a GPU (CUDA) or a Mac's GPU (MPS) for any of these models: there
+# from 0.5× up (and in the `ci` profile, which the test suite runs on shared machines, the figure
+# is shown, not checked: speed is measured by the benchmark, not by tests). The same holds on a GPU (CUDA) or a Mac's GPU (MPS) for any of these models: there
 # a one-token step and a whole window each cost about one round of kernel launches, so the cache
 # may gain only 1 to 1.5×, and the cell expects 0.5× or more. (`benchmarks/generate_speed.py`
 # measures the same from the command line.) Measured on the development machine (2-core Xeon VM)
@@ -399,7 +400,7 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 
 # %%
 n_new = 512 if PROFILE.name != "ci" else 2 * C
-runs = {use: generation.time_generation(gpt, ids[:8], n_new, use_cache=use) for use in (True, False)}
+runs = generation.compare_cache_speed(gpt, ids[:8], n_new, repeats=2)  # best of two runs of each path
 fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
 for use, run in runs.items():
     speed = [(i + 1) / t for i, t in enumerate(run["times"])]
@@ -412,7 +413,8 @@ plt.show()
 speedup = runs[True]["tokens_per_s"] / runs[False]["tokens_per_s"]
 check(runs[True]["tokens"] == runs[False]["tokens"], "the timed runs made the same tokens")
 at_least = 1.5 if device.type == "cpu" and PROFILE.name != "ci" else 0.5  # why: the text above
-check_between(speedup, at_least, 1000, f"speed-up with the cache for {n_new} tokens on {device.type}")
+check_speed(speedup, at_least, 1000, f"speed-up with the cache for {n_new} tokens on {device.type}",
+            enforce=PROFILE.name != "ci", hint="is the machine busy? Close other programs, then run this cell again")
 
 # %% [markdown]
 # **Where the time goes.** Why not 100× faster, when a one-token step does about a hundredth of the

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from minigpt_helpers.checks import CheckFailed, check, check_between, check_close, exercise
+from minigpt_helpers.checks import CheckFailed, check, check_between, check_close, check_speed, exercise
 
 
 def test_check_prints_a_pass_line_or_raises_with_the_hint(capsys) -> None:
@@ -33,6 +33,21 @@ def test_check_between_fails_outside_the_range_and_on_nan(value) -> None:
 def test_check_between_fails_cleanly_on_something_that_is_not_a_number(value) -> None:
     with pytest.raises(CheckFailed, match="is not a number"):
         check_between(value, 0.0, 1.0, "best validation loss")
+
+
+def test_check_speed_enforced_is_check_between(capsys) -> None:
+    check_speed(3.0, 1.5, 1000, "speed-up")
+    assert "speed-up: 3 (expected 1.5 to 1000)" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match="hint: is the machine busy"):
+        check_speed(0.1, 1.5, 1000, "speed-up", hint="is the machine busy")
+
+
+@pytest.mark.parametrize("value", [0.1, 3.0, None])
+def test_check_speed_not_enforced_shows_the_figure_and_never_fails(value, capsys) -> None:
+    check_speed(value, 1.5, 1000, "speed-up", enforce=False)
+    out = capsys.readouterr().out
+    assert "speed-up:" in out and "not checked here" in out
+    assert (f"{value:.4g}" if value is not None else "None") in out
 
 
 def test_check_close_uses_the_tolerances_and_shows_the_difference(capsys) -> None:

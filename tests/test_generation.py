@@ -272,6 +272,26 @@ def test_time_generation_counts_every_token(model) -> None:
     assert run["times"] == sorted(run["times"])
 
 
+def test_compare_cache_speed_keeps_the_fastest_run_of_each_path(model, monkeypatch) -> None:
+    calls, speeds = [], iter([9.0, 1.0, 5.0, 3.0, 7.0, 2.0])  # with, without, with, without, ...
+    real = G.time_generation
+
+    def fake(m, prompt, n, *, use_cache):
+        run = real(m, prompt, n, use_cache=use_cache)
+        calls.append(use_cache)
+        if n == 10:  # a timed run, not the warm-up
+            run["tokens_per_s"] = next(speeds)
+        return run
+
+    monkeypatch.setattr(G, "time_generation", fake)
+    best = G.compare_cache_speed(model, PROMPT, 10, repeats=3)
+    assert calls == [True] + [True, False] * 3  # one warm-up, then the paths in turns
+    assert best[True]["tokens_per_s"] == 9.0 and best[False]["tokens_per_s"] == 3.0
+    assert best[True]["tokens"] == best[False]["tokens"] and len(best[True]["tokens"]) == 10
+    with pytest.raises(ValueError, match="repeats=0"):
+        G.compare_cache_speed(model, PROMPT, 10, repeats=0)
+
+
 def test_count_ops_counts_each_tensor_operation() -> None:
     assert G.count_ops(lambda: torch.ones(3) + 1) == 2  # ones, add
     assert G.count_ops(lambda: None) == 0
