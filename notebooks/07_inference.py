@@ -162,7 +162,11 @@ with torch.inference_mode():
     every, _ = gpt(window)
     last, _ = gpt(window, last_only=True)
 print(f"all positions: {tuple(every.shape)}; last_only: {tuple(last.shape)}")
-check(torch.allclose(last[:, -1], every[:, -1], atol=1e-5, rtol=1e-4), "last_only gives the same scores for the last position")
+# On a GPU the library picks other kernels for one row than for C rows, and TF32 ones once training
+# has switched them on: on an H200 the scores differed by up to 6e-4 with TF32, 2e-6 without.
+tol = 1e-4 if device.type == "cpu" else 1e-2
+check_close(last[:, -1], every[:, -1], "last_only gives the same scores for the last position", atol=tol, rtol=tol)
+check(torch.equal(last[:, -1].argmax(-1), every[:, -1].argmax(-1)), "... and the same most likely next token")
 
 # %% [markdown]
 # ## 3. Temperature
@@ -378,25 +382,30 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 
 # %% [markdown]
 # **How much faster?** Time greedy generation of many tokens from a short prompt, with and without
-# the cache (the best of two runs of each, taken in turns), and plot the running speed. Without the cache each step costs more as the window
-# fills, then stays at the full-window price; with it each step costs about one position, plus a
-# prefill at each jump of the window. Expected on a CPU: at least 1.5× faster with the cache for
-# the `cpu` and `gpu` models (one timed run each, so a busy machine moves the figure). The `ci`
-# model is so small that a forward pass costs about the same for one position as for 64 (fixed
-# per-call overheads dominate), and the cache's own bookkeeping can even make it slower: anything
-# from 0.5× up (and in the `ci` profile, which the test suite runs on shared machines, the figure
-# is shown, not checked: speed is measured by the benchmark, not by tests). The same holds on a GPU (CUDA) or a Mac's GPU (MPS) for any of these models: there
-# a one-token step and a whole window each cost about one round of kernel launches, so the cache
-# may gain only 1 to 1.5×, and the cell expects 0.5× or more. (`benchmarks/generate_speed.py`
-# measures the same from the command line.) Measured on the development machine (2-core Xeon VM)
-# for the `cpu` model and 512 tokens: 2.8× in the committed run (2.1× to 4.1× in eleven runs of
-# this notebook), 2.8× to 3.3× in nine runs of the benchmark (218 to 400 against 77 to 127 tokens
-# per second in the eight where both were kept), short of the 5× we aimed for; the cell after the
-# plot shows why. Both paths ask only for the last position's scores (section 2); without that,
-# the uncached path wastes work and the cache looks better than it is. The bigger the model, the
-# closer the speed-up gets to the ratio of the two amounts of work. On a CPU, one token at a time
-# is little work to share between threads; when other programs keep the cores busy,
-# `torch.set_num_threads(1)` can make generation several times faster.
+# the cache (the best of two runs of each, taken in turns), and plot the running speed. Without
+# the cache each step costs more as the window fills, then stays at the full-window price; with it
+# each step costs about one position, plus a prefill at each jump of the window.
+#
+# Expected on a CPU: at least 1.5× faster with the cache for the `cpu` and `gpu` models (a busy
+# machine moves the figure). The `ci` model is so small that a forward pass costs about the same
+# for one position as for 64 (fixed per-call overheads dominate), and the cache's own bookkeeping
+# can even make it slower: anything from 0.5× up. In the `ci` profile, which the test suite runs
+# on shared machines, the figure is shown, not checked: speed is measured by the benchmark
+# (`benchmarks/generate_speed.py`), not by tests. On a GPU (CUDA) or a Mac's GPU (MPS) a
+# one-token step and a whole window each cost about one round of kernel launches, so the cache may
+# gain only 1 to 1.5×, and the cell expects 0.5× or more: the benchmark measured 1.0× for the `gpu`
+# model on an H200 (367 against 361 tokens per second; a one-token step 2.4 ms, a 448-token window
+# 2.2 ms).
+#
+# Measured on the development machine (2-core Xeon VM) for the `cpu` model and 512 tokens: 2.8× in
+# the committed run (2.1× to 4.1× in eleven runs of this notebook), 2.8× to 3.3× in nine runs of
+# the benchmark (218 to 400 against 77 to 127 tokens per second in the eight where both were
+# kept), short of the 5× we aimed for; the cell after the plot shows why. Both paths ask only for
+# the last position's scores (section 2); without that, the uncached path wastes work and the
+# cache looks better than it is. The bigger the model, the closer the speed-up gets to the ratio
+# of the two amounts of work. On a CPU, one token at a time is little work to share between
+# threads; when other programs keep the cores busy, `torch.set_num_threads(1)` can make
+# generation several times faster.
 
 # %%
 n_new = 512 if PROFILE.name != "ci" else 2 * C
