@@ -25,11 +25,11 @@
 # | profile | books | tokenizer written | this notebook |
 # |---|---|---|---|
 # | `ci` | 3 short books (0.38 MB) | BPE, 512 tokens | 8 to 12 s |
-# | `cpu` | 33 books (15.5 MB) | BPE, 8,000 tokens | 37 to 57 s idle, up to 200 s on busy cores |
+# | `cpu` | 33 books (15.5 MB) | BPE, 8,000 tokens | 22 to 57 s idle (22 s on a newer, faster 2-core Xeon), up to 200 s on busy cores |
 # | `gpu` | 33 books | GPT-2 (50,257 tokens) | 20 to 25 s on an H200 machine's 16 CPU cores (kernel start included) |
 #
 # Measured on the development machine (2 CPU cores shared with other jobs, no GPU, torch 2.13)
-# with 01 already run; the outputs below are from the idle machine.
+# with 01 already run; the outputs below are from a newer, faster 2-core Xeon, idle.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
@@ -378,8 +378,8 @@ for label in (bpe.name, "characters"):
 # On the development machine (2 cores), `benchmarks/tokenize_speed.py` encoded all 87 offline
 # Gutenberg books (44.8 MB) at 4.8 MB/s for GPT-2 on one thread and 10.0 MB/s on two, 2.6 MB/s
 # for an 8,000-token BPE (Hugging Face's regular-expression word split is its slow part) and
-# 57 MB/s for characters. The cell above measures this profile's books only (33 in `cpu`), so
-# its figures differ a little. Run the script on your machine to see how it scales with cores.
+# 57 MB/s for characters. The cell above measures this profile's books only (33 in `cpu`) on the
+# machine that ran it (a newer, faster 2-core Xeon for the committed outputs: 15.6 MB/s on one thread, 29.1 on two). Run the script on your machine to see how it scales with cores.
 #
 # ## 8. Compression against vocabulary size
 #

@@ -23,11 +23,11 @@
 # | profile | corpus | this notebook | of which `build_tokens` |
 # |---|---|---|---|
 # | `ci` | 3 short books, 512-token BPE: 0.17M tokens | 15 s | 0.3 s |
-# | `cpu` | 33 books (15.5 MB), 8k BPE: 3.9M tokens | 27 to 37 s | 6.5 to 27 s |
+# | `cpu` | 33 books (15.5 MB), 8k BPE: 3.9M tokens | 20 to 37 s | 2.7 to 27 s |
 # | `gpu` | 33 books, GPT-2 BPE: 3.8M tokens | 21 to 32 s on an H200 machine (kernel start included) | 0.5 to 0.9 s |
 #
 # Measured on the development machine (2 CPU cores shared with other jobs, no GPU, torch 2.13),
-# with 01 and 02 already run; the `cpu` time and the outputs below come from the idle machine.
+# with 01 and 02 already run; the outputs below come from a newer, faster 2-core Xeon, idle (20 s).
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper

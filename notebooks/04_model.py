@@ -17,7 +17,7 @@
 # | profile | model | runtime of this notebook (data stages already built) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens (0.14M parameters) | 15 to 30 s on 2 busy Xeon cores (dev machine, torch 2.13 CPU) |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M parameters) | 9 to 14 s on the same cores idle (23 to 49 s busy; the outputs below are from an idle run) |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M parameters) | 6 to 14 s on the same kind of cores idle (23 to 49 s busy; the outputs below are from a newer, faster 2-core Xeon, 6 s) |
 # | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M) | 30 s on an NVIDIA H200 (torch 2.11, one run) |
 #
 # Building the missing data stages first adds about 15 s (`ci`) or 20 s (`cpu`) on that machine.

@@ -25,10 +25,11 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 33 to 49 s |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 19 to 49 s (19 s for the committed outputs, on a newer, faster 2-core Xeon) |
 # | `gpu` | the ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
 #
-# Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
+# Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, or of the newer Xeon
+# that made the committed outputs; no GPU, torch 2.13,
 # torch's default threads: 2 here); training the checkpoint first, if it is missing, adds 05's time.
 
 # %%
@@ -220,8 +221,8 @@ before_after(probs, after, f"top-p, p = {p} ({n_keep} tokens)")
 
 # %% [markdown]
 # Now three prompts. After "The" almost any word can follow; after "..., and Mr" a model that
-# read books is nearly sure of "." (measured for the `cpu` model: 3,543, 3,619 and 1 token kept
-# of 8,000). Expected: far fewer tokens kept after the confident prompt. (The `ci` model learned
+# read books is nearly sure of "." (measured for the committed `cpu` model: 3,712, 3,630 and 1 token
+# kept of 8,000). Expected: far fewer tokens kept after the confident prompt. (The `ci` model learned
 # little more than how common each token is, so it keeps about the same number after any prompt.)
 
 # %%
@@ -397,10 +398,10 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 # model on an H200 (367 against 361 tokens per second; a one-token step 2.4 ms, a 448-token window
 # 2.2 ms).
 #
-# Measured on the development machine (2-core Xeon VM) for the `cpu` model and 512 tokens: 2.8× in
-# the committed run (2.1× to 4.1× in eleven runs of this notebook), 2.8× to 3.3× in nine runs of
-# the benchmark (218 to 400 against 77 to 127 tokens per second in the eight where both were
-# kept), short of the 5× we aimed for; the cell after the plot shows why. Both paths ask only for
+# Measured on the development machine (2-core Xeon VM) for the `cpu` model and 512 tokens: 3.7× in
+# the committed run (2.1× to 4.1× in twelve runs of this notebook), 2.8× to 4.0× in twelve runs of
+# the benchmark (218 to 874 against 77 to 219 tokens per second in the eleven where both were
+# kept: the shared machine's speed varies that much), short of the 5× we aimed for; the cell after the plot shows why. Both paths ask only for
 # the last position's scores (section 2); without that, the uncached path wastes work and the
 # cache looks better than it is. The bigger the model, the closer the speed-up gets to the ratio
 # of the two amounts of work. On a CPU, one token at a time is little work to share between
@@ -437,12 +438,12 @@ check_speed(speedup, at_least, 1000, f"speed-up with the cache for {n_new} token
 # layer norms, additions, reshapes), each with a fixed cost however little it computes (on the
 # development machine about 2 µs for an addition, 6 µs for a layer norm, 20 µs for attention).
 # `generation.time_decode_parts` measures all four (the benchmark prints the same).
-# On the development machine, `cpu` model, over nineteen runs (this cell and the benchmark): reading
-# the 21 MB took 0.75 to 2.0 ms, one token 2.25 to 4.4 ms (125 operations), a 112-token window
-# 7.7 to 14.8 ms (the shared machine's speed varies that much): the cache could not beat 7 to 11×
-# there. In the six runs that also timed the 17 weight products, they took 0.74 to 1.72 ms of a
-# 2.25 to 3.41 ms step (1.72 of 3.41 ms in the committed run): half or more of each one-token step is
-# per-operation cost, which a 5M-parameter model cannot spread over much arithmetic.
+# On the development machine, `cpu` model, over twenty-three runs (this cell and the benchmark):
+# reading the 21 MB took 0.46 to 2.0 ms, one token 0.96 to 4.4 ms (125 operations), a 112-token
+# window 4.6 to 14.8 ms (the shared machine's speed varies that much): the cache could not beat 7
+# to 11× there. In the ten runs that also timed the 17 weight products, they took 0.44 to 1.72 ms
+# of a 0.96 to 3.41 ms step (0.45 of 1.03 ms in the committed run): half or more of each one-token
+# step is per-operation cost, which a 5M-parameter model cannot spread over much arithmetic.
 
 # %%
 parts = generation.time_decode_parts(gpt)

@@ -27,10 +27,11 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, context 128 | 54 to 77 s (the fine-tune: 36 to 47 s) |
+# | `cpu` | 4 layers, 256 wide, context 128 | 30 to 77 s (the fine-tune: 20 to 47 s; 30 and 20 s for the committed outputs, on a newer, faster 2-core Xeon) |
 # | `gpu` | ultra-mini (44.9M), context 512 | 35 s on an NVIDIA H200 (torch 2.11, one run; the fine-tune: 24 steps in 2 s) |
 #
-# Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13,
+# Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, or of the newer Xeon
+# that made the committed outputs; no GPU, torch 2.13,
 # torch's default threads: 2 here); training the checkpoint first, if it is missing, adds 05's time.
 
 # %%
@@ -262,9 +263,9 @@ check(len(session.history) == 6 and [r for r, _ in session.history] == ["user", 
 # The history holds all three exchanges, but the model does not see them. Look at the turns
 # dropped: on the `cpu` profile the context is 128 tokens, 64 are kept for the reply and the
 # persona line takes 21, so 43 are left for the turns, and one long reply fills them.
-# The second reply was written without the first exchange (2 turns dropped) and the third without
-# either (4 dropped): each reply saw only the persona and the newest message. The chat keeps
-# almost no memory. To keep more, ask for shorter replies (a smaller `max_new_tokens`: the room
+# In the committed run the second reply was written without the first message (1 turn dropped)
+# and the third without either earlier exchange (4 dropped): it saw only the persona and the newest
+# message. The chat keeps almost no memory. To keep more, ask for shorter replies (a smaller `max_new_tokens`: the room
 # kept for the reply is that, at most half the context), shorten the persona, or use a model with
 # a longer context (the `gpu` profile's is 512 tokens). Section 9 teaches the model to end its
 # replies sooner.
