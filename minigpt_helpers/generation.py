@@ -869,8 +869,8 @@ __all__ = [
     "SamplingConfig", "StreamEvent", "FINISH_STOP", "FINISH_LENGTH",
     "seen_mask", "apply_repetition_penalty", "apply_temperature", "top_k_filter", "top_p_filter",
     "process_logits", "next_token_probs", "default_slide", "window_start", "crop_prompt",
-    "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons", "time_generation", "compare_cache_speed",
-    "count_ops", "time_decode_parts",
+    "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons",
+    "time_generation", "compare_cache_speed", "count_ops", "time_decode_parts",
     "encode_prompt", "TextDecoder", "TextStream", "stream_text", "complete", "complete_batch",
     "resolve_checkpoint", "cli",
 ]
