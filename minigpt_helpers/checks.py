@@ -37,7 +37,12 @@ def check_between(value: float, low: float, high: float, what: str, hint: str = 
     check(ok, f"{what}: {number:.4g} (expected {low:g} to {high:g})", hint)
 
 
-def check_speed(value: float, low: float, high: float, what: str, *, enforce: bool = True, hint: str = "") -> None:
+SPEED_HINT = "is the machine busy? Close other programs, then run this cell again"
+
+
+def check_speed(
+    value: float, low: float, high: float, what: str, *, enforce: bool = True, hint: str = SPEED_HINT
+) -> None:
     """``check_between`` for a measured speed or time, which moves with whatever else the machine does.
 
     ``enforce=False`` (the ci profile: the test suite on a shared machine) shows the figure and

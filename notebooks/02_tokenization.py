@@ -376,10 +376,11 @@ for label in (bpe.name, "characters"):
 
 # %% [markdown]
 # On the development machine (2 cores), `benchmarks/tokenize_speed.py` encoded all 87 offline
-# Gutenberg books (44.8 MB) at 4.8 MB/s for GPT-2 on one thread and 10.0 MB/s on two, 2.6 MB/s
-# for an 8,000-token BPE (Hugging Face's regular-expression word split is its slow part) and
-# 57 MB/s for characters. The cell above measures this profile's books only (33 in `cpu`) on the
-# machine that ran it (a newer, faster 2-core Xeon for the committed outputs: 15.6 MB/s on one thread, 29.1 on two). Run the script on your machine to see how it scales with cores.
+# Gutenberg books (44.8 MB) at 4.8 MB/s for GPT-2 on one thread and 10.0 MB/s on two, 2.6 MB/s for
+# an 8,000-token BPE (Hugging Face's regular-expression word split is its slow part) and 57 MB/s for
+# characters. The cell above measures this profile's books only (33 in `cpu`) on the machine that
+# ran it (a newer, faster 2-core Xeon for the committed outputs: 15.6 MB/s on one thread, 29.1 on
+# two). Run the script on your machine to see how it scales with cores.
 #
 # ## 8. Compression against vocabulary size
 #

@@ -18,12 +18,13 @@
 # | profile | model and run | runtime of this notebook (data stages already built) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens (0.14M parameters), 30 steps | 21 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M), up to 2,200 steps within a time budget of 11 minutes (all 2,200 made in the committed run; 1,364 on a busier day) | 8 to 12 min (471 s for the committed outputs, where the run reached its last step; 720 to 724 s when the budget stopped it) |
+# | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M), up to 2,200 steps within a time budget of 11 minutes (all 2,200 made in the committed run; 1,364 to 2,035 on the older Xeon) | 8 to 12 min (471 s for the committed outputs, where the run reached its last step; 720 to 724 s when the budget stopped it) |
 # | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M), 1,500 steps | whole notebook not yet measured; its training run alone took 80 s on an NVIDIA H200 (21 s of it compiling; bf16, about 920,000 tokens/s, 27% MFU) |
 #
 # Measured on the development machine: 2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13
-# (CPU), and on a newer, faster 2-core Xeon VM (AVX-512 and AMX), which made the committed outputs. The `cpu` run's training steps ran at about 5,600 tokens per second in the committed run,
-# 2,600 to 2,800 on busier days: the shared machine's speed varies that much.
+# (CPU), and on a newer, faster 2-core Xeon VM (AVX-512 and AMX), which made the committed outputs.
+# The `cpu` run's training steps ran at about 5,600 tokens per second in the committed run, 2,600 to
+# 2,800 on the older Xeon.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
@@ -316,10 +317,10 @@ check_close(package_losses, my_losses, "package's losses vs your loop's, step fo
 # to `step-NNNNNN/` (the last 3 are kept).
 #
 # To show a resume, this first session pauses by itself a third of the way through `max_steps`
-# (`stop_at_step`: step 733 of 2,200 in `cpu`; the run then ends at step 2,200, or earlier where
-# the 11-minute budget runs out first), as if you had pressed Stop. What to expect: the loss starts near ln(vocab_size) and falls fastest in
-# the first few hundred steps; the validation loss follows the training loss from a little above,
-# since the validation books are ones the model never reads.
+# (`stop_at_step`: step 733 of 2,200 in `cpu`; the run then ends at step 2,200, or earlier where the
+# 11-minute budget runs out first), as if you had pressed Stop. What to expect: the loss starts near
+# ln(vocab_size) and falls fastest in the first few hundred steps; the validation loss follows the
+# training loss from a little above, since the validation books are ones the model never reads.
 
 # %% [markdown]
 # **If the kernel dies mid-run** (a restart, Colab's "Restart session", a laptop that slept): the
@@ -382,9 +383,9 @@ else:
 # comparable across tokenizers (06_evaluation measures it exactly on the whole validation split).
 # Measured after the committed `cpu` run (all 2,200 steps, 7.4 minutes of training): best validation
 # loss 5.264 nats per token, 2.035 bits per byte (the estimate on fixed batches; 06 measures 5.319
-# and 2.055 on 400,000 held-out tokens). A run that its budget stopped at step 1,364 reached 5.424. The checks below allow a wide range, since a slower laptop makes
-# fewer steps in the same time. They expect the whole run: if you pressed Stop, they only say
-# where your model stands.
+# and 2.055 on 400,000 held-out tokens). A run that its budget stopped at step 1,364 reached 5.424.
+# The checks below allow a wide range, since a slower laptop makes fewer steps in the same time.
+# They expect the whole run: if you pressed Stop, they only say where your model stands.
 
 # %%
 def expect_between(value: float, low: float, high: float, what: str) -> None:

@@ -195,11 +195,11 @@ check(early - late > gain, f"tokens early in a window cost {early - late:+.2f} n
 # What the curve says depends on how far training got. The `ci` model (30 steps) has learned
 # almost nothing beyond token frequencies, and its curve is flat. So is the committed `cpu`
 # run's (all 2,200 steps, 7.4 minutes on the idle 2-core development machine): early tokens cost
-# no more than late ones (+0.01 nats measured above; within ±0.05 in every run we made),
-# because it has mostly learned which token follows which (section 4 compares it with a bigram model). Even
-# the `gpu` run (1,500 steps of a 45M model in 80 s on an H200) gave only +0.05 nats: after its first few
-# dozen tokens, a model this small gains little from more context. A model
-# trained longer uses more of its window, and then its curve falls over the first tens of tokens
+# no more than late ones (+0.01 nats measured above; -0.01 for an earlier run stopped at step
+# 1,364), because it has mostly learned which token follows which (section 4 compares it with a
+# bigram model). Even the `gpu` run (1,500 steps of a 45M model in 80 s on an H200) measured only
+# +0.05 nats: beyond its first 64 tokens of context, a model this small gains little from more. A
+# model trained longer uses more of its window, and then its curve falls over the first tens of tokens
 # and the random-window estimate becomes clearly pessimistic. Either way the sliding window below
 # gives every token as much context as the window allows, so nothing is left to chance.
 #

@@ -260,15 +260,15 @@ for message in ("Good morning!", "What are you reading today?", "Is it a happy s
 check(len(session.history) == 6 and [r for r, _ in session.history] == ["user", "bot"] * 3, "three exchanges in the history")
 
 # %% [markdown]
-# The history holds all three exchanges, but the model does not see them. Look at the turns
-# dropped: on the `cpu` profile the context is 128 tokens, 64 are kept for the reply and the
-# persona line takes 21, so 43 are left for the turns, and one long reply fills them.
-# In the committed run the second reply was written without the first message (1 turn dropped)
-# and the third without either earlier exchange (4 dropped): it saw only the persona and the newest
-# message. The chat keeps almost no memory. To keep more, ask for shorter replies (a smaller `max_new_tokens`: the room
-# kept for the reply is that, at most half the context), shorten the persona, or use a model with
-# a longer context (the `gpu` profile's is 512 tokens). Section 9 teaches the model to end its
-# replies sooner.
+# The history holds all three exchanges, but the model does not see them. Look at the turns dropped:
+# on the `cpu` profile the context is 128 tokens, 64 are kept for the reply and the persona line
+# takes 21, so 43 are left for the turns, and one long reply fills them. In the committed run the
+# second reply was written without the first message (1 turn dropped) and the third without either
+# earlier exchange (4 dropped): it saw only the persona and the newest message. The chat keeps
+# almost no memory. To keep more, ask for shorter replies (a smaller `max_new_tokens`: the room kept
+# for the reply is that, at most half the context), shorten the persona, or use a model with a
+# longer context (the `gpu` profile's is 512 tokens). Section 9 teaches the model to end its replies
+# sooner.
 
 # %% [markdown]
 # ## 7. The chat widget

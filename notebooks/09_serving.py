@@ -475,7 +475,7 @@ n = PROFILE.max_new_tokens
 print(f"{tokens} tokens in {t_all:.2f} s: {tokens / t_all:.0f} tokens/s over HTTP; a 1-token request takes {t_one * 1000:.0f} ms")
 check(tokens == n and one == 1, "ignore_eos gave exactly max_tokens")
 check_speed(t_one / t_all, 0, 0.5, f"the fixed cost of a request, as a part of a {n}-token answer",
-            enforce=PROFILE.name != "ci", hint="is the machine busy? Close other programs, then run this cell again")
+            enforce=PROFILE.name != "ci")
 
 # %% [markdown]
 # ### A client that leaves stops its generation
