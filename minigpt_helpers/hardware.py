@@ -5,7 +5,8 @@
   on older GPUs (Colab's T4, V100), float32 on CPUs and Apple's MPS.
 - ``choose_compile(device, requested=None)``: ``torch.compile`` on CUDA under Linux, where
   Triton exists; skipped on Windows and on MPS; on CPUs only when asked (it makes a tiny model's
-  steps about 1.6x faster, and saves nothing once the matrix products dominate).
+  steps about 1.6x faster, and saves nothing once the matrix products dominate);
+  ``compiled_evaluation(device)``: whether evaluation runs compiled too (on CUDA).
 - ``peak_flops(device)`` and ``flops_per_token(config)`` give MFU (model FLOPs utilisation):
   the share of the GPU's peak that the training step really uses.
 
@@ -111,6 +112,12 @@ def compile_available() -> tuple[bool, str]:
     if not hasattr(torch, "compile"):
         return False, f"torch {torch.__version__} has no torch.compile"
     return True, ""
+
+
+def compiled_evaluation(device: str | torch.device) -> bool:
+    """Whether a compiled model also evaluates compiled: on CUDA, where the eval-mode graph pays for
+    its compile; on a CPU compiling it too costs more than it saves."""
+    return torch.device(device).type == "cuda"
 
 
 def choose_compile(device: str | torch.device, requested: bool | None = None) -> tuple[bool, str]:

@@ -484,9 +484,10 @@ class Trainer:
         # how it computes: compile, then wrap for several processes
         self.compiled, self.compile_reason = hardware.choose_compile(self.device, c.compile)
         self.compile_s = 0.0
+        # evaluation runs compiled only where that pays for its compile (on CUDA)
+        self.compiled_eval = self.compiled and hardware.compiled_evaluation(self.device)
         self.model: Any = self._compile() if self.compiled else self.raw_model
-        # evaluation on a CPU runs uncompiled: compiling the eval-mode graph too costs more than it saves
-        self.eval_model = self.model if torch.device(self.device).type == "cuda" else self.raw_model
+        self.eval_model = self.model if self.compiled_eval else self.raw_model
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -538,7 +539,8 @@ class Trainer:
     def _compile(self) -> Any:
         """``torch.compile`` the model and compile its training step now, on a dummy batch, so the
         minute it takes is not counted as training time. If compiling fails (no C++ compiler, an
-        unsupported platform), train without it. The random state is left as it was."""
+        unsupported platform), train without it. The random state is left as it was. Where
+        evaluation runs compiled, its graph is compiled here too, not at the first evaluation."""
         c = self.config
         compiled = torch.compile(self.raw_model)
         rng = torch.get_rng_state()
@@ -547,10 +549,17 @@ class Trainer:
         device_rng = hardware.device_rng_state(self.device)
         t0 = time.perf_counter()
         try:
-            dummy = torch.zeros(c.batch_size, c.context_length, dtype=torch.long, device=self.device)
+            # two tensors, not one passed twice: the compiled graph is specialised on whether
+            # idx is targets, and real batches would compile it all over again
+            x, y = (torch.zeros(c.batch_size, c.context_length, dtype=torch.long, device=self.device) for _ in range(2))
             with self.precision.autocast():
-                _, loss = compiled(dummy, dummy)
+                _, loss = compiled(x, y)
             loss.backward()
+            if self.compiled_eval:  # evaluation's graph (eval mode, no gradients) is another one: now too
+                compiled.eval()
+                with torch.no_grad(), self.precision.autocast():
+                    compiled(x, y)
+                compiled.train()
         except Exception as err:  # noqa: BLE001 - any compiler failure means: run eagerly
             log.warning("torch.compile failed (%s: %s); training without it", type(err).__name__, str(err)[:200])
             self.compiled, self.compile_reason = False, f"torch.compile failed: {type(err).__name__}"

@@ -19,7 +19,7 @@
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens (0.14M parameters), 30 steps | 21 s |
 # | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M), up to 2,200 steps within a time budget of 11 minutes (all 2,200 made in the committed run; 1,364 to 2,035 on the older Xeon) | 8 to 12 min (471 s for the committed outputs, where the run reached its last step; 720 to 724 s when the budget stopped it) |
-# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M), 1,500 steps | whole notebook not yet measured; its training run alone took 80 s on an NVIDIA H200 (21 s of it compiling; bf16, about 920,000 tokens/s, 27% MFU) |
+# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M), 1,500 steps | whole notebook not yet measured; its training run alone took 79 s on an NVIDIA H200 after 21 s of compiling (bf16, about 920,000 tokens/s, 27% MFU; 21 s of the 79 compiled again, since fixed, see the README) |
 #
 # Measured on the development machine: 2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13
 # (CPU), and on a newer, faster 2-core Xeon VM (AVX-512 and AMX), which made the committed outputs.

@@ -485,6 +485,37 @@ def test_a_failing_torch_compile_falls_back_to_eager_and_leaves_the_rng_alone(ti
     assert run["compile"] is False and run["sessions"][0]["compile"] is False
 
 
+def test_compiling_before_training_covers_the_training_and_evaluation_graphs(tiny_data, monkeypatch) -> None:
+    """The trainer compiles up front so the minute it takes is not training time: if the real steps
+    or evaluations then needed another graph (the dummy batch once passed one tensor as both input
+    and targets, so the first real step compiled again), that minute would land inside the run."""
+    ok, why = hardware.compile_available()
+    if not ok:
+        pytest.skip(f"torch.compile cannot run here: {why}")
+    import torch._dynamo
+
+    monkeypatch.setattr(hardware, "choose_compile", lambda device, requested: (bool(requested), "as asked"))
+    monkeypatch.setattr(hardware, "compiled_evaluation", lambda device: True)  # as on CUDA
+    torch._dynamo.reset()
+    original = training.Trainer._compile
+
+    def compile_then_forbid_recompiling(self):
+        compiled = original(self)
+        monkeypatch.setattr(torch._dynamo.config, "error_on_recompile", True)
+        return compiled
+
+    monkeypatch.setattr(training.Trainer, "_compile", compile_then_forbid_recompiling)
+    try:
+        t = training.train(cfg(run="compiled", compile=True, max_steps=4,
+                               model_overrides={"n_layer": 1, "n_head": 2, "n_embd": 16, "dropout": 0.1}),
+                           progress=False)
+    finally:
+        torch._dynamo.reset()
+    if not training.read_run("compiled")["compile"]:
+        pytest.skip("torch.compile failed here (no C++ compiler?), so there is nothing to check")
+    assert t.step == 4 and t.val_loss is not None  # trained and evaluated, both compiled, no recompiling
+
+
 def test_with_a_time_budget_the_decay_follows_whichever_runs_out_first(tiny_data) -> None:
     t = training.Trainer(cfg(max_steps=100, warmup_steps=2, time_budget_s=100.0), progress=False)
     sched = t.schedule
