@@ -81,9 +81,16 @@ def init(device: str = "auto") -> DistInfo:
     return DistInfo(rank, local, world, backend, dev, owns_group=True)
 
 
-def cleanup(info: DistInfo) -> None:
-    """Leave the process group if ``init()`` created it."""
+def cleanup(info: DistInfo, *, wait: bool = True) -> None:
+    """Leave the process group if ``init()`` created it.
+
+    ``wait``: first wait until every process gets here, so none closes its connections while
+    another still uses them. Only when all ended normally: after an error the others may never come.
+    Let go of anything that holds the group (a ``DistributedDataParallel`` wrapper) before this.
+    """
     if info.owns_group and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 

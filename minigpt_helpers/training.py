@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -919,6 +920,16 @@ class Trainer:
         self._emit("end", dataclasses.asdict(result) | {"run_dir": str(self.run_dir)})
         return result
 
+    def close(self, ended: bool = True) -> None:
+        """Let go of the DDP wrapper, then leave the process group (waiting for the other processes
+        when the run ``ended`` normally). The wrapper holds the group, and a trainer sits in reference
+        cycles, so left alone it would go whenever the garbage collector ran, at worst while Python
+        shuts down, where gloo's threads can abort the process."""
+        self.model = self.eval_model = self.raw_model
+        if self.dist.owns_group:
+            gc.collect()  # the wrapper is in reference cycles of its own: free it now, while all is alive
+        distributed.cleanup(self.dist, wait=ended)
+
     def _nan_message(self, train_loss: float, grad_norm: float | None, weights: bool = False) -> str:
         what = "the weights" if weights else ("the training loss" if not math.isfinite(train_loss) else "the gradient norm")
         latest = self.run_dir / LATEST_FILE
@@ -942,12 +953,15 @@ def train(
     """Train (or continue) the run ``config`` describes; see ``Trainer`` for the arguments."""
     threads = torch.get_num_threads()
     trainer = None
+    ended = False
     try:  # building the Trainer sets config.threads, then may fail (a wrong path): restore either way
         trainer = Trainer(config, resume=resume, stop=stop, on_event=on_event, progress=progress)
-        return trainer.run()
+        result = trainer.run()
+        ended = True
+        return result
     finally:
         if trainer is not None:
-            distributed.cleanup(trainer.dist)
+            trainer.close(ended)
         torch.set_num_threads(threads)  # config.threads applies to this run only
 
 

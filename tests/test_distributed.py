@@ -76,3 +76,21 @@ def test_two_gloo_processes_stopped_and_resumed_repeat_the_run_exactly(data_dir)
     wb = checkpoint.load_checkpoint(checkpoint.find_checkpoint("halves", "latest")).model.state_dict()
     for name in wa:
         assert torch.equal(wa[name], wb[name]), name
+
+
+def test_leaving_the_group_waits_for_the_others_only_after_a_normal_end(monkeypatch) -> None:
+    from minigpt_helpers import distributed
+
+    calls: list[str] = []
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(distributed.dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(distributed.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    mine = distributed.DistInfo(rank=1, world_size=2, backend="gloo", owns_group=True)
+    distributed.cleanup(mine)
+    assert calls == ["barrier", "destroy"]  # nobody closes connections another process still uses
+    calls.clear()
+    distributed.cleanup(mine, wait=False)  # after an error the others may never reach a barrier
+    assert calls == ["destroy"]
+    calls.clear()
+    distributed.cleanup(distributed.DistInfo(world_size=2, backend="gloo", owns_group=False))
+    assert calls == []  # a group someone else made is theirs to end
