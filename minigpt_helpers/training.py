@@ -563,7 +563,8 @@ class Trainer:
                 compiled.train()
         except Exception as err:  # noqa: BLE001 - any compiler failure means: run eagerly
             log.warning("torch.compile failed (%s: %s); training without it", type(err).__name__, str(err)[:200])
-            self.compiled, self.compile_reason = False, f"torch.compile failed: {type(err).__name__}"
+            self.compiled, self.compiled_eval = False, False
+            self.compile_reason = f"torch.compile failed: {type(err).__name__}"
             compiled = self.raw_model
         finally:
             self.raw_model.zero_grad(set_to_none=True)
