@@ -4,11 +4,13 @@ A base model has no idea of "turns". The trick is a prompt template that makes t
 conversation look like a text it has read: a persona line that sets the scene, then the turns
 written like a play script ("READER: ...", "LIBRARIAN: ..."), ending with the next speaker's tag
 so that the likeliest continuation is that speaker's line. Every turn is one line, so generation
-stops at the end of the reply's line (where any next turn would begin). Before each reply the
+stops at the end of the reply's line (where any next turn would begin), or where the model starts
+another speaker's tag inside that line (``SpeakerTag``, a stop rule). Before each reply the
 oldest turns are dropped until the prompt, plus room for the reply, fits the model's context.
 
 ``ChatTemplate`` renders; ``ChatSession`` keeps the history and streams replies on top of
-``generation.stream_text``; ``cli`` is ``python -m minigpt_helpers chat``.
+``generation.stream_text``; ``ReplyStart`` trims a reply's opening (the space after the tag, and
+tags the model wrote before its first word); ``cli`` is ``python -m minigpt_helpers chat``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +36,99 @@ DEFAULT_PERSONA = "A conversation between a curious reader and a wise old librar
 def one_line(text: str) -> str:
     """A message as one line: newlines become spaces, so a message cannot start a fake turn."""
     return " ".join(text.split())
+
+
+# A speaker's tag as the plays write it: a name in capitals of up to four words, the last of at
+# least two letters (so "I:" is not one), then a colon. Words are split by single spaces and
+# have at most 24 characters, so a search costs a bounded amount per position of the text, even
+# on a long run of capitals (these run once per generated token).
+_CAPS_WORD = r"[A-Z][A-Z'\-]{0,23}"
+_CAPS_NAME = rf"(?:{_CAPS_WORD} ){{0,3}}[A-Z][A-Z'\-]{{0,22}}[A-Z]"
+_PARTIAL_CAPS = re.compile(rf"(?<![A-Za-z0-9])(?:{_CAPS_WORD} ){{0,3}}{_CAPS_WORD} ?$")  # may still become a tag
+_LONGEST_TAG = 4 * 25 + 1
+_WORD = re.compile(r"[A-Za-z0-9]")
+
+
+@dataclass(frozen=True)
+class SpeakerTag:
+    """A stop rule (``generation.StopRule``): the reply ends where the model starts another
+    speaker's tag *inside* its line, as in ``Oh, my lord! HAMLET: Nay``.
+
+    A tag is a name in capitals followed by a colon, or one of ``names`` (the template's own,
+    which may be written otherwise) with a colon. Tags before the reply's first word are not a
+    stop: the model sometimes names a speaker again (``LIBRARIAN: CYRANO: Nay``), and
+    ``ReplyStart`` drops them. Whitespace before a stopping tag goes with it, so ``pending`` holds
+    back whitespace at the end of the text until the next token shows what follows it.
+    """
+
+    names: tuple[str, ...] = ()
+
+    @property
+    def _tag(self) -> re.Pattern[str]:
+        extra = "".join(f"|{re.escape(n)}" for n in self.names)
+        return re.compile(rf"(?<![A-Za-z0-9])(?:{_CAPS_NAME}{extra}):")
+
+    def leading(self, text: str) -> int:
+        """Where the reply's words begin: after the space and any tags that open ``text``."""
+        tag, end = self._tag, 0
+        while True:
+            m = tag.search(text, end)
+            if m is None or _WORD.search(text, end, m.start()):
+                return end + len(text[end:]) - len(text[end:].lstrip())
+            end = m.end()
+
+    def find(self, text: str) -> int:
+        m = self._tag.search(text, self.leading(text))
+        if m is None:
+            return -1
+        start = m.start()
+        while start > 0 and text[start - 1].isspace():
+            start -= 1
+        return start
+
+    def pending(self, text: str) -> int:
+        held = 0
+        m = _PARTIAL_CAPS.search(text, max(0, len(text) - _LONGEST_TAG))  # a tag is never longer
+        if m is not None:
+            held = len(text) - m.start()
+        for name in self.names:  # the end of the text may be the start of "Name:"
+            tag = f"{name}:"
+            for n in range(min(len(tag) - 1, len(text)), held, -1):
+                if text.endswith(tag[:n]) and (n == len(text) or not _WORD.match(text[-n - 1])):
+                    held = n
+                    break
+        start = len(text) - held
+        while start > 0 and text[start - 1].isspace():  # a space waits too: a tag after it would take it along
+            start -= 1
+        return len(text) - start
+
+
+class ReplyStart:
+    """The opening of a streamed chat reply: ``push(piece)`` returns what to show.
+
+    Until the first word it holds the pieces back and drops the space after the bot's tag and
+    any speaker tags the model wrote first (``SpeakerTag.leading``); after that, pieces pass
+    through unchanged. ``flush()`` returns what is held if the reply ended before a word.
+    """
+
+    def __init__(self, rule: SpeakerTag | None = None) -> None:
+        self.rule = rule or SpeakerTag()
+        self.started = False
+        self._held = ""
+
+    def push(self, piece: str) -> str:
+        if self.started:
+            return piece
+        self._held += piece
+        text = self._held[self.rule.leading(self._held):]
+        if not _WORD.search(text):
+            return ""
+        self.started, self._held = True, ""
+        return text
+
+    def flush(self) -> str:
+        text, self._held = self._held[self.rule.leading(self._held):], ""
+        return "" if self.started else text
 
 
 @dataclass
@@ -77,10 +173,11 @@ class ChatTemplate:
         text = self.header() + "".join(self.turn(role, msg) for role, msg in turns)
         return text + f"{self.bot_name}:" if open_reply else text
 
-    def stop_strings(self) -> list[str]:
+    def stops(self) -> list[str | SpeakerTag]:
         """Where a reply ends: at the end of its line. Every turn is one line (``one_line``), so the
-        next speaker's tag, whoever it is, a blank line or a new paragraph all begin with a newline."""
-        return ["\n"]
+        next speaker's tag on a line of its own, a blank line or a new paragraph all begin with a
+        newline. And where the model writes another speaker's tag inside the line (``SpeakerTag``)."""
+        return ["\n", SpeakerTag((self.user_name, self.bot_name))]
 
     def replace(self, **changes: Any) -> ChatTemplate:
         return dataclasses.replace(self, **changes)
@@ -193,17 +290,22 @@ class ChatSession:
             config = config.replace(seed=config.seed + len(self.history) // 2)
         # nonblank_start: a model of books often answers "NAME:" with a newline, and the blank
         # line would end the reply before it began
-        stream = stream_text(self.model, self.tokenizer, ids, config, stop=self.template.stop_strings(),
+        stops = self.template.stops()
+        stream = stream_text(self.model, self.tokenizer, ids, config, stop=stops,
                              use_cache=self.use_cache, nonblank_start=True)
-        started = False
+        opening = ReplyStart(next(s for s in stops if isinstance(s, SpeakerTag)))
+        shown = []
         for piece in stream:
-            if not started:  # the reply begins after "NAME:"; drop the space that follows it
-                piece = piece.lstrip()
-                started = bool(piece)
+            piece = opening.push(piece)  # the reply begins after "NAME:" and any tags the model repeats
             if piece:
+                shown.append(piece)
                 yield piece
+        rest = opening.flush()  # a reply that ended before its first word
+        if rest:
+            shown.append(rest)
+            yield rest
         self.last_finish_reason = stream.finish_reason
-        self.history += [(USER, message), (BOT, one_line(stream.text))]
+        self.history += [(USER, message), (BOT, one_line("".join(shown)))]
 
     def reply(self, message: str) -> str:
         """The whole reply to ``message`` (see ``stream_reply``)."""
@@ -278,5 +380,5 @@ def cli(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-__all__ = ["ChatTemplate", "ChatSession", "fit_turns", "one_line", "run_interactive", "cli",
+__all__ = ["ChatTemplate", "ChatSession", "SpeakerTag", "ReplyStart", "fit_turns", "one_line", "run_interactive", "cli",
            "DEFAULT_PERSONA", "USER", "BOT", "EXIT_WORDS"]

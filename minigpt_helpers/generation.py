@@ -22,7 +22,8 @@ server all run on it.
 The second part, "text on top", is the only code here that touches a tokenizer: ``complete``
 and ``stream_text`` take a prompt string, stop strings checked on the decoded text, and stream
 pieces of text that never split a multi-byte character (``TextDecoder`` does that decoding, and
-can be fed any ids). ``cli`` is ``python -m minigpt_helpers generate``.
+can be fed any ids). A stop may also be a ``StopRule``, for stops that no fixed string describes
+(the chat's "another speaker's tag"). ``cli`` is ``python -m minigpt_helpers generate``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -589,6 +590,21 @@ def blank_token_ids(tokenizer: Any) -> list[int]:
     return _BLANK_IDS[key]
 
 
+@runtime_checkable
+class StopRule(Protocol):
+    """A stop that no fixed string describes: a rule that reads the decoded text.
+
+    ``find(text)``: where the first stop begins in ``text`` (-1: none); the text is cut there.
+    ``pending(text)``: how many characters at the end of ``text`` could still become one; they
+    are held back until the next tokens settle it. A stop string is the special case
+    ``find = text.find(s)``, ``pending`` = the longest end of the text that starts ``s``.
+    """
+
+    def find(self, text: str) -> int: ...
+
+    def pending(self, text: str) -> int: ...
+
+
 def _stop_prefix_chars(text: str, stops: Sequence[str]) -> int:
     """Length of the longest end of ``text`` that is the start of a stop string."""
     best = 0
@@ -605,18 +621,23 @@ class TextDecoder:
 
     ``push(token_id)`` returns the text that the new token makes safe to show, often "": a piece
     never ends inside a multi-byte character (a byte-level token can be half of one) and never
-    shows a stop string or the start of one. Once a stop string appears, ``stopped`` is true and
-    ``text`` ends just before it. ``flush()`` releases what was held back when the tokens end.
-    Decoding everything so far at each step (rather than each token alone) is what lets the
-    bytes of a split character meet again.
+    shows a stop or the start of one. ``stop`` holds stop strings and ``StopRule``s. Once a stop
+    appears, ``stopped`` is true and ``text`` ends just before it. ``flush()`` releases what was
+    held back when the tokens end. Decoding everything so far at each step (rather than each
+    token alone) is what lets the bytes of a split character meet again.
     """
 
-    def __init__(self, tokenizer: Any, stop: Sequence[str] = ()) -> None:
-        if isinstance(stop, str):
+    def __init__(self, tokenizer: Any, stop: str | StopRule | Sequence[str | StopRule] = ()) -> None:
+        if isinstance(stop, (str, StopRule)):
             stop = [stop]
-        if any(not s for s in stop):
+        for s in stop:
+            if not isinstance(s, (str, StopRule)):
+                raise TypeError(f"stop holds {s!r}: use strings, or StopRule objects (with find and pending methods)")
+        if any(isinstance(s, str) and not s for s in stop):
             raise ValueError("stop holds an empty string: every stop string needs at least one character")
         self.tokenizer, self.stop = tokenizer, list(stop)
+        self._strings = [s for s in self.stop if isinstance(s, str)]
+        self._rules = [s for s in self.stop if not isinstance(s, str)]
         self.token_ids: list[int] = []
         self.text = ""  # what was released so far
         self.stopped = False
@@ -628,11 +649,12 @@ class TextDecoder:
     def push(self, token_id: int) -> str:
         """Add one token; return the new text it makes safe to show ("" while something is held back)."""
         if self.stopped:
-            raise RuntimeError("a stop string was already found; make a new TextDecoder for more text")
+            raise RuntimeError("a stop was already found; make a new TextDecoder for more text")
         self.token_ids.append(int(token_id))
         full = self.tokenizer.decode(self.token_ids)
-        cut = min((i for i in (full.find(s) for s in self.stop) if i >= 0), default=-1)
-        if cut >= 0:  # a stop string appeared in the decoded text
+        found = [full.find(s) for s in self._strings] + [rule.find(full) for rule in self._rules]
+        cut = min((i for i in found if i >= 0), default=-1)
+        if cut >= 0:  # a stop appeared in the decoded text
             self.stopped = True
             if cut > len(self.text):
                 return self._release(full[:cut])
@@ -640,7 +662,8 @@ class TextDecoder:
             return ""
         if full.endswith("\ufffd"):
             return ""  # half a character: wait for the token that completes it
-        safe = len(full) - _stop_prefix_chars(full, self.stop)
+        held = max([_stop_prefix_chars(full, self._strings)] + [rule.pending(full) for rule in self._rules])
+        safe = len(full) - held
         return self._release(full[:safe]) if safe > len(self.text) else ""
 
     def flush(self) -> str:
@@ -656,7 +679,7 @@ class TextStream:
     and ``finish_reason`` ("stop" or "length") describe the whole completion.
 
     Pieces never end inside a multi-byte character (a token can be half of one) and never show
-    a stop string or the start of one; stop strings are found on the decoded text (``TextDecoder``).
+    a stop or the start of one; stops (strings or ``StopRule``s) are found on the decoded text (``TextDecoder``).
     """
 
     def __init__(
@@ -666,12 +689,12 @@ class TextStream:
         prompt: str | Sequence[int],
         config: SamplingConfig,
         *,
-        stop: Sequence[str] = (),
+        stop: Sequence[str | StopRule] = (),
         stop_at_eot: bool = True,
         use_cache: bool = True,
         nonblank_start: bool = False,
     ) -> None:
-        self._decoder = TextDecoder(tokenizer, stop)  # checks the stop strings
+        self._decoder = TextDecoder(tokenizer, stop)  # checks the stops
         if stop_at_eot and [tokenizer.eot_id] not in config.stop_sequences:
             config = config.replace(stop_sequences=[*config.stop_sequences, [tokenizer.eot_id]])
         self.model, self.tokenizer, self.config = model, tokenizer, config
@@ -723,12 +746,13 @@ def stream_text(
     prompt: str | Sequence[int],
     config: SamplingConfig | None = None,
     *,
-    stop: Sequence[str] = (),
+    stop: Sequence[str | StopRule] = (),
     stop_at_eot: bool = True,
     use_cache: bool = True,
     nonblank_start: bool = False,
 ) -> TextStream:
-    """A ``TextStream``: iterate it for pieces of text; stops at ``stop`` strings and, by default, at end of text.
+    """A ``TextStream``: iterate it for pieces of text; stops at ``stop`` (strings or ``StopRule``s)
+    and, by default, at end of text.
 
     ``nonblank_start``: the first token must show some text (no blank, no end of text), so a
     chat reply cannot end before it starts when the model's favourite next token is a newline.
@@ -743,7 +767,7 @@ def complete(
     prompt: str | Sequence[int],
     config: SamplingConfig | None = None,
     *,
-    stop: Sequence[str] = (),
+    stop: Sequence[str | StopRule] = (),
     stop_at_eot: bool = True,
     use_cache: bool = True,
 ) -> str:
@@ -871,6 +895,6 @@ __all__ = [
     "process_logits", "next_token_probs", "default_slide", "window_start", "crop_prompt",
     "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons",
     "time_generation", "compare_cache_speed", "count_ops", "time_decode_parts",
-    "encode_prompt", "TextDecoder", "TextStream", "stream_text", "complete", "complete_batch",
+    "encode_prompt", "StopRule", "TextDecoder", "TextStream", "stream_text", "complete", "complete_batch",
     "resolve_checkpoint", "cli",
 ]

@@ -574,7 +574,7 @@ def create_app(
         # /health and the other requests are answered meanwhile.
         ids = await run_in_threadpool(build_prompt)
         check_prompt_length(ids, "messages", "Shorten the last message (older messages are dropped as needed)")
-        job = submit(ids, config, template.stop_strings() + body.stops, body, strip_leading=True)
+        job = submit(ids, config, template.stops() + body.stops, body, strip_leading=True)
         rid, now = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         fingerprint = f"minigpt-{__version__}"
 

@@ -25,7 +25,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .generation import SamplingConfig, stream_text
+from .chat import ReplyStart, SpeakerTag
+from .generation import SamplingConfig, StopRule, stream_text
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,9 @@ class Generation:
 
     prompt_ids: list[int]
     config: SamplingConfig
-    stop: list[str]
+    stop: list[str | StopRule]
     deadline: float
-    strip_leading: bool = False  # a chat reply: drop the space after "NAME:"
+    strip_leading: bool = False  # a chat reply: drop the space after "NAME:" and tags before its first word
     stop_at_eot: bool = True  # end at the end-of-text token (False: always max_new_tokens)
     text: str = ""
     completion_tokens: int = 0
@@ -147,7 +148,7 @@ class Engine:
 
     # ------------------------------------------------------------ public
 
-    def submit(self, prompt_ids: Sequence[int], config: SamplingConfig, *, stop: Sequence[str] = (),
+    def submit(self, prompt_ids: Sequence[int], config: SamplingConfig, *, stop: Sequence[str | StopRule] = (),
                timeout_s: float = 60.0, strip_leading: bool = False, stop_at_eot: bool = True) -> Generation:
         """Queue a generation; call from the event loop that will consume it. Raises ``QueueFull``."""
         job = Generation(list(prompt_ids), config, list(stop), time.monotonic() + timeout_s, strip_leading, stop_at_eot)
@@ -214,7 +215,8 @@ class Engine:
             job._send("end", job.finish_reason)
             return
         reason: str | None = None
-        strip = job.strip_leading
+        tags = [s for s in job.stop if isinstance(s, SpeakerTag)]
+        opening = ReplyStart(tags[0] if tags else None) if job.strip_leading else None  # as in chat.py
         pieces: Any = None
         try:
             # Inside the try: a bad argument (e.g. an empty stop string) must reach the caller as
@@ -224,9 +226,8 @@ class Engine:
                              nonblank_start=job.strip_leading)  # a chat reply opens with text, as in chat.py
             pieces = iter(ts)
             for piece in pieces:
-                if strip:  # the reply begins after "NAME:"; drop the space that follows it
-                    piece = piece.lstrip()
-                    strip = not piece
+                if opening is not None:
+                    piece = opening.push(piece)
                 if piece:
                     job.text += piece
                     job._send("piece", piece)
@@ -239,6 +240,10 @@ class Engine:
                     break
             else:
                 reason = ts.finish_reason
+                rest = opening.flush() if opening is not None else ""  # a reply that ended before its first word
+                if rest:
+                    job.text += rest
+                    job._send("piece", rest)
         except Exception as err:  # report it to the caller; the worker lives on
             log.exception("generation failed")
             job.finish_reason = "error"

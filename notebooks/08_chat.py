@@ -27,7 +27,7 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, context 128 | 30 to 77 s (the fine-tune: 20 to 47 s; 30 and 20 s for the committed outputs, on a newer, faster 2-core Xeon) |
+# | `cpu` | 4 layers, 256 wide, context 128 | 27 to 77 s (the fine-tune: 19 to 47 s; 27 and 19 s for the committed outputs, on a newer, faster 2-core Xeon) |
 # | `gpu` | ultra-mini (44.9M), context 512 | 35 s on an NVIDIA H200 (torch 2.11, one run; the fine-tune: 24 steps in 2 s) |
 #
 # Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, or of the newer Xeon
@@ -139,19 +139,59 @@ for text in ("LIBRARIAN: Well, my dear", "LIBRARIAN: "):
 # Left alone, the model does not stop after its speech: it may write the reader's next line
 # too, and the next, or drift into narration. The template puts every turn on a line of its own
 # (newlines inside a message become spaces), so a reply ends where its line ends: the **stop
-# string** is a newline. The next speaker's tag, whoever the speaker, a blank line, a new
+# string** is a newline. The next speaker's tag on a line of its own, a blank line, a new
 # paragraph: each begins with one. The text layer of 07 checks stop strings on the decoded
 # text and leaves them out.
 
 # %%
 prompt = template.render(turns)
 free = generation.complete(gpt, tok, prompt, config)
-s = generation.stream_text(gpt, tok, prompt, config, stop=template.stop_strings())
+s = generation.stream_text(gpt, tok, prompt, config, stop=["\n"])
 reply = "".join(s)
 print(f"without stop strings:\n{prompt}{free}\n\nwith them ({s.finish_reason}):\n{prompt}{reply}")
-check(template.stop_strings() == ["\n"] and "\n" not in reply, "the reply is one line")
+check("\n" not in reply, "the reply is one line")
 check(reply == free.split("\n")[0],
       "with the stop string, the reply is the free continuation up to its first newline (same seed)")
+
+# %% [markdown]
+# A newline is not the only way a turn begins. A model that has read a play squeezed into one
+# line writes things like `Nay, sir! LE BRET: Hush`: a second speaker's tag *inside* the reply's
+# line. No fixed string finds every name, so the second stop is a rule: a name in capitals
+# (up to four words, the last of two letters or more, so `I:` is none) and a colon, after the
+# reply's first word. Tags *before* the first word are not a stop: the model sometimes names a
+# speaker again (`LIBRARIAN: CYRANO: Nay`), and the session drops them instead. While a reply
+# ends in capitals that could still become a tag, the text layer holds them back, so a
+# half-written name never reaches the screen. `template.stops()` gives both stops; first by
+# hand, on made-up replies:
+
+# %%
+import re
+
+NAME = r"(?:[A-Z][A-Z'\-]* ){0,3}[A-Z][A-Z'\-]*[A-Z]"  # capitals, up to four words; the last of 2+ letters
+
+
+def cut_at_tag(text):
+    """Cut ``text`` before a speaker's tag that comes after the reply's first word; strip tags before it."""
+    opening = re.match(rf"(?:[^A-Za-z0-9]*{NAME}:)*\s*", text).end()  # tags before the first word
+    tag = re.search(rf"(?<![A-Za-z0-9]){NAME}:", text[opening:])
+    return (text[opening:opening + tag.start()] if tag else text[opening:]).rstrip()
+
+
+samples = [" Nay, sir! LE BRET: Hush.", " CYRANO: Nay! I am here.", " I said: no, and I meant it.",
+           " Oh, in the BOICE: PORE: What is no!"]
+rule = template.stops()[1]  # the package's rule; stops()[0] is the newline
+print(f"template.stops() = {template.stops()}\n")
+
+
+def package_cut(text):
+    cut = rule.find(text)  # what the text layer does while streaming
+    opening = chat.ReplyStart(rule)  # what the session does with the reply's first pieces
+    return (opening.push(text[:cut] if cut >= 0 else text) or opening.flush()).rstrip()
+
+
+for text in samples:
+    print(f"{text!r:40} -> {cut_at_tag(text)!r}")
+check(all(cut_at_tag(t) == package_cut(t) for t in samples), "by hand = the package's SpeakerTag and ReplyStart")
 
 # %% [markdown]
 # The reply above may well be empty. In the plays among the books a speaker's name is often
@@ -164,7 +204,7 @@ check(reply == free.split("\n")[0],
 # %%
 blank = generation.blank_token_ids(tok)
 print(f"{len(blank)} of {tok.vocab_size} tokens are blank, e.g. {[tok.token_piece(i) for i in blank[:6]]}")
-s = generation.stream_text(gpt, tok, prompt, config, stop=template.stop_strings(), nonblank_start=True)
+s = generation.stream_text(gpt, tok, prompt, config, stop=template.stops(), nonblank_start=True)
 reply = "".join(s).strip()
 print(f"with nonblank_start ({s.finish_reason}):\nLIBRARIAN: {reply}")
 check(reply != "", "with nonblank_start the reply starts with words")
@@ -361,8 +401,8 @@ check(after < before, "the fine-tuned model predicts unseen dialogue better")
 # %% [markdown]
 # Now the same questions to both models, with the same template; question *i* samples with seed
 # *i*, the same for both models. Before, replies run long, and when one does end on its own it
-# is often after a burst of capitals, half a speaker's tag from a play. After, the model answers
-# in a line and hands the turn back (finish reason `stop`). Do not expect wisdom: the words are still those of a 5M-parameter model
+# is often at a play's speaker tag a few words in (the stop rule of section 3 cuts it). After,
+# the model answers in a line and hands the turn back (finish reason `stop`). Do not expect wisdom: the words are still those of a 5M-parameter model
 # trained for minutes, now with a French swordsman's turn of phrase.
 
 # %%
@@ -467,7 +507,8 @@ test_fit(fit_solution)
 # - A base model only continues text; a **template** (persona line, `NAME: speech` lines, the
 #   bot's tag at the end) makes the continuation a reply. End the prompt with the tag and no space.
 # - A **stop string** (a newline: every turn is one line) cuts the reply where the next turn would
-#   begin; stop strings are found on the decoded text and left out.
+#   begin, and a **stop rule** where the model writes another speaker's tag inside the line;
+#   both are found on the decoded text and left out.
 # - The **context window** is small: the session keeps room for the reply and drops the oldest
 #   turns first, the persona last.
 # - `ChatSession` streams replies on the generation engine of 07; the widget and

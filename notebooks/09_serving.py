@@ -24,7 +24,7 @@
 # | profile | model | this notebook (checkpoint already trained) | exports (folder / HF / ONNX) | over HTTP |
 # |---|---|---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 27 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
-# | `cpu` | 4 layers, 256 wide, context 128 | 14 to 41 s | 21.5 / 21.5 / 21.3 MB, 4.7 to 13.8 s | 137 to 282 tokens/s (282 in the committed run, on a newer, faster 2-core Xeon; 137 on a busy day) |
+# | `cpu` | 4 layers, 256 wide, context 128 | 13 to 41 s | 21.5 / 21.5 / 21.3 MB, 4.4 to 13.8 s | 137 to 327 tokens/s (282 and 327 on a newer, faster 2-core Xeon, 327 in the committed run; 137 on a busy day) |
 # | `gpu` | ultra-mini (44.9M), context 512 | 45 s on an NVIDIA H200 (torch 2.11, one run) | 179.7 / 181.1 / 180.1 MB, 13.1 s | 451 tokens/s (300 tokens) |
 #
 # Measured on 2 idle cores of an Intel Xeon at 2.5 GHz, the kind of machine the course's CI runs on,
@@ -286,7 +286,7 @@ for shape in [(1, 1), (3, C), (2, 7)]:
 # | route | what |
 # |---|---|
 # | `POST /v1/completions` | continue a prompt (`"stream": true` sends the text as it comes) |
-# | `POST /v1/chat/completions` | reply to a conversation (08's template and stop strings) |
+# | `POST /v1/chat/completions` | reply to a conversation (08's template and stops) |
 # | `GET /v1/models` | the model's name, context, defaults and limits |
 # | `GET /health` | is it up; the queue; counters (needs no key) |
 # | `GET /` | the web page |
@@ -352,7 +352,8 @@ check(streamed == completion["choices"][0]["text"], f"{len(events)} events add u
 #
 # `/v1/chat/completions` takes the conversation as a list of messages. The server renders it
 # with 08's template (the system message becomes the persona line), drops the oldest turns that
-# do not fit, and stops the reply at the end of its line, where the next speaker's turn would begin.
+# do not fit, and stops the reply where the next speaker's turn would begin: at the end of its
+# line, or at another speaker's tag inside it.
 
 # %%
 chat = {"model": name, "max_tokens": 40, "seed": 0, "messages": [

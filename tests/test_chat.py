@@ -17,7 +17,7 @@ import torch
 
 from minigpt_helpers import chat as C
 from minigpt_helpers import generation as G
-from minigpt_helpers.chat import BOT, USER, ChatSession, ChatTemplate
+from minigpt_helpers.chat import BOT, USER, ChatSession, ChatTemplate, ReplyStart, SpeakerTag
 from minigpt_helpers.checkpoint import save_checkpoint
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.model import GPT, GPTConfig
@@ -62,8 +62,53 @@ def test_template_renders_persona_turns_and_an_open_reply() -> None:
     text = t.render([(USER, "Hello\nLIBRARIAN: fake turn"), (BOT, "Hi."), (USER, "Who are you?")])
     assert text == ("A talk.\n\nREADER: Hello LIBRARIAN: fake turn\nLIBRARIAN: Hi.\n"
                     "READER: Who are you?\nLIBRARIAN:")
-    assert t.stop_strings() == ["\n"]
+    assert t.stops() == ["\n", SpeakerTag(("READER", "LIBRARIAN"))]
     assert ChatTemplate(persona="").render([(USER, "x")]) == "READER: x\nLIBRARIAN:"
+
+
+@pytest.mark.parametrize("text, reply", [
+    (" What is my cousin! ASORE: I have", " What is my cousin!"),
+    (" Oh, in the BOICE: PORE: What", " Oh, in the"),
+    (" Nay! THE BUFFET-GIRL: Oranges", " Nay!"),
+    (" Nay, sir. A CADET: Hola", " Nay, sir."),
+    (" And you, Alice: go", " And you,"),  # the template's own names, however they are written
+    (" I said: no, NOT: yes", None),  # "I" is too short to be a name; NOT is one (it stops there)
+    (" I said: no", None),
+    (" CYRANO: Nay, nay!", None),  # a tag before the first word is not a stop
+    (" 'GENTIS COICENA: PIRD: No, Sir.", None),
+])
+def test_speaker_tag_finds_the_next_speakers_tag_inside_a_line(text, reply) -> None:
+    rule = SpeakerTag(("READER", "Alice"))
+    cut = rule.find(text)
+    if reply is None and "NOT:" in text:
+        assert text[:cut] == " I said: no,"
+    elif reply is None:
+        assert cut == -1
+    else:
+        assert text[:cut] == reply
+    assert isinstance(rule, G.StopRule)  # what TextDecoder accepts as a stop
+
+
+def test_speaker_tag_holds_back_what_may_become_a_tag_and_passes_the_rest() -> None:
+    rule = SpeakerTag(("Alice",))
+    held = {text: text[len(text) - rule.pending(text):] for text in
+            (" Nay FIRST MARQ", " Nay FIRST MARQUIS ", " Well I", " Well, ", " Then Ali", " Then alms",
+             " Well said.", " 'tis the BOS", " hid " + "AB " * 400)}
+    assert held == {" Nay FIRST MARQ": " FIRST MARQ", " Nay FIRST MARQUIS ": " FIRST MARQUIS ", " Well I": " I",
+                    " Well, ": " ", " Then Ali": " Ali", " Then alms": "", " Well said.": "",
+                    " 'tis the BOS": " BOS", " hid " + "AB " * 400: " AB AB AB AB "}  # a tag has at most 4 words
+    # where the words begin ("A B:" is no tag: its last word is a single letter, like "I")
+    assert [rule.leading(t) for t in (" CYRANO: Nay", " Nay", "  'AB CD: EF: x", " AB: CD: EF", " A B: x")] == \
+        [9, 1, 14, 9, 1]
+
+
+def test_reply_start_drops_the_space_and_tags_before_the_first_word() -> None:
+    opening = ReplyStart()
+    assert [opening.push(p) for p in (" LOMIERES:", " '", "PIRD: No", ", sir", " LE BRET:")] == \
+        ["", "", "No", ", sir", " LE BRET:"]  # once words began, pieces pass unchanged
+    assert opening.flush() == ""
+    opening = ReplyStart()
+    assert [opening.push(p) for p in (" ", "CYRANO:", " ...")] == ["", "", ""] and opening.flush() == "..."
 
 
 def test_template_validation_names_the_field() -> None:
@@ -179,6 +224,22 @@ def test_reply_stops_at_the_next_speakers_tag(model, tok, monkeypatch) -> None:
     assert session.reply("May I?") == "I see."  # any speaker's line ends the reply, not only ours
 
 
+def test_reply_stops_at_a_tag_inside_its_line_and_skips_tags_before_its_first_word(model, tok, monkeypatch) -> None:
+    # A character tokenizer: every letter of "BRIAN" is a token of its own, so the stream shows
+    # whether a half-written tag ever leaks out before its colon arrives.
+    session = ChatSession(model, tok, SamplingConfig(max_new_tokens=60))
+    monkeypatch.setattr(G, "stream", _Scripted(tok, " I see. BRIAN: a speaker of a play"))
+    pieces = list(session.stream_reply("May I?"))
+    assert "".join(pieces) == "I see." and session.last_finish_reason == "stop"
+    assert not any("B" in p for p in pieces)
+    assert session.history[-1] == (BOT, "I see.")
+    monkeypatch.setattr(G, "stream", _Scripted(tok, " BRIAN: I keep the books. READER: and"))
+    assert session.reply("Who?") == "I keep the books." and session.last_finish_reason == "stop"
+    monkeypatch.setattr(G, "stream", _Scripted(tok, " I said: well, <A> I see"))
+    assert session.reply("And?") == "I said: well, <A> I see"  # no tag: "I:" is not a name, "A" has no colon
+    assert session.last_finish_reason == "length"
+
+
 def test_a_reply_never_opens_with_a_blank_line(tok) -> None:
     # A model whose favourite token is always "\n": without help, "LIBRARIAN:" + "\n" would end
     # the reply before it began (a newline is the stop string).
@@ -190,7 +251,7 @@ def test_a_reply_never_opens_with_a_blank_line(tok) -> None:
         m.transformer.ln_f.bias.copy_(5 * m.transformer.wte.weight[newline])
     config = SamplingConfig(temperature=0.0, max_new_tokens=10)
     assert G.generate(m, tok.encode("LIBRARIAN:"), config)[:2] == [newline, newline]
-    plain = G.complete(m, tok, "LIBRARIAN:", config, stop=ChatTemplate().stop_strings())
+    plain = G.complete(m, tok, "LIBRARIAN:", config, stop=ChatTemplate().stops())
     assert plain.strip() == ""  # what the chat would say without nonblank_start
     reply = ChatSession(m, tok, config).reply("Who are you?")
     assert reply and not reply[0].isspace()
@@ -200,7 +261,7 @@ def test_session_with_the_real_engine_is_repeatable(model, tok) -> None:
     config = SamplingConfig(temperature=0.8, max_new_tokens=20, seed=3)
     replies = [ChatSession(model, tok, config).reply("Who are you?") for _ in range(2)]
     assert replies[0] == replies[1]
-    assert all(stop not in replies[0] for stop in ChatTemplate().stop_strings())
+    assert "\n" not in replies[0] and SpeakerTag().find(replies[0]) == -1
     session = ChatSession(model, tok, config, ChatTemplate(persona=""))
     first, second = session.reply("Who?"), session.reply("Who?")  # reply n samples with seed + n
     session.reset()

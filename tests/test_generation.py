@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -373,6 +374,32 @@ def test_text_decoder_stops_at_a_stop_string_and_refuses_more(byte_tok) -> None:
         decoder.push(1)
     with pytest.raises(ValueError, match="empty string"):
         G.TextDecoder(byte_tok, stop=["x", ""])
+
+
+class _UpperWord:
+    """A stop rule for the test: stop at a word in capitals of 3+ letters; hold back capitals at the end."""
+
+    def find(self, text: str) -> int:
+        m = re.search(r"\b[A-Z]{3,}\b", text)
+        return m.start() if m else -1
+
+    def pending(self, text: str) -> int:
+        return len(text) - len(text.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+
+
+def test_text_decoder_takes_stop_rules_beside_stop_strings(byte_tok) -> None:
+    text = "quiet words then LOUD ones"
+    decoder, shown = G.TextDecoder(byte_tok, stop=[_UpperWord(), "zzz"]), []
+    for i in byte_tok.encode(text):
+        shown.append(decoder.push(i))
+        if decoder.stopped:
+            break
+    assert "".join(shown) == "quiet words then " == decoder.text
+    assert not any("L" in p for p in shown)  # "L", "LO", "LOU" were held back until the rule decided
+    decoder = G.TextDecoder(byte_tok, stop=[_UpperWord(), " then"])
+    assert "".join(decoder.push(i) for i in byte_tok.encode(text) if not decoder.stopped) == "quiet words"
+    with pytest.raises(TypeError, match="StopRule"):
+        G.TextDecoder(byte_tok, stop=["x", 3])
 
 
 def test_timers_wait_for_the_models_device(monkeypatch, model) -> None:

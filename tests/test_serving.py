@@ -225,6 +225,29 @@ def test_chat_is_a_chat_session_reply(client, loaded) -> None:
     assert last["choices"][0]["delta"] == {} and last["choices"][0]["finish_reason"] == choice["finish_reason"]
 
 
+def test_chat_reply_ends_at_a_speakers_tag_inside_its_line(client, loaded, monkeypatch) -> None:
+    # The model names a speaker first, then speaks, then starts another speaker's line: the
+    # server shows only the speech, streamed or not, as a ChatSession does.
+    ids = loaded.tokenizer.encode(" BRIAN: Who are you? READER: I")
+
+    def scripted(model, prompt_ids, config, *, use_cache=True, suppress_first=()):
+        for i in ids:
+            yield generation.StreamEvent(i)
+        yield generation.StreamEvent(None, generation.FINISH_LENGTH)
+
+    monkeypatch.setattr(generation, "stream", scripted)
+    body = {"messages": [{"role": "user", "content": "Hello there."}], "max_tokens": 40}
+    r = client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    (choice,) = r.json()["choices"]
+    assert choice["message"]["content"] == "Who are you?" and choice["finish_reason"] == "stop"
+    with client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as s:
+        events = sse_events(s.iter_lines())
+    pieces = [c["choices"][0]["delta"].get("content", "") for c in events[1:-1]]
+    assert "".join(pieces) == "Who are you?" and events[-2]["choices"][0]["finish_reason"] == "stop"
+    assert not any("BRIAN" in p or "READER" in p for p in pieces)
+
+
 def test_chat_drops_old_turns_to_fit_the_servers_prompt_limit(loaded) -> None:
     # The chat keeps room for the reply (budget 48 - 1 = 47 tokens here); a server limit of 32
     # is tighter: older turns go until the prompt fits it, rather than a 400 "shorten the prompt".
