@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .generation import SamplingConfig, encode_prompt, stream_text
+from .generation import SamplingConfig, _stop_prefix_chars, encode_prompt, stream_text
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,7 @@ class SpeakerTag:
         m = _PARTIAL_CAPS.search(text, max(0, len(text) - _LONGEST_TAG))  # a tag is never longer
         if m is not None:
             held = len(text) - m.start()
-        for name in self.names:  # the end of the text may be the start of "Name:"
-            tag = f"{name}:"
-            for n in range(min(len(tag) - 1, len(text)), held, -1):
-                if text.endswith(tag[:n]) and (n == len(text) or not _WORD.match(text[-n - 1])):
-                    held = n
-                    break
+        held = max(held, _stop_prefix_chars(text, [f"{name}:" for name in self.names]))  # the start of "Name:"
         start = len(text) - held
         while start > 0 and text[start - 1].isspace():  # a space waits too: a tag after it would take it along
             start -= 1
