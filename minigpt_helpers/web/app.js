@@ -5,7 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { model: null, auth: false, history: [], controller: null, defaultsShown: false,
-                tab: "complete", stats: { complete: "", chat: "" } };
+                tab: "complete", stats: { complete: "", chat: "" }, errorFrom: null, modelLoads: 0 };
 
 // Each tab keeps its own status line: the chat tab does not show the last completion's speed.
 function setStats(tab, text) {
@@ -36,9 +36,13 @@ function samplingSettings() {
   return body;
 }
 
-function showError(message) {
+// `from` says who showed the error ("model" for loading the model card, "request" for a
+// generation), so that a model reload, which the key field can fire at any time, clears only
+// its own error and never a generation's.
+function showError(message, from = "request") {
   $("error").textContent = message;
   $("error").hidden = !message;
+  state.errorFrom = message ? from : null;
 }
 
 async function errorMessage(response) {
@@ -205,17 +209,27 @@ function showTab(name) {
 
 // ------------------------------------------------------------------ start
 
+// Loads count on <body data-model-loads>, so a test can wait for a reload to end.
 async function loadModel() {
+  try {
+    await loadModelCard();
+  } finally {
+    state.modelLoads += 1;
+    document.body.dataset.modelLoads = String(state.modelLoads);
+  }
+}
+
+async function loadModelCard() {
   const response = await fetch("/v1/models", { headers: apiHeaders() });
   if (!response.ok) {
-    showError(await errorMessage(response));
+    showError(await errorMessage(response), "model");
     return;
   }
   const card = (await response.json()).data[0];
   state.model = card.id;
   $("model-name").textContent = `${card.id} · context ${card.context_length} tokens`;
   if (card.limits?.max_tokens) $("max-tokens").max = card.limits.max_tokens;
-  showError("");
+  if (state.errorFrom === "model") showError("");
   if (state.defaultsShown) return; // keep what the user set when the key changes
   state.defaultsShown = true;
   const d = card.defaults ?? {};
@@ -248,7 +262,7 @@ async function init() {
     $("key-row").hidden = !health.auth;
     await loadModel();
   } catch (err) {
-    showError(`cannot reach the server: ${err.message}`);
+    showError(`cannot reach the server: ${err.message}`, "model");
   }
   document.body.dataset.state = "ready";
 }
