@@ -111,6 +111,11 @@ class ReplyStart:
         self.started = False
         self._held = ""
 
+    @classmethod
+    def for_stops(cls, stops: Sequence[Any]) -> ReplyStart:
+        """The opening for a reply that stops at ``stops``: it drops the tags of their ``SpeakerTag``."""
+        return cls(next((s for s in stops if isinstance(s, SpeakerTag)), None))
+
     def push(self, piece: str) -> str:
         if self.started:
             return piece
@@ -122,8 +127,8 @@ class ReplyStart:
         return text
 
     def flush(self) -> str:
-        text, self._held = self._held[self.rule.leading(self._held):], ""
-        return "" if self.started else text
+        text, self._held = self._held[self.rule.leading(self._held):], ""  # "" once started
+        return text
 
 
 @dataclass
@@ -288,7 +293,7 @@ class ChatSession:
         stops = self.template.stops()
         stream = stream_text(self.model, self.tokenizer, ids, config, stop=stops,
                              use_cache=self.use_cache, nonblank_start=True)
-        opening = ReplyStart(next(s for s in stops if isinstance(s, SpeakerTag)))
+        opening = ReplyStart.for_stops(stops)
         shown = []
         for piece in stream:
             piece = opening.push(piece)  # the reply begins after "NAME:" and any tags the model repeats

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .chat import ReplyStart, SpeakerTag
+from .chat import ReplyStart
 from .generation import SamplingConfig, StopRule, stream_text
 
 log = logging.getLogger(__name__)
@@ -215,8 +215,7 @@ class Engine:
             job._send("end", job.finish_reason)
             return
         reason: str | None = None
-        tags = [s for s in job.stop if isinstance(s, SpeakerTag)]
-        opening = ReplyStart(tags[0] if tags else None) if job.strip_leading else None  # as in chat.py
+        opening = ReplyStart.for_stops(job.stop) if job.strip_leading else None  # as in chat.py
         pieces: Any = None
         try:
             # Inside the try: a bad argument (e.g. an empty stop string) must reach the caller as

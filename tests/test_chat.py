@@ -111,6 +111,13 @@ def test_reply_start_drops_the_space_and_tags_before_the_first_word() -> None:
     assert [opening.push(p) for p in (" ", "CYRANO:", " ...")] == ["", "", ""] and opening.flush() == "..."
 
 
+def test_reply_start_for_stops_takes_the_templates_names() -> None:
+    stops = ChatTemplate(user_name="Reader", bot_name="Owl").stops()
+    assert ReplyStart.for_stops(stops).rule == stops[1]
+    assert ReplyStart.for_stops(stops).push(" Reader: Hoo") == "Hoo"  # a name not in capitals: the template's
+    assert ReplyStart.for_stops(["\n"]).push(" Reader: Hoo") == "Reader: Hoo"  # no rule given: capitals only
+
+
 def test_template_validation_names_the_field() -> None:
     with pytest.raises(ValueError) as err:
         ChatTemplate(user_name="A: B", bot_name="")
