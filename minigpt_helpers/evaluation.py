@@ -209,7 +209,7 @@ def score_tokens(
     times = np.zeros(n_targets, dtype=np.int32)
     device = _model_device(model)
     B = batch_size or default_batch_size(W, model.config.vocab_size, device)
-    precision = choose_precision(device, "auto")
+    precision = choose_precision(device, "fp32" if device.type == "cpu" else "auto")  # exact on CPUs
     own_bar = progress is True
     bar = None
     if own_bar:
@@ -380,6 +380,121 @@ def quick_estimate(
     finally:
         model.train(was_training)
     return total / batches
+
+
+# --------------------------------------------------------------------------- does it use its context?
+
+#: Twenty prompts that each name characters or places of the course's books, for ``prompt_use``.
+NAMED_PROMPTS: tuple[str, ...] = (
+    "Elizabeth Bennet looked at Mr. Darcy and said",
+    "Alice followed the White Rabbit down the hole, and",
+    "Captain Ahab stood upon the deck of the Pequod and",
+    "Sherlock Holmes took his pipe from the mantelpiece, and Watson",
+    "Jim Hawkins climbed into the apple barrel aboard the Hispaniola and",
+    "Peter Pan flew in through the window of the Darlings' nursery, and Wendy",
+    "Scrooge sat alone in his counting-house on Christmas Eve, when Marley",
+    "Dorothy and the Scarecrow walked along the road of yellow brick toward the Emerald City",
+    "Jonathan Harker arrived at the castle of Count Dracula in Transylvania, and",
+    "Heathcliff stood at the door of Wuthering Heights while Catherine",
+    "Emma Woodhouse sat with Mr. Knightley in the drawing-room at Hartfield, and",
+    "Tom Sawyer whitewashed the fence while Huckleberry Finn",
+    "Robinson Crusoe walked along the shore of his island and found Friday",
+    "Dorian Gray looked at his portrait in the locked room, and Lord Henry",
+    "Jane Eyre walked across the moors toward Thornfield Hall, where Mr. Rochester",
+    "Elinor and Marianne Dashwood left Norland for the cottage at Barton, and",
+    "Doctor Jekyll locked the door of his laboratory, and Mr. Hyde",
+    "The Martians came out of the cylinder on Horsell Common, and the crowd",
+    "Frederick Douglass learned to read in Baltimore, although his master",
+    "Sydney Carton walked through the streets of Paris toward the guillotine, and",
+)
+
+
+def _val_windows(ids: np.ndarray, n: int, length: int, seed: int) -> torch.Tensor:
+    """``n`` windows of ``length`` tokens at random starts in ``ids`` (fixed by ``seed``), (n, length)."""
+    if len(ids) <= length:
+        raise ValueError(f"{len(ids)} tokens cannot hold a window of {length}; use a longer split")
+    starts = np.random.default_rng(seed).integers(0, len(ids) - length, n)
+    return torch.from_numpy(np.stack([np.asarray(ids[a:a + length], dtype=np.int64) for a in starts]))
+
+
+@torch.inference_mode()
+def _position_losses(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """-ln p of every next token of each window (n, length - 1), in float32 on the model's device."""
+    device, was_training = _model_device(model), model.training
+    model.eval()
+    out = []
+    try:
+        for i in range(0, len(windows), batch_size):
+            x = windows[i:i + batch_size].to(device)
+            logits, _ = model(x[:, :-1])
+            out.append(F.cross_entropy(logits.float().transpose(1, 2), x[:, 1:], reduction="none").cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+def context_use(
+    model: torch.nn.Module, ids: np.ndarray, *, windows: int = 1024, length: int = 128, seed: int = 0,
+    special_ids: Sequence[int] = (), batch_size: int = 64,
+) -> dict[str, Any]:
+    """Three measures of whether a model reads its context, on held-out token ids ``ids``.
+
+    - ``by_position``: mean loss of the prediction at each position 1 .. length of ``windows``
+      random windows; a model that uses its context gets better further in (``early`` is the mean
+      over positions 1-8, ``late`` over the second half, ``gain`` = early - late).
+    - ``shuffle_gain``: how much worse the last prediction gets when the tokens before the last
+      one are shuffled (the last token stays, so only the longer context is lost).
+    - ``induction``: windows of ``length // 2`` random tokens repeated once; the mean loss over
+      the first and the second copy. Copying from context ("induction") makes the second cheap.
+    """
+    vocab = model.config.vocab_size
+    x = _val_windows(ids, windows, length + 1, seed)  # (n, length + 1): length predictions each
+    by_position = _position_losses(model, x, batch_size).mean(0)  # (length,)
+    g = torch.Generator().manual_seed(seed)
+    shuffled = x.clone()
+    for row in shuffled:  # shuffle the inputs before the last one; the last input and target stay
+        row[:length - 1] = row[:length - 1][torch.randperm(length - 1, generator=g)]
+    last_shuffled = _position_losses(model, shuffled, batch_size)[:, -1].mean()
+    last_full = by_position[-1]
+    half = length // 2
+    allowed = torch.tensor([i for i in range(vocab) if i not in set(special_ids)])
+    block = allowed[torch.randint(len(allowed), (windows, half), generator=g)]
+    repeated = torch.cat([block, block], dim=1)  # (n, length)
+    losses = _position_losses(model, repeated, batch_size)  # predictions of tokens 1 .. length - 1
+    first, second = losses[:, :half - 1].mean(), losses[:, half - 1:].mean()
+    return {
+        "windows": windows, "length": length, "seed": seed,
+        "by_position": [round(float(v), 4) for v in by_position],
+        "early": float(by_position[:8].mean()), "late": float(by_position[half:].mean()),
+        "gain": float(by_position[:8].mean() - by_position[half:].mean()),
+        "last_loss": float(last_full), "last_loss_shuffled": float(last_shuffled),
+        "shuffle_gain": float(last_shuffled - last_full),
+        "induction_first": float(first), "induction_second": float(second),
+    }
+
+
+def prompt_use(
+    model: torch.nn.Module, tokenizer: Any, prompts: Sequence[str] = NAMED_PROMPTS, *, max_new_tokens: int = 50,
+) -> dict[str, Any]:
+    """Share of greedy continuations that pick up their prompt: they repeat one of its capitalised
+    names or one of its words of 6 letters or more. ``rows`` lists what each prompt got."""
+    from .generation import SamplingConfig, complete_batch
+
+    sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+    texts = complete_batch(model, tokenizer, list(prompts), sampling)
+    rows = []
+    for prompt, text in zip(prompts, texts):
+        words = set(re.findall(r"[A-Za-z]+", prompt))
+        wanted = {w for w in words if w[0].isupper() and w.lower() not in _COMMON} | {w for w in words if len(w) >= 6}
+        said = set(re.findall(r"[A-Za-z]+", text))
+        found = sorted(wanted & said)
+        rows.append({"prompt": prompt, "continuation": text, "repeats": found})
+    return {"share": sum(bool(r["repeats"]) for r in rows) / len(rows), "prompts": len(rows),
+            "max_new_tokens": max_new_tokens, "rows": rows}
+
+
+_COMMON = {"the", "a", "an", "and", "mr", "mrs", "he", "she", "it", "i", "on", "in", "at", "of", "to", "with",
+           "doctor", "captain", "lord", "count"}
 
 
 # --------------------------------------------------------------------------- WikiText-2

@@ -11,10 +11,19 @@
 It is a checkpoint folder without the training state, so ``load_exported`` reuses
 ``checkpoint.load_checkpoint``: safetensors and JSON only, nothing is unpickled.
 
-``export_hf`` writes the same weights in Hugging Face ``transformers``' GPT-2 layout (our
-``nn.Linear`` weights transposed into GPT-2's ``Conv1D`` ones), so ``GPT2LMHeadModel.from_pretrained``
-loads it; ``export_onnx`` writes an ONNX graph (input_ids -> logits, batch and sequence dynamic)
-for onnxruntime. ``build_exports`` is the stage builder; ``cli`` is ``python -m minigpt_helpers export``.
+``export_hf`` writes the same weights as a Hugging Face ``transformers`` model that computes the
+same function, which ``AutoModelForCausalLM.from_pretrained`` loads:
+
+- GPT-2's block (learned positions, LayerNorm, GELU) -> ``GPT2LMHeadModel``: our ``nn.Linear``
+  weights transposed into GPT-2's ``Conv1D`` ones; bias=False becomes zero biases.
+- the modern block (rotary, RMSNorm with QK-norm, no biases) -> ``Qwen3ForCausalLM``: ``c_attn``
+  split into q, k, v; norm weights all ones; swiglu's ``c_fc`` split into gate and up (silu);
+  relu2 as relu(gate) * up with gate = up = ``c_fc`` (relu(a) * a = relu(a)^2).
+- anything else (a mix of the two, the modern block with GELU) maps onto neither: ``hf_problems``
+  says why, and ``export_hf`` refuses.
+
+``export_onnx`` writes an ONNX graph (input_ids -> logits, batch and sequence dynamic) of either
+block for onnxruntime. ``build_exports`` is the stage builder; ``cli`` is ``python -m minigpt_helpers export``.
 """
 
 from __future__ import annotations
@@ -58,7 +67,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .generation import SamplingConfig
-from .model import GPT
+from .model import GPT, GPTConfig
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +139,8 @@ def _readme(name: str, config: dict[str, Any]) -> str:
     lines = [
         f"# {name}: a mini GPT trained from books",
         "",
-        f"A decoder-only transformer laid out like GPT-2: {m['n_layer']} layers, {m['n_embd']} wide, "
+        f"A decoder-only transformer ({m['position']} positions, {m['norm']}, {m['mlp']} MLP): "
+        f"{m['n_layer']} layers, {m['n_embd']} wide, "
         f"{m['n_head']} heads, context {m['context_length']} tokens, vocabulary {m['vocab_size']} "
         f"({t['kind']} tokenizer `{t['name']}`).",
     ]
@@ -243,8 +253,11 @@ def folder_size(path: str | os.PathLike[str]) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-# --------------------------------------------------------------------------- Hugging Face GPT-2
+# --------------------------------------------------------------------------- Hugging Face
 
+
+#: ``hf_family`` -> the transformers class its export loads as (``architectures`` in config.json).
+HF_CLASSES = {"gpt2": "GPT2LMHeadModel", "qwen3": "Qwen3ForCausalLM"}
 
 # Our weight names -> GPT-2's, per block; "T" marks nn.Linear weights that GPT-2 stores
 # transposed (its Conv1D keeps (in, out), nn.Linear keeps (out, in)).
@@ -256,40 +269,84 @@ _BLOCK_PARAMS = {
     "mlp.c_fc.weight": "T", "mlp.c_fc.bias": "",
     "mlp.c_proj.weight": "T", "mlp.c_proj.bias": "",
 }
+# The modern block's weights (its RMSNorms have none); Qwen3's norms get weights of ones.
+_MODERN_PARAMS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+
+
+def hf_family(config: GPTConfig) -> str | None:
+    """The transformers model type a block maps onto: "gpt2" (learned positions, LayerNorm), "qwen3"
+    (rotary, RMSNorm with QK-norm), or None. ``hf_problems`` says whether every other detail fits."""
+    if config.position == "learned" and config.norm == "layernorm":
+        return "gpt2"
+    if config.position == "rotary" and config.norm == "rmsnorm":
+        return "qwen3"
+    return None
+
+
+def _expected_names(c: GPTConfig, family: str) -> set[str]:
+    if family == "gpt2":
+        names = {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight"}
+        if c.bias:
+            names.add("transformer.ln_f.bias")
+        per_block = [k for k in _BLOCK_PARAMS if c.bias or not k.endswith(".bias")]
+    else:
+        names, per_block = {"transformer.wte.weight"}, list(_MODERN_PARAMS)
+    names |= {f"transformer.h.{i}.{k}" for i in range(c.n_layer) for k in per_block}
+    if not c.tie_weights:
+        names.add("lm_head.weight")
+    return names
 
 
 def hf_problems(model: torch.nn.Module) -> list[str]:
-    """Why ``model`` does not map onto Hugging Face's GPT-2 (an empty list when it does)."""
-    from .model import MLP
+    """Why ``model`` maps onto no Hugging Face architecture (an empty list when it maps onto one).
 
-    problems = []
+    GPT-2's block goes to ``GPT2LMHeadModel``; the modern block (relu2 or swiglu MLP) to
+    ``Qwen3ForCausalLM``. Mixes of the two map onto neither.
+    """
+    from . import model as model_module
+
     if not isinstance(model, GPT):
         return [f"the model is a {type(model).__name__}, not a minigpt_helpers GPT"]
     c = model.config
+    family = hf_family(c)
+    if family is None:
+        return [f"position={c.position!r} with norm={c.norm!r} is neither GPT-2's block (learned positions, "
+                "LayerNorm) nor Qwen3's (rotary positions, RMSNorm); train with "
+                "ARCHITECTURES['gpt2'] (position='learned', norm='layernorm') or ARCHITECTURES['modern'] "
+                "(position='rotary', norm='rmsnorm')"]
+    problems = []
+    if family == "gpt2" and c.mlp != "gelu":
+        problems.append(f"mlp={c.mlp!r}: GPT-2's MLP is GELU with the tanh approximation; use mlp='gelu' "
+                        "with learned positions and LayerNorm, or the modern block (rotary, RMSNorm) for "
+                        f"mlp={c.mlp!r}")
+    if family == "qwen3" and c.mlp == "gelu":
+        problems.append("mlp='gelu' with the modern block: Qwen3's MLP is gated (act(gate) * up) and no "
+                        "activation makes that equal GELU; use mlp='relu2' or mlp='swiglu'")
+    if family == "qwen3" and c.bias:
+        problems.append("bias=True with the modern block: Qwen3's MLP has no biases; use bias=False")
     names = set(model.state_dict())
-    expected = {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight"}
-    if c.bias:
-        expected.add("transformer.ln_f.bias")
-    for i in range(c.n_layer):
-        expected |= {f"transformer.h.{i}.{k}" for k in _BLOCK_PARAMS if c.bias or not k.endswith(".bias")}
-    if not c.tie_weights:
-        expected.add("lm_head.weight")
+    expected = _expected_names(c, family)
     if names != expected:
         extra, missing = sorted(names - expected), sorted(expected - names)
-        problems.append(f"its parameters are not GPT-2's (extra {extra[:4]}, missing {missing[:4]}): the "
-                        "architecture was changed, so there is no GPT-2 weight for every one of ours")
+        shown = {"gpt2": "GPT-2", "qwen3": "Qwen3"}[family]
+        problems.append(f"its parameters are not {shown}'s (extra {extra[:4]}, missing "
+                        f"{missing[:4]}): the architecture was changed, so not every one of ours has a "
+                        "counterpart")
+    modern = family == "qwen3"
     for name, module in model.named_modules():
-        if isinstance(module, MLP):
-            act = module.gelu
-            if not (isinstance(act, torch.nn.GELU) and act.approximate == "tanh"):
-                problems.append(f"{name}.gelu is {act!r}; GPT-2 uses GELU with the tanh approximation "
-                                "(Hugging Face's 'gelu_new')")
-        if isinstance(module, torch.nn.LayerNorm) and module.eps != 1e-5:
+        if isinstance(module, model_module.MLP) and module.kind != c.mlp:
+            problems.append(f"{name}.kind is {module.kind!r} but the config says mlp={c.mlp!r}; set it back")
+        if isinstance(module, model_module.CausalSelfAttention) and (module.rotary, module.qk_norm) != (modern, modern):
+            problems.append(f"{name} has rotary={module.rotary}, qk_norm={module.qk_norm}, which the config "
+                            f"(position={c.position!r}, norm={c.norm!r}) does not say; set them back")
+        if family == "gpt2" and isinstance(module, torch.nn.LayerNorm) and module.eps != 1e-5:
             problems.append(f"{name} has eps={module.eps}; GPT-2's layer norms use 1e-5")
+    if modern and model_module.RMS_EPS != 1e-6:
+        problems.append(f"minigpt_helpers.model.RMS_EPS is {model_module.RMS_EPS}; Qwen3's norms use 1e-6")
     return problems
 
 
-def _hf_config(model: GPT, tokenizer: Any) -> dict[str, Any]:
+def _gpt2_config(model: GPT) -> dict[str, Any]:
     c = model.config
     return {
         "architectures": ["GPT2LMHeadModel"],
@@ -308,29 +365,89 @@ def _hf_config(model: GPT, tokenizer: Any) -> dict[str, Any]:
         "scale_attn_by_inverse_layer_idx": False,
         "reorder_and_upcast_attn": False,
         "tie_word_embeddings": c.tie_weights,
-        "bos_token_id": tokenizer.eot_id,
-        "eos_token_id": tokenizer.eot_id,
-        "torch_dtype": "float32",
     }
 
 
+def _qwen3_config(model: GPT) -> dict[str, Any]:
+    c = model.config
+    return {
+        "architectures": ["Qwen3ForCausalLM"],
+        "model_type": "qwen3",
+        "vocab_size": c.vocab_size,
+        "hidden_size": c.n_embd,
+        "intermediate_size": c.hidden_dim,
+        "num_hidden_layers": c.n_layer,
+        "num_attention_heads": c.n_head,
+        "num_key_value_heads": c.n_head,  # no grouped-query attention
+        "head_dim": c.head_dim,
+        # swiglu: silu(gate) * up. relu2: relu(a) * a with gate = up = c_fc, which is relu(a)^2.
+        "hidden_act": "silu" if c.mlp == "swiglu" else "relu",
+        "max_position_embeddings": c.context_length,
+        "rms_norm_eps": 1e-6,
+        # transformers 5 reads rope_parameters; 4.51 to 4.x read rope_theta
+        "rope_parameters": {"rope_type": "default", "rope_theta": float(c.rope_theta)},
+        "rope_theta": float(c.rope_theta),
+        "attention_bias": False,
+        "attention_dropout": c.dropout,
+        "use_sliding_window": False,
+        "sliding_window": None,
+        "max_window_layers": c.n_layer,
+        "initializer_range": c.init_std,
+        "use_cache": True,
+        "tie_word_embeddings": c.tie_weights,
+    }
+
+
+def _hf_config(model: GPT, tokenizer: Any) -> dict[str, Any]:
+    """The config.json of ``model``'s Hugging Face architecture (``hf_family``)."""
+    config = _gpt2_config(model) if hf_family(model.config) == "gpt2" else _qwen3_config(model)
+    return {**config, "bos_token_id": tokenizer.eot_id, "eos_token_id": tokenizer.eot_id, "dtype": "float32"}
+
+
 def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
-    """Our weights under GPT-2's names and layout (bias=False becomes zero biases: the same function)."""
+    """Our weights under the names and layout of ``model``'s Hugging Face architecture.
+
+    GPT-2: matrices transposed, bias=False becomes zero biases (the same function). Qwen3: c_attn
+    split into q, k, v; c_fc into gate and up (swiglu) or copied to both (relu2); norms all ones.
+    """
     c = model.config
     sd = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
-    out = {"transformer.wte.weight": sd["transformer.wte.weight"], "transformer.wpe.weight": sd["transformer.wpe.weight"]}
-    for i in range(c.n_layer):
-        for key, how in _BLOCK_PARAMS.items():
-            name = f"transformer.h.{i}.{key}"
-            if name in sd:
-                out[name] = sd[name].t() if how == "T" else sd[name]
-            else:  # no biases in our model: GPT-2 always has them, so they are zeros
-                out[name] = torch.zeros(sd[name.replace(".bias", ".weight")].shape[0])
-    out["transformer.ln_f.weight"] = sd["transformer.ln_f.weight"]
-    out["transformer.ln_f.bias"] = sd.get("transformer.ln_f.bias", torch.zeros(c.n_embd))
+    if hf_family(c) == "gpt2":
+        out = {"transformer.wte.weight": sd["transformer.wte.weight"],
+               "transformer.wpe.weight": sd["transformer.wpe.weight"]}
+        for i in range(c.n_layer):
+            for key, how in _BLOCK_PARAMS.items():
+                name = f"transformer.h.{i}.{key}"
+                if name in sd:
+                    out[name] = sd[name].t() if how == "T" else sd[name]
+                else:  # no biases in our model: GPT-2 always has them, so they are zeros
+                    out[name] = torch.zeros(sd[name.replace(".bias", ".weight")].shape[0])
+        out["transformer.ln_f.weight"] = sd["transformer.ln_f.weight"]
+        out["transformer.ln_f.bias"] = sd.get("transformer.ln_f.bias", torch.zeros(c.n_embd))
+    else:
+        ones = torch.ones(c.n_embd)
+        out = {"model.embed_tokens.weight": sd["transformer.wte.weight"], "model.norm.weight": ones}
+        for i in range(c.n_layer):
+            ours, theirs = f"transformer.h.{i}.", f"model.layers.{i}."
+            q, k, v = sd[ours + "attn.c_attn.weight"].split(c.n_embd, dim=0)  # (C, C) each
+            fc = sd[ours + "mlp.c_fc.weight"]  # (hidden, C), or (2 * hidden, C): [gate; up]
+            gate, up = fc.chunk(2, dim=0) if c.mlp == "swiglu" else (fc, fc)
+            out |= {
+                theirs + "input_layernorm.weight": ones,
+                theirs + "self_attn.q_proj.weight": q,
+                theirs + "self_attn.k_proj.weight": k,
+                theirs + "self_attn.v_proj.weight": v,
+                theirs + "self_attn.q_norm.weight": torch.ones(c.head_dim),
+                theirs + "self_attn.k_norm.weight": torch.ones(c.head_dim),
+                theirs + "self_attn.o_proj.weight": sd[ours + "attn.c_proj.weight"],
+                theirs + "post_attention_layernorm.weight": ones,
+                theirs + "mlp.gate_proj.weight": gate,
+                theirs + "mlp.up_proj.weight": up,
+                theirs + "mlp.down_proj.weight": sd[ours + "mlp.c_proj.weight"],
+            }
     if not c.tie_weights:
         out["lm_head.weight"] = sd["lm_head.weight"]
-    return {k: v.contiguous().clone() for k, v in out.items()}
+    return {k: v.contiguous().clone() for k, v in out.items()}  # clones: safetensors refuses shared tensors
 
 
 GPT2_FILES = {  # tiktoken's copies of GPT-2's tokenizer files: the same bytes as Hugging Face's
@@ -375,9 +492,10 @@ def _hf_tokenizer(tokenizer: Any, folder: Path, context_length: int) -> str | No
 
 
 def export_hf(source: str | os.PathLike[str] | Checkpoint | ExportedModel, folder: str | os.PathLike[str]) -> Path:
-    """Write a Hugging Face GPT-2 folder (config.json, model.safetensors, generation_config.json, tokenizer).
+    """Write a Hugging Face folder (config.json, model.safetensors, generation_config.json, tokenizer)
+    that ``AutoModelForCausalLM.from_pretrained`` loads: GPT-2 for GPT-2's block, Qwen3 for the modern one.
 
-    Raises ValueError naming what does not map when the model is not GPT-2's architecture.
+    Raises ValueError naming what does not map (``hf_problems``) and how to change it.
     """
     from safetensors.torch import save_file
 
@@ -385,8 +503,10 @@ def export_hf(source: str | os.PathLike[str] | Checkpoint | ExportedModel, folde
     model, tokenizer = loaded.model, loaded.tokenizer
     problems = hf_problems(model)
     if problems:
-        raise ValueError("this model does not map onto Hugging Face's GPT-2, so it cannot be exported "
+        raise ValueError("this model maps onto no Hugging Face architecture (GPT-2's block goes to "
+                         "GPT2LMHeadModel, the modern block to Qwen3ForCausalLM), so it cannot be exported "
                          "in that format:\n- " + "\n- ".join(problems))
+    cls = HF_CLASSES[hf_family(model.config)]
     defaults = loaded.defaults if isinstance(loaded, ExportedModel) else sampling_config(loaded.config)
     target = Path(folder)
     with _building(target) as tmp:
@@ -398,8 +518,11 @@ def export_hf(source: str | os.PathLike[str] | Checkpoint | ExportedModel, folde
             "max_new_tokens": defaults.max_new_tokens,
             "bos_token_id": tokenizer.eot_id, "eos_token_id": tokenizer.eot_id, "pad_token_id": tokenizer.eot_id})
         note = _hf_tokenizer(tokenizer, tmp, model.config.context_length)
-        text = ("# Hugging Face GPT-2 format\n\n```python\nfrom transformers import GPT2LMHeadModel\n"
-                "model = GPT2LMHeadModel.from_pretrained('path/to/this/folder')\n```\n")
+        text = (f"# Hugging Face format: {cls}\n\n```python\nfrom transformers import AutoModelForCausalLM\n"
+                "model = AutoModelForCausalLM.from_pretrained('path/to/this/folder')\n```\n")
+        if model.config.mlp == "relu2":
+            text += ("\nQwen3's MLP computes act(gate) * up; with act = relu and gate = up = our first MLP "
+                     "matrix that is relu(a)^2, ours. The matrix is stored twice.\n")
         if note:
             log.warning("%s", note)
             text += f"\nTokenizer: {note}.\n"
@@ -502,7 +625,7 @@ def max_logit_difference(model: GPT, input_ids: torch.Tensor, other: torch.Tenso
 def build_exports(profile: Any, *, hf: bool = True, onnx: bool = True) -> Path:
     """The stage builder: export the default run's best checkpoint to ``data/exports/<run>/``.
 
-    Beside it, when possible: ``<run>-hf/`` (Hugging Face GPT-2) and ``<run>.onnx``. Writes the
+    Beside it, when possible: ``<run>-hf/`` (Hugging Face GPT-2 or Qwen3) and ``<run>.onnx``. Writes the
     manifest last.
     """
     from .checkpoint import find_checkpoint
@@ -561,11 +684,12 @@ def cli(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m minigpt_helpers export",
                                      description="Export a checkpoint as a self-contained model folder "
-                                                 "(and optionally as Hugging Face GPT-2 and ONNX).")
+                                                 "(and optionally in Hugging Face format and as ONNX).")
     parser.add_argument("--checkpoint", help="a checkpoint folder or a run name (default: the run 05_training recorded)")
     parser.add_argument("--out", help="the folder to write (default: data/exports/<run>)")
     parser.add_argument("--name", help="the model's name in the API (default: the folder's name)")
-    parser.add_argument("--hf", action="store_true", help="also write <out>-hf/ in Hugging Face GPT-2 format")
+    parser.add_argument("--hf", action="store_true",
+                        help="also write <out>-hf/ in Hugging Face format (GPT-2 or Qwen3, whichever matches)")
     parser.add_argument("--onnx", action="store_true", help="also write <out>.onnx")
     for key in GENERATION_KEYS:
         kind = int if key in ("top_k", "max_new_tokens") else float
@@ -581,7 +705,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
         print(f"exported {source} -> {folder} ({folder_size(folder) / 1e6:.1f} MB)")
         if args.hf:
             hf_folder = export_hf(ckpt, out.with_name(out.name + "-hf"))
-            print(f"Hugging Face GPT-2 format -> {hf_folder}")
+            print(f"Hugging Face {HF_CLASSES[hf_family(ckpt.model.config)]} -> {hf_folder}")
         if args.onnx:
             onnx_path = export_onnx(ckpt, out.with_name(out.name + ".onnx"))
             print(f"ONNX -> {onnx_path} ({folder_size(onnx_path) / 1e6:.1f} MB)")
@@ -594,6 +718,6 @@ def cli(argv: Sequence[str] | None = None) -> int:
 __all__ = [
     "EXPORT_FORMAT", "DEFAULT_GENERATION", "GENERATION_KEYS", "ONNX_TOLERANCE", "HF_TOLERANCE",
     "ExportedModel", "generation_defaults", "sampling_config", "export_model", "load_exported", "folder_size",
-    "hf_problems", "hf_state_dict", "export_hf", "LogitsOnly", "export_onnx", "onnx_logits",
+    "HF_CLASSES", "hf_family", "hf_problems", "hf_state_dict", "export_hf", "LogitsOnly", "export_onnx", "onnx_logits",
     "max_logit_difference", "build_exports", "find_export", "cli",
 ]

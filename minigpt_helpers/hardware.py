@@ -1,11 +1,12 @@
 """What the machine can do for training: number formats, torch.compile, and peak FLOPs for MFU.
 
 - ``choose_precision(device, requested="auto")``: bfloat16 autocast on GPUs that compute in it
-  (compute capability 8.0 and up: A100, RTX 30xx/40xx, H100, L4), float16 with a gradient scaler
-  on older GPUs (Colab's T4, V100), float32 on CPUs and Apple's MPS.
+  (compute capability 8.0 and up: A100, RTX 30xx/40xx, H100, L4) and on CPUs with native
+  bfloat16 (AVX512-BF16 or AMX), float16 with a gradient scaler on older GPUs (Colab's T4, V100),
+  float32 on other CPUs and on Apple's MPS.
 - ``choose_compile(device, requested=None)``: ``torch.compile`` on CUDA under Linux, where
-  Triton exists; skipped on Windows and on MPS; on CPUs only when asked (it makes a tiny model's
-  steps about 1.6x faster, and saves nothing once the matrix products dominate);
+  Triton exists; skipped on Windows and on MPS; on CPUs when asked (the cpu profile asks: it
+  fuses the many small operations of a small model);
   ``compiled_evaluation(device)``: whether evaluation runs compiled too (on CUDA).
 - ``peak_flops(device)`` and ``flops_per_token(config)`` give MFU (model FLOPs utilisation):
   the share of the GPU's peak that the training step really uses.
@@ -97,12 +98,21 @@ def choose_precision(device: str | torch.device, requested: str = "auto") -> Pre
                              "everywhere; use precision='fp32' (or 'bf16' on macOS 14+)")
         return Precision(requested, kind, "asked for")
     # CPU (and anything else)
+    if requested == "auto" and kind == "cpu" and cpu_has_native_bf16():
+        return Precision("bf16", kind, "CPU with native bfloat16 (AVX512-BF16 or AMX): bfloat16 autocast")
     if requested in ("auto", "fp32"):
-        return Precision("fp32", kind, "CPU: float32 (most CPUs have no fast 16-bit arithmetic)")
+        return Precision("fp32", kind, "CPU: float32 (this CPU has no native bfloat16 arithmetic)")
     if requested == "fp16":
         raise ValueError("precision='fp16' on a CPU: float16 training needs a GPU; use 'fp32' (or 'bf16' "
-                         "on CPUs with AMX, such as Intel Sapphire Rapids)")
+                         "on CPUs with AVX512-BF16 or AMX, such as recent Xeons and EPYCs)")
     return Precision("bf16", kind, "asked for")
+
+
+def cpu_has_native_bf16() -> bool:
+    """True on x86 CPUs whose vector units compute in bfloat16 (AVX512-BF16 or AMX: recent Intel
+    Xeons, AMD EPYC Zen 4 and up). Elsewhere bf16 would be emulated, slower than float32."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, so looked up with care
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 def compile_available() -> tuple[bool, str]:
@@ -142,8 +152,8 @@ def choose_compile(device: str | torch.device, requested: bool | None = None) ->
         return False, why_not
     if kind == "cuda":
         return True, "CUDA: torch.compile fuses the small operations (a one-off compile of about a minute)"
-    return False, ("CPU: off by default; it pays for tiny models whose steps are many small operations "
-                   "(compile=True), not once the matrix products dominate, as in the cpu profile's model")
+    return False, ("CPU: off unless asked (compile=True, as the cpu profile does): it pays for a long run "
+                   "of a small model, not for a short one")
 
 
 # --------------------------------------------------------------------------- MFU
@@ -182,13 +192,14 @@ def peak_flops(device: str | torch.device, name: str | None = None) -> float | N
 def flops_per_token(config: Any, context_length: int | None = None) -> float:
     """Training FLOPs per token: 6 per weight (2 forward, 4 backward) plus the attention scores.
 
-    The weights counted are those of every matrix product: the blocks and the output head (the
-    tied token table counts once, as the head); the position table is a lookup and is left out.
+    The weights counted are those of every matrix product: the blocks and the output head (tied
+    or not); the embedding tables are lookups and are left out.
     """
     from .model import count_parameters
 
     parts = count_parameters(config)
-    n = sum(parts.values()) - parts["position embeddings"]
+    # the head's vocab x width product, whether tied or not; the embedding tables are lookups
+    n = parts["transformer blocks"] + parts["final norm"] + config.vocab_size * config.n_embd
     T = context_length or config.context_length
     return 6.0 * n + 12.0 * config.n_layer * config.n_embd * T
 

@@ -31,7 +31,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-INIT_SCHEMES = ("gpt2", "xavier", "normal")
+INIT_SCHEMES = ("gpt2", "xavier", "normal", "modern")
+POSITIONS = ("learned", "rotary")
+NORMS = ("layernorm", "rmsnorm")
+MLPS = ("gelu", "relu2", "swiglu")
+
+#: The two named architectures: GPT-2's block, and a modern one (as in nanochat, modded-nanogpt,
+#: Llama and Qwen3). ``preset(name, arch="modern")`` or ``config.replace(**ARCHITECTURES[...])``.
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "gpt2": dict(position="learned", norm="layernorm", mlp="gelu", bias=True, tie_weights=True, init="gpt2"),
+    "modern": dict(position="rotary", norm="rmsnorm", mlp="relu2", bias=False, tie_weights=False, init="modern"),
+}
 
 
 # --------------------------------------------------------------------------- config
@@ -50,8 +60,14 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True  # biases in Linear layers and LayerNorms (GPT-2 has them)
     tie_weights: bool = True  # the output head reuses the token embedding table
-    init: str = "gpt2"  # "gpt2": normal(init_std), residual projections scaled; "xavier"; "normal"
+    # "gpt2": normal(init_std), residual projections scaled; "xavier"; "normal"; "modern": output
+    # projections zero, the head near zero, embeddings normal(1), other matrices 1/sqrt(fan-in)
+    init: str = "gpt2"
     init_std: float = 0.02
+    position: str = "learned"  # "learned": a table of positions (GPT-2); "rotary": q and k rotated
+    norm: str = "layernorm"  # "layernorm" (GPT-2) or "rmsnorm" (no gain; also normalises q and k)
+    mlp: str = "gelu"  # "gelu" (GPT-2), "relu2" (ReLU squared) or "swiglu" (a gated MLP)
+    rope_theta: float = 10000.0  # rotary's base: the slowest pair turns once in ~2 pi theta positions
     activation_checkpointing: bool = False  # recompute blocks in backward to save memory
 
     def __post_init__(self) -> None:
@@ -83,8 +99,17 @@ class GPTConfig:
         for name in ("bias", "tie_weights", "activation_checkpointing"):
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name}={getattr(self, name)!r}: use True or False")
-        if self.init not in INIT_SCHEMES:
-            problems.append(f"init={self.init!r}: use one of {', '.join(map(repr, INIT_SCHEMES))}")
+        for name, choices in (("init", INIT_SCHEMES), ("position", POSITIONS), ("norm", NORMS), ("mlp", MLPS)):
+            if getattr(self, name) not in choices:
+                problems.append(f"{name}={getattr(self, name)!r}: use one of {', '.join(map(repr, choices))}")
+        if self.position == "rotary" and ok[3] and ok[4] and not self.n_embd % self.n_head and self.head_dim % 2:
+            problems.append(f"position='rotary' turns pairs of numbers, but head_dim={self.head_dim} is odd; "
+                            "pick n_embd / n_head even")
+        if not (number(self.rope_theta) and self.rope_theta > 1):
+            problems.append(f"rope_theta={self.rope_theta!r}: use a number above 1, e.g. 10000.0")
+        if self.init == "modern" and self.tie_weights:
+            problems.append("init='modern' starts the output head near zero, which a tied head (the token "
+                            "table) cannot do; set tie_weights=False, or use init='gpt2'")
         if not (number(self.init_std) and 0.0 < self.init_std < 1.0):
             problems.append(f"init_std={self.init_std!r}: use a small positive number, e.g. 0.02")
         if problems:
@@ -96,8 +121,19 @@ class GPTConfig:
 
     @property
     def hidden_dim(self) -> int:
-        """The MLP's inner width (``ffn_hidden``, or 4 * n_embd when it is None)."""
-        return self.ffn_hidden if self.ffn_hidden is not None else 4 * self.n_embd
+        """The MLP's inner width: ``ffn_hidden``, else 4 * n_embd (SwiGLU: two thirds of that,
+        rounded up to a multiple of 64, so its three matrices hold about as many weights as two)."""
+        if self.ffn_hidden is not None:
+            return self.ffn_hidden
+        return 64 * math.ceil(8 * self.n_embd / 3 / 64) if self.mlp == "swiglu" else 4 * self.n_embd
+
+    @property
+    def architecture(self) -> str:
+        """"gpt2" or "modern" when every field of ``ARCHITECTURES`` matches one, else "custom"."""
+        for name, fields in ARCHITECTURES.items():
+            if all(getattr(self, k) == v for k, v in fields.items()):
+                return name
+        return "custom"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict; ``GPTConfig.from_dict`` reads it back."""
@@ -151,25 +187,76 @@ def causal_attention(
     return dropped @ v, weights
 
 
+def rotary_tables(context_length: int, head_dim: int, theta: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of every (position, pair) angle, (context_length, head_dim // 2), in float32.
+
+    Pair i turns by ``position * theta ** (-2i / head_dim)``: the first pairs fast, the last slowly.
+    """
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))  # (hs/2,)
+    angles = torch.outer(torch.arange(context_length, dtype=torch.float32), inv_freq)  # (T, hs/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each pair (x[..., i], x[..., i + hs/2]) of x (B, nh, T, hs) by its position's angle.
+
+    The "half-split" layout of Llama and Qwen3. A query at position m and a key at position n then
+    meet at an angle that depends only on m - n: attention sees relative positions.
+    """
+    x1, x2 = x.float().chunk(2, dim=-1)  # (B, nh, T, hs/2) each, rotated in float32
+    out = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+    return out.type_as(x)
+
+
+RMS_EPS = 1e-6
+
+
+def rms_norm(x: torch.Tensor) -> torch.Tensor:
+    """x / sqrt(mean(x^2) + eps) over the last dimension: LayerNorm without the mean and the gain."""
+    return F.rms_norm(x, (x.size(-1),), eps=RMS_EPS)
+
+
+class RMSNorm(nn.Module):
+    """``rms_norm`` as a module, so both architectures have ``ln_1``, ``ln_2`` and ``ln_f``. No weights."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return rms_norm(x)
+
+
+def make_norm(config: GPTConfig) -> nn.Module:
+    return nn.LayerNorm(config.n_embd, bias=config.bias) if config.norm == "layernorm" else RMSNorm()
+
+
 class CausalSelfAttention(nn.Module):
-    """All heads at once: one Linear makes q, k, v for every head; another mixes the heads."""
+    """All heads at once: one Linear makes q, k, v for every head; another mixes the heads.
+
+    With ``norm="rmsnorm"`` each head's q and k are RMS-normalised (QK-norm: the scores cannot
+    blow up); with ``position="rotary"`` they are then rotated by their positions.
+    """
 
     def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
         super().__init__()
         self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
         self.layer_idx = layer_idx
+        self.qk_norm, self.rotary = config.norm == "rmsnorm", config.position == "rotary"
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def forward(
-        self, x: torch.Tensor, kv_cache: KVCache | None = None, need_weights: bool = False
+        self, x: torch.Tensor, kv_cache: KVCache | None = None, need_weights: bool = False,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         B, T, C = x.shape  # (batch, time, channels)
         q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        if self.qk_norm:
+            q, k = rms_norm(q), rms_norm(k)
+        if self.rotary:
+            assert rope is not None, "rotary attention needs the (cos, sin) of these positions"
+            q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         if kv_cache is not None:
             k, v = kv_cache.update(self.layer_idx, k, v)  # (B, nh, T_cached + T, hs)
         p = self.dropout if self.training else 0.0
@@ -188,33 +275,47 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """Per position: widen, GELU, narrow back. Where most of a block's parameters are."""
+    """Per position: widen, a non-linearity, narrow back. Where most of a block's parameters are.
+
+    "gelu": GPT-2's. "relu2": relu(a)^2, cheap and sparse. "swiglu": silu(gate) * up, with
+    ``c_fc`` making gate and up side by side (2 x hidden_dim outputs).
+    """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, config.hidden_dim, bias=config.bias)
-        self.gelu = nn.GELU(approximate="tanh")  # GPT-2's GELU ("gelu_new" in Hugging Face)
+        self.kind = config.mlp
+        width = 2 * config.hidden_dim if config.mlp == "swiglu" else config.hidden_dim
+        self.c_fc = nn.Linear(config.n_embd, width, bias=config.bias)
         self.c_proj = nn.Linear(config.hidden_dim, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))  # (B, T, C)
+        a = self.c_fc(x)  # (B, T, hidden) or (B, T, 2 * hidden)
+        if self.kind == "gelu":
+            h = F.gelu(a, approximate="tanh")  # GPT-2's GELU ("gelu_new" in Hugging Face)
+        elif self.kind == "relu2":
+            h = F.relu(a).square()
+        else:
+            gate, up = a.chunk(2, dim=-1)
+            h = F.silu(gate) * up
+        return self.dropout(self.c_proj(h))  # (B, T, C)
 
 
 class Block(nn.Module):
-    """Pre-norm residual block: x + attn(ln(x)), then x + mlp(ln(x))."""
+    """Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x))."""
 
     def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = make_norm(config)
         self.attn = CausalSelfAttention(config, layer_idx)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_2 = make_norm(config)
         self.mlp = MLP(config)
 
     def forward(
-        self, x: torch.Tensor, kv_cache: KVCache | None = None, need_weights: bool = False
+        self, x: torch.Tensor, kv_cache: KVCache | None = None, need_weights: bool = False,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        a, weights = self.attn(self.ln_1(x), kv_cache, need_weights)
+        a, weights = self.attn(self.ln_1(x), kv_cache, need_weights, rope)
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, weights
@@ -306,17 +407,23 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.config = config
+        parts = dict(wte=nn.Embedding(config.vocab_size, config.n_embd))  # token embeddings
+        if config.position == "learned":
+            parts["wpe"] = nn.Embedding(config.context_length, config.n_embd)  # position embeddings
         self.transformer = nn.ModuleDict(
             dict(
-                wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embeddings
-                wpe=nn.Embedding(config.context_length, config.n_embd),  # position embeddings
+                **parts,
                 drop=nn.Dropout(config.dropout),
                 h=nn.ModuleList([Block(config, i) for i in range(config.n_layer)]),
-                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+                ln_f=make_norm(config),
             )
         )
         # Tied: the head reads transformer.wte.weight (no lm_head key). Untied: its own Linear.
         self.lm_head = None if config.tie_weights else nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.position == "rotary":  # not saved: recomputed from the config
+            cos, sin = rotary_tables(config.context_length, config.head_dim, config.rope_theta)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
         self.reset_parameters()
 
     @torch.no_grad()
@@ -328,6 +435,13 @@ class GPT(nn.Module):
             if isinstance(module, nn.Linear):
                 if c.init == "xavier":
                     nn.init.xavier_uniform_(module.weight)
+                elif c.init == "modern" and name == "lm_head":
+                    nn.init.normal_(module.weight, mean=0.0, std=0.001)  # start near ln(vocab)
+                elif c.init == "modern" and name.endswith("c_proj"):
+                    nn.init.zeros_(module.weight)  # each block starts as the identity
+                elif c.init == "modern":  # uniform with std 1/sqrt(fan-in): inputs keep their scale
+                    bound = math.sqrt(3.0 / module.in_features)
+                    nn.init.uniform_(module.weight, -bound, bound)
                 elif c.init == "gpt2" and name.endswith("c_proj"):
                     nn.init.normal_(module.weight, mean=0.0, std=residual_std)
                 else:
@@ -335,7 +449,7 @@ class GPT(nn.Module):
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding):
-                nn.init.normal_(module.weight, mean=0.0, std=c.init_std)
+                nn.init.normal_(module.weight, mean=0.0, std=1.0 if c.init == "modern" else c.init_std)
             elif isinstance(module, nn.LayerNorm):
                 module.reset_parameters()
 
@@ -372,16 +486,20 @@ class GPT(nn.Module):
                 f"{self.config.context_length} tokens, e.g. idx[:, -{self.config.context_length}:], "
                 "or build the model with a larger context_length"
             )
-        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
-        x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, T, C)
+        x = self.transformer.wte(idx)  # (B, T, C)
+        rope = None
+        if self.config.position == "learned":
+            x = x + self.transformer.wpe(torch.arange(start, start + T, device=idx.device))  # + (T, C)
+        else:  # rotary: the angles of positions start .. start + T - 1, for q and k in every layer
+            rope = self.rope_cos[start:start + T], self.rope_sin[start:start + T]  # (T, hs/2) each
         x = self.transformer.drop(x)
         use_checkpoint = self.config.activation_checkpointing and self.training and torch.is_grad_enabled()
         attentions: list[torch.Tensor] = []
         for block in self.transformer.h:
             if use_checkpoint and kv_cache is None and not return_attention:
-                x, _ = checkpoint(block, x, use_reentrant=False)
+                x, _ = checkpoint(block, x, None, False, rope, use_reentrant=False)
             else:
-                x, weights = block(x, kv_cache, return_attention)
+                x, weights = block(x, kv_cache, return_attention, rope)
                 if weights is not None:
                     attentions.append(weights)
         if kv_cache is not None:
@@ -419,7 +537,7 @@ class GPT(nn.Module):
         t = self.transformer
         parts = {
             "token embeddings": t.wte.weight.numel(),
-            "position embeddings": t.wpe.weight.numel(),
+            "position embeddings": t.wpe.weight.numel() if "wpe" in t else 0,
             "transformer blocks": sum(p.numel() for p in t.h.parameters()),
             "final norm": sum(p.numel() for p in t.ln_f.parameters()),
         }
@@ -455,6 +573,10 @@ class GPT(nn.Module):
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ]
 
+    def hidden_matrices(self) -> list[nn.Parameter]:
+        """The blocks' weight matrices: what Muon trains (embeddings, head, gains and biases are AdamW's)."""
+        return [p for p in self.transformer.h.parameters() if p.dim() == 2 and p.requires_grad]
+
 
 # --------------------------------------------------------------------------- sizes without building
 
@@ -462,12 +584,13 @@ class GPT(nn.Module):
 def count_parameters(config: GPTConfig) -> dict[str, int]:
     """The same breakdown as ``GPT.num_parameters(breakdown=True)``, by arithmetic."""
     C, F_, V, b = config.n_embd, config.hidden_dim, config.vocab_size, int(config.bias)
-    norm = 2 * C if config.bias else C
+    norm = 0 if config.norm == "rmsnorm" else (2 * C if config.bias else C)
     attention = C * 3 * C + b * 3 * C + C * C + b * C
-    mlp = C * F_ + b * F_ + F_ * C + b * C
+    fc = 2 * F_ if config.mlp == "swiglu" else F_  # SwiGLU's c_fc makes gate and up
+    mlp = C * fc + b * fc + F_ * C + b * C
     parts = {
         "token embeddings": V * C,
-        "position embeddings": config.context_length * C,
+        "position embeddings": config.context_length * C if config.position == "learned" else 0,
         "transformer blocks": config.n_layer * (2 * norm + attention + mlp),
         "final norm": norm,
     }
@@ -547,10 +670,16 @@ PRESET_INFO: dict[str, PresetInfo] = {
 PRESETS: dict[str, GPTConfig] = {name: info.config for name, info in PRESET_INFO.items()}
 
 
-def preset(name: str, vocab_size: int | None = None, context_length: int | None = None, **changes: Any) -> GPTConfig:
-    """The config of preset ``name``, with the tokenizer's vocab size, a context or other fields changed."""
+def preset(name: str, vocab_size: int | None = None, context_length: int | None = None, *,
+           arch: str | None = None, **changes: Any) -> GPTConfig:
+    """The config of preset ``name``, with the tokenizer's vocab size, a context, an architecture
+    of ``ARCHITECTURES`` ("gpt2" or "modern") or other fields changed."""
     if name not in PRESETS:
         raise ValueError(f"unknown model preset {name!r}; pick one of {', '.join(PRESETS)}")
+    if arch is not None:
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"arch={arch!r}: use one of {', '.join(map(repr, ARCHITECTURES))}")
+        changes = {**ARCHITECTURES[arch], **changes}
     if vocab_size is not None:
         changes["vocab_size"] = vocab_size
     if context_length is not None:
@@ -559,8 +688,9 @@ def preset(name: str, vocab_size: int | None = None, context_length: int | None 
 
 
 def config_for_profile(profile: Any, vocab_size: int) -> GPTConfig:
-    """The model a profile trains: its preset, the tokenizer's vocab size, the profile's context."""
-    return preset(profile.model_preset, vocab_size=vocab_size, context_length=profile.context_length)
+    """The model a profile trains: its preset and architecture, the tokenizer's vocab size, its context."""
+    return preset(profile.model_preset, vocab_size=vocab_size, context_length=profile.context_length,
+                  arch=profile.arch)
 
 
 def preset_table(names: Iterable[str] | None = None) -> list[dict[str, Any]]:

@@ -77,8 +77,9 @@ class Profile:
     split_mode: str
     val_fraction: float
     context_length: int
-    # 04 model: a preset name from minigpt_helpers.model
+    # 04 model: a preset name from minigpt_helpers.model, built with one of its ARCHITECTURES
     model_preset: str
+    arch: str
     # 05 training
     batch_size: int
     grad_accum_steps: int
@@ -105,6 +106,8 @@ class Profile:
             problems.append(f"val_fraction={self.val_fraction}: pick a value in (0, 0.5), e.g. 0.1")
         if not self.book_ids:
             problems.append("book_ids is empty: list at least one Project Gutenberg id")
+        if self.arch not in ("gpt2", "modern"):
+            problems.append(f"arch={self.arch!r}: use 'gpt2' or 'modern'")
         if self.context_length < 8:
             problems.append(f"context_length={self.context_length}: use at least 8")
         if problems:
@@ -131,6 +134,7 @@ PROFILES: dict[str, Profile] = {
         val_fraction=0.34,
         context_length=64,
         model_preset="ci",
+        arch="modern",
         batch_size=8,
         grad_accum_steps=1,
         max_steps=30,
@@ -153,6 +157,7 @@ PROFILES: dict[str, Profile] = {
         val_fraction=0.1,
         context_length=128,
         model_preset="cpu",
+        arch="modern",
         # 05 training (measured: batch 8 at lr 2e-3 beat batch 16 and lr 1e-3 per token, at the same
         # tokens/s; the time budget keeps 05 within 15 minutes, and the decay follows it)
         batch_size=8,
@@ -177,6 +182,7 @@ PROFILES: dict[str, Profile] = {
         val_fraction=0.1,
         context_length=512,
         model_preset="ultra-mini",
+        arch="modern",
         # 05 training: one pass over the books' ~3.2M GPT-2 tokens is ~200 steps of 32 x 512, so
         # 1,500 steps are ~7 passes; dropout and early stopping (training.PROFILE_TRAINING) guard
         # against memorising them (not yet measured on a GPU)
@@ -193,6 +199,40 @@ PROFILES: dict[str, Profile] = {
         max_new_tokens=300,
     ),
 }
+
+
+#: Earlier recipes, kept by name so ``benchmarks/recipe_compare.py`` can train them beside a
+#: profile's own: "<profile>-gpt2" is that profile as it trained before the modern block (GPT-2's
+#: block, AdamW alone, float32, no torch.compile). "fields" change the profile; "training" sets
+#: TrainConfig fields (read by ``TrainConfig.from_profile`` from ``extra["training"]``).
+RECIPES: dict[str, dict[str, Any]] = {
+    "cpu-gpt2": {
+        "profile": "cpu",
+        "fields": dict(arch="gpt2", bpe_vocab_size=8000, context_length=128, batch_size=8, grad_accum_steps=1,
+                       learning_rate=2e-3, warmup_steps=100, max_steps=2200),
+        "training": dict(optimizer="adamw", precision="fp32", compile=False, lr_decay="cosine",
+                         plateau_fraction=0.0, min_lr_ratio=0.1, embedding_lr=None),
+    },
+    "ci-gpt2": {
+        "profile": "ci",
+        "fields": dict(arch="gpt2", learning_rate=3e-3, warmup_steps=5),
+        "training": dict(optimizer="adamw", precision="fp32", compile=False, lr_decay="cosine",
+                         plateau_fraction=0.0, min_lr_ratio=0.1, embedding_lr=None),
+    },
+}
+
+
+def recipe_profile(name: str) -> Profile:
+    """The profile a recipe trains: a profile's name gives that profile; a name in ``RECIPES``
+    gives its profile with the recipe's changes."""
+    if name in PROFILES:
+        return PROFILES[name]
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; pick a profile ({', '.join(PROFILES)}) or one of "
+                         f"{', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    base = PROFILES[recipe["profile"]]
+    return base.with_overrides(**recipe["fields"], extra={**base.extra, "training": recipe["training"]})
 
 
 def default_profile_name() -> str:
@@ -246,5 +286,5 @@ def describe(profile: Profile) -> str:
         f"profile {profile.name!r}: {profile.summary}\n"
         f"  books: {len(profile.book_ids)}, tokenizer: {profile.tokenizer}"
         + (f" ({profile.bpe_vocab_size} tokens)" if profile.tokenizer == "bpe" else "")
-        + f", model preset: {profile.model_preset}, context: {profile.context_length}"
+        + f", model: preset {profile.model_preset} with the {profile.arch} block, context: {profile.context_length}"
     )

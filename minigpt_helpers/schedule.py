@@ -1,12 +1,16 @@
-"""The learning-rate schedule: linear warmup, an optional plateau at the peak, cosine decay to a floor.
+"""The learning-rate schedule: linear warmup, an optional plateau at the peak, a decay to a floor.
 
 ``LRSchedule(peak_lr, max_steps, warmup_steps)(step)`` is the learning rate of optimizer step
 ``step`` (0 is the first update):
 
     warmup    steps 0 .. warmup_steps-1     peak * (step + 1) / warmup_steps
     plateau   the next plateau_fraction of the steps after warmup, at the peak
-    decay     cosine from the peak down to the floor (min_lr_ratio * peak) at decay_steps
+    decay     from the peak down to the floor (min_lr_ratio * peak) at decay_steps: a cosine
+              (``decay="cosine"``) or a straight line (``decay="linear"``)
     floor     every later step stays at the floor
+
+Warmup, a long plateau and a short linear cool-down (``plateau_fraction=0.7, decay="linear"``)
+is the "warmup-stable-decay" (WSD) schedule of nanochat and modded-nanogpt.
 
 A "plateau extension", as we read the idea: a schedule that can be stretched. Holding
 the peak for a fraction of the run (``plateau_fraction``) keeps the model learning fast for
@@ -22,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+DECAYS = ("cosine", "linear")
 
 @dataclass(frozen=True)
 class LRSchedule:
@@ -32,7 +37,8 @@ class LRSchedule:
     warmup_steps: int = 0
     min_lr_ratio: float = 0.1  # the floor, as a fraction of the peak
     plateau_fraction: float = 0.0  # share of the post-warmup steps held at the peak
-    decay_steps: int | None = None  # where the cosine reaches the floor (None: max_steps)
+    decay_steps: int | None = None  # where the decay reaches the floor (None: max_steps)
+    decay: str = "cosine"  # "cosine" or "linear"
 
     def __post_init__(self) -> None:
         problems = []
@@ -48,6 +54,8 @@ class LRSchedule:
             problems.append(f"plateau_fraction={self.plateau_fraction}: use a fraction in [0, 1), e.g. 0.3")
         if self.decay_steps is not None and self.decay_steps < 1:
             problems.append(f"decay_steps={self.decay_steps}: use at least 1, or None for max_steps")
+        if self.decay not in DECAYS:
+            problems.append(f"decay={self.decay!r}: use one of {', '.join(map(repr, DECAYS))}")
         if problems:
             raise ValueError("LRSchedule is invalid:\n- " + "\n- ".join(problems))
 
@@ -62,7 +70,7 @@ class LRSchedule:
 
     @property
     def decay_start(self) -> int:
-        """The first step of the cosine decay (after warmup and plateau)."""
+        """The first step of the decay (after warmup and plateau)."""
         return self.warmup_steps + round(self.plateau_fraction * (self.end - self.warmup_steps))
 
     def __call__(self, step: int) -> float:
@@ -74,7 +82,8 @@ class LRSchedule:
         if step >= self.end:
             return self.floor
         progress = (step - start) / max(1, self.end - start)  # 0 -> 1 over the decay
-        return self.floor + 0.5 * (1.0 + math.cos(math.pi * progress)) * (self.peak_lr - self.floor)
+        left = 1.0 - progress if self.decay == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.floor + left * (self.peak_lr - self.floor)
 
     def values(self, steps: int | None = None) -> list[float]:
         """The learning rate of steps 0 .. steps-1 (default: max_steps), e.g. to plot."""

@@ -53,6 +53,12 @@ import torch
 
 from . import distributed, hardware
 from .artifacts import data_dir, ensure, read_json, repo_root, stage_dir, write_json_atomic, write_manifest
+from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
+from .dataset import RandomBatches, get_batch, load_tokens, to_device
+from .model import GPT, preset
+from .notebook import hardware_summary
+from .profiles import get_profile, pick_device
+from .tokenization import load_tokenizer
 from .schedule import LRSchedule
 from .tracking import METRIC_KEYS, MetricsLogger, read_metrics, truncate_metrics
 
@@ -62,12 +68,13 @@ RUN_FILE = "run.json"
 LATEST_FILE = "latest.json"
 SAMPLES_FILE = "samples.jsonl"
 BEST_DIR = "best"
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: a list of optimizers' states
 
 # A resume must keep these the same: they decide what the weights and batches are.
 IDENTITY_FIELDS = ("model_preset", "model_overrides", "activation_checkpointing", "context_length",
-                   "batch_size", "grad_accum_steps", "seed", "init_from")
+                   "batch_size", "grad_accum_steps", "seed", "init_from", "optimizer")
 FINISHED = ("max_steps", "early_stopping", "time_budget")  # stop reasons that end a run
+OPTIMIZERS = ("adamw", "muon")
 
 
 # --------------------------------------------------------------------------- config
@@ -92,13 +99,19 @@ class TrainConfig:
     # fine-tuning: a checkpoint folder whose weights start the run instead of random ones (the
     # same model and tokenizer; relative paths are under the data folder, e.g. "checkpoints/cpu/best")
     init_from: str | None = None
-    # AdamW and the learning-rate schedule
+    # the optimizer: "adamw" for every weight, or "muon": Muon for the blocks' matrices and AdamW
+    # for the rest (embeddings, head, gains, biases)
+    optimizer: str = "adamw"
+    matrix_lr: float = 0.02  # Muon's peak learning rate
+    embedding_lr: float | None = None  # AdamW's peak for the token table (None: learning_rate)
+    # the learning-rate schedule
     max_steps: int = 1000
-    learning_rate: float = 1e-3  # the peak
+    learning_rate: float = 1e-3  # AdamW's peak
     warmup_steps: int = 100
     min_lr_ratio: float = 0.1  # the floor, as a fraction of the peak
     plateau_fraction: float = 0.0  # share of the post-warmup steps held at the peak
-    decay_steps: int | None = None  # where the cosine reaches the floor (None: max_steps)
+    decay_steps: int | None = None  # where the decay reaches the floor (None: max_steps)
+    lr_decay: str = "cosine"  # "cosine", or "linear" (with a plateau: warmup-stable-decay)
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
@@ -159,6 +172,13 @@ class TrainConfig:
                 problems.append(f"{name}={getattr(self, name)}: use a value in [0, 1), e.g. 0.9 or 0.95")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             problems.append(f"time_budget_s={self.time_budget_s}: use a positive number of seconds, or None")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer={self.optimizer!r}: use one of {', '.join(map(repr, OPTIMIZERS))}")
+        for name in ("matrix_lr", "embedding_lr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                problems.append(f"{name}={value!r}: use a positive learning rate"
+                                + (", or None for learning_rate" if name == "embedding_lr" else ", e.g. 0.02"))
         if self.precision not in hardware.PRECISIONS:
             problems.append(f"precision={self.precision!r}: use one of {', '.join(hardware.PRECISIONS)}")
         if self.sample_temperature <= 0:
@@ -180,11 +200,10 @@ class TrainConfig:
     def schedule(self) -> LRSchedule:
         """The learning rate of every optimizer step."""
         return LRSchedule(self.learning_rate, self.max_steps, self.warmup_steps, self.min_lr_ratio,
-                          self.plateau_fraction, self.decay_steps)
+                          self.plateau_fraction, self.decay_steps, self.lr_decay)
 
     def model_config(self, vocab_size: int) -> Any:
         """The GPTConfig this run trains: the preset, the tokenizer's vocabulary, this context."""
-        from .model import preset
 
         return preset(self.model_preset, vocab_size=vocab_size, context_length=self.context_length,
                       **{**self.model_overrides, "activation_checkpointing": self.activation_checkpointing})
@@ -224,6 +243,7 @@ class TrainConfig:
         base.update(PROFILE_TRAINING.get(profile.name, {}))
         base.update(profile.extra.get("training", {}))
         base.update(overrides)
+        base["model_overrides"] = {"arch": profile.arch, **base.get("model_overrides", {})}
         known = {f.name for f in dataclasses.fields(cls)}
         if unknown := sorted(set(base) - known):
             raise ValueError(f"TrainConfig has no field(s) {unknown}; the fields are {sorted(known)}")
@@ -233,11 +253,14 @@ class TrainConfig:
 # Training settings that profiles.Profile has no field for, per profile name.
 PROFILE_TRAINING: dict[str, dict[str, Any]] = {
     # ci: a model this small runs fastest on one thread, and does not stall when other work shares the cores
-    "ci": dict(log_interval=1, patience=None, sample_prompt="The", threads=1),
-    "cpu": dict(log_interval=10, patience=4, sample_prompt="The"),
+    "ci": dict(log_interval=1, patience=None, sample_prompt="The", threads=1, optimizer="muon",
+               embedding_lr=0.02, precision="fp32"),
+    # cpu: Muon, bf16 where the CPU computes in it, and torch.compile (see benchmarks/README.md)
+    "cpu": dict(log_interval=10, patience=4, sample_prompt="The", optimizer="muon", matrix_lr=0.02,
+                embedding_lr=0.02, compile=True),
     # gpu: the books are few tokens for a 45M model: dropout and early stopping against memorising
     "gpu": dict(log_interval=10, patience=5, sample_prompt="The", checkpoint_interval=250,
-                model_overrides={"dropout": 0.1}),
+                model_overrides={"dropout": 0.1}, optimizer="muon", embedding_lr=0.02),
 }
 
 
@@ -388,6 +411,40 @@ def sample_text(
     return prompt + tokenizer.decode(out)
 
 
+def build_optimizers(model: Any, config: TrainConfig, device: str | torch.device = "cpu") -> list[torch.optim.Optimizer]:
+    """The optimizers of a run, each group with its ``peak_lr`` (the schedule scales them all).
+
+    "adamw": AdamW for every weight; matrices and embeddings decay, biases and gains do not.
+    "muon": ``torch.optim.Muon`` for the blocks' weight matrices (each update orthogonalised, so
+    every direction of a matrix learns at the same rate), AdamW for the rest. On a torch without
+    Muon, AdamW trains everything and a warning says so.
+    """
+    c = config
+    muon = c.optimizer == "muon"
+    if muon and not hasattr(torch.optim, "Muon"):
+        log.warning("optimizer='muon' needs torch.optim.Muon (torch 2.9 or newer; this is torch %s): "
+                    "training every weight with AdamW instead", torch.__version__)
+        muon = False
+    matrices = model.hidden_matrices() if muon else []
+    taken = {id(p) for p in matrices}
+    embeddings = [model.transformer.wte.weight]
+    taken |= {id(p) for p in embeddings}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in taken]
+    groups = [
+        dict(params=embeddings, peak_lr=c.embedding_lr or c.learning_rate, weight_decay=c.weight_decay),
+        dict(params=[p for p in rest if p.dim() >= 2], peak_lr=c.learning_rate, weight_decay=c.weight_decay),
+        dict(params=[p for p in rest if p.dim() < 2], peak_lr=c.learning_rate, weight_decay=0.0),
+    ]
+    groups = [dict(g, lr=g["peak_lr"]) for g in groups if g["params"]]
+    fast = {"fused": True} if torch.device(device).type in ("cuda", "cpu") else {"foreach": True}
+    optimizers: list[torch.optim.Optimizer] = [
+        torch.optim.AdamW(groups, betas=(c.beta1, c.beta2), eps=c.eps, **fast)]
+    if muon:  # no weight decay: Muon's updates already keep the matrices' scale in check
+        optimizers.insert(0, torch.optim.Muon([dict(params=matrices, lr=c.matrix_lr, peak_lr=c.matrix_lr)],
+                                              momentum=0.95, weight_decay=0.0))
+    return optimizers
+
+
 # --------------------------------------------------------------------------- the trainer
 
 
@@ -409,11 +466,6 @@ class Trainer:
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         progress: bool = True,
     ) -> None:
-        from .checkpoint import load_checkpoint, load_training_state
-        from .dataset import RandomBatches, load_tokens
-        from .model import GPT
-        from .profiles import pick_device
-        from .tokenization import load_tokenizer
 
         self.config = c = config
         self.stop_event = stop if stop is not None else threading.Event()
@@ -446,7 +498,7 @@ class Trainer:
         if c.init_from:  # a resume below replaces these weights with the run's own
             self._load_init_weights(_data_path(c.init_from, "checkpoints"))
         self.schedule = c.schedule()
-        self.optimizer = self._make_optimizer()
+        self.optimizers = build_optimizers(self.raw_model, c, self.device)
         self.scaler = self.precision.grad_scaler()
         self.batches = RandomBatches(self.train_data, self.global_batch, c.context_length, seed=c.seed)
         self.step, self.tokens, self.elapsed_prior = 0, 0, 0.0
@@ -467,7 +519,8 @@ class Trainer:
             folder, state = found, load_training_state(found)
             loaded = load_checkpoint(folder, device="cpu")  # copied into the model on its device below
             self.raw_model.load_state_dict(loaded.model.state_dict())
-            self.optimizer.load_state_dict(state["optimizer"])
+            for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
+                optimizer.load_state_dict(saved)
             if self.scaler is not None and state.get("scaler"):
                 self.scaler.load_state_dict(state["scaler"])
             self.batches.load_state_dict(state["sampler"])
@@ -488,6 +541,7 @@ class Trainer:
         # evaluation runs compiled only where that pays for its compile (on CUDA)
         self.compiled_eval = self.compiled and hardware.compiled_evaluation(self.device)
         self.model: Any = self._compile() if self.compiled else self.raw_model
+        self.elapsed_prior += self.compile_s  # compiling is part of the run's time (and its budget)
         self.eval_model = self.model if self.compiled_eval else self.raw_model
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -508,7 +562,6 @@ class Trainer:
 
     def _load_init_weights(self, folder: Path) -> None:
         """Copy a trained checkpoint's weights into the fresh model (fine-tuning starts from them)."""
-        from .checkpoint import load_checkpoint
 
         where = f"init_from={self.config.init_from!r} ({folder})"
         loaded = load_checkpoint(folder, device="cpu")
@@ -524,18 +577,6 @@ class Trainer:
                              "was trained with; encode the token files with the checkpoint's tokenizer and pass "
                              "it as tokenizer_dir")
         self.raw_model.load_state_dict(loaded.model.state_dict())
-
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        """AdamW; weight decay on matrices only (biases and LayerNorm gains are not pulled to 0)."""
-        c = self.config
-        groups = self.raw_model.optimizer_groups(c.weight_decay)
-        kind = torch.device(self.device).type
-        options: dict[str, Any] = {"fused": True} if kind in ("cuda", "cpu") else {"foreach": True}
-        lr0 = self.schedule(0)
-        try:
-            return torch.optim.AdamW(groups, lr=lr0, betas=(c.beta1, c.beta2), eps=c.eps, **options)
-        except (RuntimeError, TypeError, ValueError):  # an older torch without fused AdamW here
-            return torch.optim.AdamW(groups, lr=lr0, betas=(c.beta1, c.beta2), eps=c.eps)
 
     def _compile(self) -> Any:
         """``torch.compile`` the model and compile its training step now, on a dummy batch, so the
@@ -602,6 +643,8 @@ class Trainer:
                 folder = self.run_dir / read_json(pointer)["folder"]
                 if not (folder / "training_state.pt").is_file():
                     problem = f"{folder} holds no training state"
+                elif load_training_state(folder).get("format") != STATE_FORMAT:
+                    problem = f"{folder}'s training state was written by another version of this course"
                 else:
                     self.finished_reason = saved.get("stop_reason") if saved.get("status") == "finished" else None
                     return folder
@@ -627,12 +670,12 @@ class Trainer:
 
     def train_step(self) -> None:
         """Forward and backward over this process's micro-batches, clip, and step AdamW."""
-        from .dataset import to_device
 
         c, A, B = self.config, self.config.grad_accum_steps, self.config.batch_size
         lr = self.schedule(self.lr_step())
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        for optimizer in self.optimizers:  # every group follows the schedule from its own peak
+            for group in optimizer.param_groups:
+                group["lr"] = group["peak_lr"] * lr / c.learning_rate
         x, y = next(self.batches)  # the global batch, (B * A * processes, T), on the CPU
         rank = self.dist.rank
         x, y = x[rank * A * B:(rank + 1) * A * B], y[rank * A * B:(rank + 1) * A * B]  # this process's share
@@ -647,7 +690,8 @@ class Trainer:
                 (self.scaler.scale(loss) if self.scaler else loss).backward()
             self.loss_sum += loss.detach()
         if self.scaler:
-            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
+            for optimizer in self.optimizers:
+                self.scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
         max_norm = c.grad_clip if c.grad_clip > 0 else float("inf")
         # foreach=None: the fused path where the device has it (CPU, CUDA), the plain loop elsewhere
         # (foreach=True raises on Apple's MPS)
@@ -655,12 +699,14 @@ class Trainer:
         finite = torch.isfinite(norm)
         self.norm_sum += torch.where(finite, norm, torch.zeros_like(norm))
         self.norm_bad += (~finite).to(self.norm_bad.dtype)
+        for optimizer in self.optimizers:
+            if self.scaler:
+                self.scaler.step(optimizer)  # skips the step when the scaled gradients overflowed
+            else:
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
         if self.scaler:
-            self.scaler.step(self.optimizer)  # skips the step when the scaled gradients overflowed
             self.scaler.update()
-        else:
-            self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         self.tokens += self.tokens_per_step
         self.last_lr = lr
@@ -680,7 +726,6 @@ class Trainer:
     def evaluate(self) -> float:
         """Mean validation loss over ``eval_batches`` fixed batches (the same ones every time, and the
         same whether one process or several share them out)."""
-        from .dataset import get_batch, to_device
 
         c, d = self.config, self.dist
         model = self.eval_model
@@ -708,7 +753,6 @@ class Trainer:
         return all(bool(torch.isfinite(p).all()) for p in self.raw_model.parameters())
 
     def save_best(self) -> None:
-        from .checkpoint import save_checkpoint
 
         if self.is_main:
             save_checkpoint(self.run_dir / BEST_DIR, self.raw_model, self.tokenizer,
@@ -716,14 +760,13 @@ class Trainer:
 
     def save_periodic(self) -> Path | None:
         """A checkpoint with the training state, ``latest.json`` pointing at it, older ones pruned."""
-        from .checkpoint import save_checkpoint
 
         if not self.is_main:
             return None
         name = f"step-{self.step:06d}"
         state = {
             "format": STATE_FORMAT, "step": self.step, "tokens": self.tokens, "elapsed_s": self.elapsed(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizers": [optimizer.state_dict() for optimizer in self.optimizers],
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "sampler": self.batches.state_dict(), "rng": rng_state(self.device),
             "best_val_loss": self.best_val, "best_step": self.best_step, "bad_evals": self.bad_evals,
@@ -759,7 +802,6 @@ class Trainer:
             return
         path = self.run_dir / RUN_FILE
         saved = read_json(path) if path.is_file() else {}
-        from .notebook import hardware_summary
 
         session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "start_step": self.start_step,
                    "device": hardware.describe(self.device), "precision": self.precision.name,
@@ -1073,7 +1115,6 @@ def _recipe_names() -> list[str]:
 
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
     """The TrainConfig the command line asks for, and the profile (None for a recipe)."""
-    from .profiles import get_profile
 
     overrides: dict[str, Any] = {}
     for action in _parser()._actions:

@@ -37,5 +37,5 @@ def tiny_config(**changes: Any) -> Any:
     base = dict(run="tiny", tokens_dir="tiny", tokenizer_dir="tiny/tokenizer", model_preset="ci",
                 model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 32}, context_length=16, batch_size=4,
                 max_steps=8, learning_rate=3e-3, warmup_steps=2, eval_interval=4, eval_batches=2,
-                log_interval=1, tensorboard=False, device="cpu")
+                log_interval=1, tensorboard=False, device="cpu", precision="fp32")
     return training.TrainConfig(**{**base, **changes})

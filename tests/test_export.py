@@ -1,6 +1,7 @@
 """Export: the self-contained folder round trip (same logits), what loading refuses (pickles,
-changed weights, bad defaults), Hugging Face GPT-2 (same logits within 1e-4, same greedy tokens,
-the tokenizer), ONNX against onnxruntime, the stage builder and the command line."""
+changed weights, bad defaults), Hugging Face GPT-2 and Qwen3 (same logits within 1e-4, same greedy
+tokens, the tokenizer; mixes of the two refused), ONNX of both blocks against onnxruntime, the stage
+builder and the command line."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import torch
 from minigpt_helpers import artifacts, export
 from minigpt_helpers.checkpoint import load_checkpoint, save_checkpoint
 from minigpt_helpers.generation import SamplingConfig, generate
-from minigpt_helpers.model import GPT, GPTConfig
+from minigpt_helpers.model import ARCHITECTURES, GPT, GPTConfig
 from minigpt_helpers.profiles import get_profile
 from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer
 
@@ -201,15 +202,76 @@ def test_hf_gpt2_tokenizer_files_come_from_tiktoken(tmp_path) -> None:
     assert tok.encode(text) == gpt2.encode(text)
 
 
+def _modern(vocab: int, mlp: str = "relu2", **changes) -> GPT:
+    """A tiny modern-block GPT with every weight random: its init zeroes the output projections."""
+    return _model(vocab, spread=0.3, **{**ARCHITECTURES["modern"], "mlp": mlp, **changes})
+
+
+@pytest.mark.parametrize("changes", [{"mlp": "relu2"}, {"mlp": "swiglu", "rope_theta": 500.0},
+                                     {"mlp": "swiglu", "tie_weights": True, "init": "gpt2"}],
+                         ids=["relu2", "swiglu-theta500", "swiglu-tied"])
+def test_hf_modern_block_is_qwen3_with_the_same_logits(tmp_path, bpe_tok, changes) -> None:
+    transformers = pytest.importorskip("transformers")
+    model = _modern(bpe_tok.vocab_size, **changes)
+    assert all(p.abs().min() > 0 for p in model.parameters()), "every weight nonzero, or a mapping may hide"
+    folder = export.export_hf(_checkpoint(tmp_path, model, bpe_tok), tmp_path / "hf")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "qwen3" and config["tie_word_embeddings"] == model.config.tie_weights
+    assert config["dtype"] == "float32" and "torch_dtype" not in config
+    hf = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    assert type(hf).__name__ == "Qwen3ForCausalLM"
+    assert hf.config.rope_parameters["rope_theta"] == model.config.rope_theta
+    ids = torch.randint(0, bpe_tok.vocab_size, (3, 32), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ours, theirs = model(ids)[0], hf(ids).logits
+    assert ours.std() > 1.0, "the logits should vary, or the comparison proves little"
+    assert (ours - theirs).abs().max().item() < export.HF_TOLERANCE
+    assert export.max_logit_difference(model, ids, theirs + 1e-3) > export.HF_TOLERANCE
+
+
+@pytest.mark.parametrize("mlp", ["relu2", "swiglu"])
+def test_hf_qwen3_greedy_generation_and_tokenizer_match(tmp_path, bpe_tok, mlp) -> None:
+    transformers = pytest.importorskip("transformers")
+    model = _modern(bpe_tok.vocab_size, mlp)
+    folder = export.export_hf(_checkpoint(tmp_path, model, bpe_tok), tmp_path / "hf")
+    text = "Alice was beginning to get very tired, said the Caterpillar."
+    assert transformers.AutoTokenizer.from_pretrained(folder).encode(text) == bpe_tok.encode(text)
+    hf = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    prompt = bpe_tok.encode("It was the")
+    for penalty in (1.0, 1.3):
+        ours = generate(model, prompt, SamplingConfig(temperature=0, max_new_tokens=12, repetition_penalty=penalty))
+        with torch.no_grad():
+            out = hf.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False, eos_token_id=None,
+                              pad_token_id=bpe_tok.eot_id, repetition_penalty=penalty)
+        assert len(ours) == 12 and len(set(ours)) > 1, "a varied continuation, not one token repeated"
+        assert out[0, len(prompt):].tolist() == ours, f"repetition_penalty={penalty}"
+
+
 def test_hf_refuses_what_does_not_map(tmp_path, char_tok) -> None:
     model = _model(char_tok.vocab_size)
-    assert export.hf_problems(model) == []
-    model.transformer.h[1].mlp.gelu = torch.nn.ReLU()
-    with pytest.raises(ValueError, match=r"h\.1\.mlp\.gelu.*tanh"):
+    assert export.hf_problems(model) == [] and export.hf_family(model.config) == "gpt2"
+    model.transformer.h[1].mlp.kind = "relu2"
+    with pytest.raises(ValueError, match=r"h\.1\.mlp\.kind is 'relu2'"):
         export.export_hf(export.ExportedModel(model, char_tok, {}, tmp_path, "x", SamplingConfig()), tmp_path / "hf")
     other = _model(char_tok.vocab_size)
     other.transformer.h[0].attn.register_parameter("gate", torch.nn.Parameter(torch.ones(1)))
     assert any("not GPT-2's" in p for p in export.hf_problems(other))
+    assert not (tmp_path / "hf").exists()
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"position": "rotary"}, r"position='rotary' with norm='layernorm'.*ARCHITECTURES\['modern'\]"),
+    ({"norm": "rmsnorm"}, r"position='learned' with norm='rmsnorm'.*ARCHITECTURES\['gpt2'\]"),
+    ({"mlp": "swiglu"}, r"mlp='swiglu': GPT-2's MLP is GELU.*use mlp='gelu'"),
+    ({**ARCHITECTURES["modern"], "mlp": "gelu"}, r"mlp='gelu' with the modern block.*use mlp='relu2' or mlp='swiglu'"),
+    ({**ARCHITECTURES["modern"], "bias": True}, r"bias=True with the modern block.*use bias=False"),
+], ids=["rotary-layernorm", "learned-rmsnorm", "gpt2-swiglu", "modern-gelu", "modern-bias"])
+def test_hf_refuses_a_custom_mix_and_names_the_fix(tmp_path, char_tok, changes, match) -> None:
+    model = _model(char_tok.vocab_size, **changes)
+    assert model.config.architecture == "custom"
+    assert export.hf_problems(model), "a mix of the two blocks maps onto neither"
+    with pytest.raises(ValueError, match=match):
+        export.export_hf(_checkpoint(tmp_path, model, char_tok), tmp_path / "hf")
     assert not (tmp_path / "hf").exists()
 
 
@@ -223,10 +285,11 @@ def test_hf_export_notes_a_tokenizer_without_counterpart(tmp_path, char_tok) -> 
 
 
 @pytest.mark.slow
-def test_onnx_matches_torch_for_any_batch_and_length(tmp_path, char_tok) -> None:
+@pytest.mark.parametrize("arch", ["gpt2", "modern"])
+def test_onnx_matches_torch_for_any_batch_and_length(tmp_path, char_tok, arch) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    model = _model(char_tok.vocab_size, spread=0.3)
+    model = _model(char_tok.vocab_size, spread=0.3, **ARCHITECTURES[arch])
     path = export.export_onnx(_checkpoint(tmp_path, model, char_tok), tmp_path / "m.onnx")
     gen = torch.Generator().manual_seed(0)
     for shape in [(1, 1), (3, 32), (2, 5)]:  # the graph was traced at (2, 8): the axes are dynamic
@@ -239,24 +302,27 @@ def test_onnx_matches_torch_for_any_batch_and_length(tmp_path, char_tok) -> None
 # --------------------------------------------------------------------------- the stage and the command line
 
 
-def _fake_checkpoints_stage(tmp_path: Path, tok, profile) -> Path:
+def _fake_checkpoints_stage(tmp_path: Path, tok, profile, arch: str = "gpt2") -> Path:
     """A checkpoints stage with one run, and current manifests upstream (nothing to rebuild)."""
     run = artifacts.stage_dir("checkpoints") / "tiny"
-    save_checkpoint(run / "best", _model(tok.vocab_size), tok, meta={"run": "tiny", "step": 3, "val_loss": 4.0})
+    save_checkpoint(run / "best", _model(tok.vocab_size, **ARCHITECTURES[arch]), tok,
+                    meta={"run": "tiny", "step": 3, "val_loss": 4.0})
     for stage in ("raw", "clean", "tokenizer", "tokens"):
         artifacts.write_manifest(stage, profile, {})
     artifacts.write_manifest("checkpoints", profile, {"default_run": "tiny"})
     return run / "best"
 
 
-def test_build_exports_writes_the_stage(tmp_path, bpe_tok) -> None:
+@pytest.mark.parametrize("arch, model_type", [("gpt2", "gpt2"), ("modern", "qwen3")])
+def test_build_exports_writes_the_stage(tmp_path, bpe_tok, arch, model_type) -> None:
     profile = get_profile("ci")
-    _fake_checkpoints_stage(tmp_path, bpe_tok, profile)
+    _fake_checkpoints_stage(tmp_path, bpe_tok, profile, arch)
     out = export.build_exports(profile, onnx=False)
     manifest = artifacts.read_manifest("exports")
     assert manifest["default"] == "tiny" and manifest["exports"]["tiny"]["hf"] == "tiny-hf"
     assert manifest["exports"]["tiny"]["bytes"] > 0 and manifest["exports"]["tiny"]["step"] == 3
-    assert (out / "tiny" / "model.safetensors").is_file() and (out / "tiny-hf" / "config.json").is_file()
+    assert (out / "tiny" / "model.safetensors").is_file()
+    assert json.loads((out / "tiny-hf" / "config.json").read_text())["model_type"] == model_type
     assert export.find_export() == out / "tiny"
     assert export.load_exported(out / "tiny").defaults.max_new_tokens == profile.max_new_tokens
     assert artifacts.staleness("exports", profile) is None

@@ -23,8 +23,20 @@ def tiny(**changes) -> GPTConfig:
 
 
 def make(config: GPTConfig, seed: int = 0) -> GPT:
+    """A model in eval mode. The modern block starts with zero output projections, which would make
+    cache and mask checks pass trivially: its weights are all drawn at random instead."""
     torch.manual_seed(seed)
-    return GPT(config).eval()
+    m = GPT(config).eval()
+    if config.init == "modern":
+        with torch.no_grad():
+            for p in m.parameters():
+                p.normal_(0.0, 0.1)
+    return m
+
+
+#: Both named blocks, and the modern one with the gated MLP.
+ARCHS = {"gpt2": {}, "modern": M.ARCHITECTURES["modern"], "swiglu": {**M.ARCHITECTURES["modern"], "mlp": "swiglu"}}
+each_arch = pytest.mark.parametrize("arch", list(ARCHS))
 
 
 def ids(config: GPTConfig, B: int = 2, T: int | None = None, seed: int = 1) -> torch.Tensor:
@@ -59,13 +71,63 @@ def test_config_dict_round_trip_is_json_safe_and_refuses_unknown_keys() -> None:
     assert c.hidden_dim == 48 and tiny().hidden_dim == 4 * 32
 
 
+def test_the_named_architectures_and_their_errors() -> None:
+    assert tiny().architecture == "gpt2" and tiny(**ARCHS["modern"]).architecture == "modern"
+    assert tiny(**ARCHS["swiglu"]).architecture == "custom"
+    c = preset("cpu", vocab_size=500, arch="modern")
+    assert (c.position, c.norm, c.mlp, c.bias, c.tie_weights, c.n_layer) == ("rotary", "rmsnorm", "relu2", False, False, 4)
+    assert preset("cpu", arch="modern", mlp="swiglu").mlp == "swiglu"  # explicit fields win over the architecture
+    with pytest.raises(ValueError, match="arch='llama'"):
+        preset("cpu", arch="llama")
+    with pytest.raises(ValueError) as err:
+        GPTConfig(n_embd=12, n_head=4, position="alibi", norm="batch", mlp="tanh", rope_theta=0)
+    msg = str(err.value)
+    for name in ("position='alibi'", "norm='batch'", "mlp='tanh'", "rope_theta=0"):
+        assert name in msg
+    with pytest.raises(ValueError, match="head_dim=3 is odd"):
+        GPTConfig(n_embd=12, n_head=4, position="rotary")
+    with pytest.raises(ValueError, match="tie_weights=False"):
+        GPTConfig(init="modern", tie_weights=True)
+    assert GPTConfig(n_embd=256, mlp="swiglu").hidden_dim == 704  # 2/3 of 4 x 256, up to a multiple of 64
+
+
+def test_modern_block_has_no_position_table_biases_or_norm_weights() -> None:
+    m = GPT(tiny(**ARCHS["modern"]))
+    names = set(m.state_dict())
+    assert "transformer.wpe.weight" not in names and "lm_head.weight" in names
+    assert not any(n.endswith(".bias") or ".ln_" in n for n in names)
+    assert names == {"transformer.wte.weight", "lm_head.weight"} | {
+        f"transformer.h.{i}.{k}" for i in range(2) for k in
+        ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")}
+    for block in m.transformer.h:  # each block starts as the identity: its output projections are zero
+        assert block.attn.c_proj.weight.abs().max() == 0 and block.mlp.c_proj.weight.abs().max() == 0
+    assert m.rope_cos.dtype == torch.float32 and m.rope_cos.shape == (32, 4)  # (context, head_dim / 2)
+
+
+def test_rotary_attention_depends_only_on_relative_position() -> None:
+    cos, sin = M.rotary_tables(64, 8)
+    q, k = torch.randn(2, 1, 1, 8).unbind(0)  # one head, one position each
+
+    def score(m: int, n: int) -> float:
+        qm = M.apply_rotary(q, cos[m:m + 1], sin[m:m + 1])
+        kn = M.apply_rotary(k, cos[n:n + 1], sin[n:n + 1])
+        return float((qm * kn).sum())
+
+    assert score(10, 3) == pytest.approx(score(40, 33), abs=1e-5)  # both 7 apart
+    assert score(10, 3) != pytest.approx(score(10, 9), abs=1e-3)  # another distance, another score
+    x = torch.randn(1, 1, 5, 8)
+    assert torch.allclose(M.apply_rotary(x, cos[:5], sin[:5]).norm(dim=-1), x.norm(dim=-1), atol=1e-5)  # a rotation
+    torch.testing.assert_close(M.apply_rotary(x, cos[:1].expand(5, 4), sin[:1].expand(5, 4)), x)  # position 0: as is
+
+
 # --------------------------------------------------------------------------- parameters and presets
 
 
 @pytest.mark.parametrize(
     "changes",
-    [{}, {"bias": False}, {"tie_weights": False}, {"ffn_hidden": 40, "bias": False, "tie_weights": False}],
-    ids=["default", "no-bias", "untied", "custom-ffn"],
+    [{}, {"bias": False}, {"tie_weights": False}, {"ffn_hidden": 40, "bias": False, "tie_weights": False},
+     ARCHS["modern"], ARCHS["swiglu"], {"mlp": "swiglu", "norm": "rmsnorm"}],
+    ids=["default", "no-bias", "untied", "custom-ffn", "modern", "modern-swiglu", "gpt2-swiglu-rmsnorm"],
 )
 def test_count_parameters_matches_the_built_model(changes) -> None:
     c = tiny(**changes)
@@ -122,8 +184,9 @@ def test_preset_overrides_and_profiles() -> None:
 # --------------------------------------------------------------------------- forward and learning
 
 
-def test_forward_shapes_and_masked_targets() -> None:
-    c = tiny()
+@each_arch
+def test_forward_shapes_and_masked_targets(arch: str) -> None:
+    c = tiny(**ARCHS[arch])
     m = make(c)
     x = ids(c)
     logits, loss = m(x)
@@ -138,13 +201,18 @@ def test_forward_shapes_and_masked_targets() -> None:
 
 def test_untrained_loss_is_close_to_ln_vocab() -> None:
     for init in M.INIT_SCHEMES:
-        c = tiny(vocab_size=500, init=init)
-        _, loss = make(c)(ids(c, B=4), ids(c, B=4, seed=3))
+        c = tiny(vocab_size=500, init=init, tie_weights=init != "modern")
+        torch.manual_seed(0)
+        _, loss = GPT(c)(ids(c, B=4), ids(c, B=4, seed=3))
         assert abs(loss.item() - math.log(500)) < 0.3, f"init={init}: {loss.item():.3f} vs ln(500)={math.log(500):.3f}"
+    c = tiny(vocab_size=500, **ARCHS["modern"])  # its head starts near zero: every token equally likely
+    _, loss = GPT(c)(ids(c, B=4), ids(c, B=4, seed=3))
+    assert abs(loss.item() - math.log(500)) < 1e-3
 
 
-def test_tiny_model_overfits_one_batch() -> None:
-    c = tiny(context_length=16)
+@each_arch
+def test_tiny_model_overfits_one_batch(arch: str) -> None:
+    c = tiny(context_length=16, **ARCHS[arch])
     torch.manual_seed(0)
     m = GPT(c).train()
     x, y = ids(c, B=4), ids(c, B=4, seed=5)
@@ -160,8 +228,9 @@ def test_tiny_model_overfits_one_batch() -> None:
     assert losses[0] > 4.0 and losses[-1] < 0.3, f"loss went {losses[0]:.2f} -> {losses[-1]:.2f}"
 
 
-def test_causal_mask_blocks_the_future() -> None:
-    c = tiny()
+@each_arch
+def test_causal_mask_blocks_the_future(arch: str) -> None:
+    c = tiny(**ARCHS[arch])
     m = make(c)
     x = ids(c, B=1)
     base, _ = m(x)
@@ -173,8 +242,9 @@ def test_causal_mask_blocks_the_future() -> None:
         assert not torch.allclose(out[0, t], base[0, t]), "changing a token must change its own logits"
 
 
-def test_explicit_attention_path_matches_sdpa_and_returns_weights() -> None:
-    c = tiny()
+@each_arch
+def test_explicit_attention_path_matches_sdpa_and_returns_weights(arch: str) -> None:
+    c = tiny(**ARCHS[arch])
     m = make(c)
     x = ids(c)
     logits, _ = m(x)
@@ -196,8 +266,9 @@ def test_causal_mask_with_a_cache_offset() -> None:
 # --------------------------------------------------------------------------- KV cache
 
 
-def test_kv_cache_prefill_then_one_token_at_a_time_equals_full_forward() -> None:
-    c = tiny()
+@each_arch
+def test_kv_cache_prefill_then_one_token_at_a_time_equals_full_forward(arch: str) -> None:
+    c = tiny(**ARCHS[arch])
     m = make(c)
     x = ids(c, B=2, T=20)
     full, _ = m(x)
@@ -211,8 +282,9 @@ def test_kv_cache_prefill_then_one_token_at_a_time_equals_full_forward() -> None
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=1e-4)
 
 
-def test_kv_cache_with_attention_weights_and_reset() -> None:
-    c = tiny()
+@each_arch
+def test_kv_cache_with_attention_weights_and_reset(arch: str) -> None:
+    c = tiny(**ARCHS[arch])
     m = make(c)
     x = ids(c, B=1, T=6)
     cache = m.new_kv_cache(1)
@@ -224,8 +296,9 @@ def test_kv_cache_with_attention_weights_and_reset() -> None:
     torch.testing.assert_close(again, m(x)[0], atol=1e-5, rtol=1e-4)
 
 
-def test_last_only_gives_the_last_positions_logits_with_and_without_a_cache() -> None:
-    c = tiny(tie_weights=False)
+@each_arch
+def test_last_only_gives_the_last_positions_logits_with_and_without_a_cache(arch: str) -> None:
+    c = tiny(**{**ARCHS[arch], "tie_weights": False})
     m = make(c)
     x = ids(c, B=2, T=12)
     full, _ = m(x)
@@ -257,8 +330,9 @@ def test_kv_cache_refuses_overflow_and_wrong_batch() -> None:
         m.new_kv_cache(1, max_len=9)
 
 
-def test_bfloat16_model_with_cache_keeps_a_float32_loss() -> None:
-    c = tiny()
+@each_arch
+def test_bfloat16_model_with_cache_keeps_a_float32_loss(arch: str) -> None:
+    c = tiny(**ARCHS[arch])
     m = make(c).to(torch.bfloat16)
     x = ids(c, B=1, T=6)
     cache = m.new_kv_cache(1)
@@ -273,8 +347,9 @@ def test_bfloat16_model_with_cache_keeps_a_float32_loss() -> None:
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.1])
-def test_activation_checkpointing_gives_same_loss_and_grads(dropout: float) -> None:
-    c = tiny(dropout=dropout)
+@each_arch
+def test_activation_checkpointing_gives_same_loss_and_grads(dropout: float, arch: str) -> None:
+    c = tiny(dropout=dropout, **ARCHS[arch])
     results = []
     for flag in (False, True):
         m = make(c.replace(activation_checkpointing=flag)).train()
@@ -289,11 +364,12 @@ def test_activation_checkpointing_gives_same_loss_and_grads(dropout: float) -> N
         torch.testing.assert_close(g1[name], g0[name], atol=1e-6, rtol=1e-5, msg=name)
 
 
-@pytest.mark.parametrize("tie", [True, False])
-def test_state_dict_round_trips_through_safetensors(tmp_path, tie: bool) -> None:
+@pytest.mark.parametrize("tie", [True, False, "modern"])
+def test_state_dict_round_trips_through_safetensors(tmp_path, tie: bool | str) -> None:
     from safetensors.torch import load_file, load_model, save_file, save_model
 
-    c = tiny(tie_weights=tie)
+    c = tiny(**ARCHS["modern"]) if tie == "modern" else tiny(tie_weights=tie)
+    tie = c.tie_weights
     m = make(c, seed=0)
     x = ids(c)
     expected, _ = m(x)

@@ -114,6 +114,31 @@ def wait_until(condition, timeout_s: float = 10.0) -> None:
 # --------------------------------------------------------------------------- the contract
 
 
+def test_a_modern_block_export_serves_the_package_text(tmp_path) -> None:
+    """Rotary positions, RMSNorm, relu2: the server loads it and answers what the package generates,
+    past the context window too (the cache is re-prefilled at new positions)."""
+    from minigpt_helpers.model import ARCHITECTURES
+
+    tok = CharTokenizer.train([TEXT])
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=tok.vocab_size, context_length=24, n_layer=2, n_head=2, n_embd=32)
+    model = GPT(config.replace(**ARCHITECTURES["modern"])).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # the modern init zeroes the output projections: draw them all
+            torch.nn.init.normal_(p, std=0.3)
+    save_checkpoint(tmp_path / "ckpt", model, tok, meta={"run": "modern", "step": 1})
+    loaded = load_exported(export_model(tmp_path / "ckpt", tmp_path / "modern", generation={"temperature": 0.0}))
+    assert loaded.model.config.architecture == "modern"
+    prompt, config = "It was the", loaded.defaults.replace(temperature=0.0, max_new_tokens=30)
+    s = generation.stream_text(model, tok, prompt, config, stop_at_eot=False, use_cache=False)
+    expected = "".join(s)
+    assert len(s.token_ids) == 30 and len(set(s.token_ids)) > 1, "a varied continuation past the context"
+    with TestClient(create_app(loaded)) as c:
+        r = c.post("/v1/completions", json={"prompt": prompt, "max_tokens": 30, "temperature": 0, "ignore_eos": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["text"] == expected
+
+
 def test_health_and_models(client) -> None:
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["model"] == "tiny" and health["auth"] is False

@@ -51,6 +51,16 @@ def test_schedule_plateau_and_extension_at_the_floor() -> None:
     assert all(s(i) == pytest.approx(0.1) for i in range(100, 200))  # extended at the floor
 
 
+def test_schedule_warmup_stable_linear_decay() -> None:
+    s = LRSchedule(peak_lr=1.0, max_steps=100, warmup_steps=10, min_lr_ratio=0.0, plateau_fraction=0.5, decay="linear")
+    assert s.decay_start == 55 and all(s(i) == 1.0 for i in range(9, 55))  # warmup, then stable at the peak
+    assert s(55 + 45 // 3) == pytest.approx(2 / 3) and s(100) == 0.0  # a straight line down to the floor
+    cosine = LRSchedule(peak_lr=1.0, max_steps=100, warmup_steps=10, min_lr_ratio=0.0, plateau_fraction=0.5)
+    assert cosine(55 + 45 // 3) == pytest.approx(0.75)  # the cosine is still higher a third of the way down
+    with pytest.raises(ValueError, match="decay='step'"):
+        LRSchedule(peak_lr=1.0, max_steps=10, decay="step")
+
+
 def test_schedule_names_every_problem() -> None:
     with pytest.raises(ValueError) as err:
         LRSchedule(peak_lr=0, max_steps=10, warmup_steps=20, min_lr_ratio=2, plateau_fraction=1.0)
@@ -70,6 +80,7 @@ def test_config_validation_collects_problems_and_profile_mapping() -> None:
     p = get_profile("cpu")
     c = training.TrainConfig.from_profile(p, max_steps=700)
     assert (c.run, c.batch_size, c.learning_rate, c.model_preset, c.max_steps) == ("cpu", p.batch_size, p.learning_rate, p.model_preset, 700)
+    assert c.model_overrides["arch"] == p.arch and c.model_config(100).architecture == p.arch
     assert c.time_budget_s == p.time_budget_s and c.context_length == p.context_length
     assert training.TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
 
@@ -80,13 +91,14 @@ def test_config_validation_collects_problems_and_profile_mapping() -> None:
 def _grads_at_each_step(trainer: training.Trainer) -> list[list[torch.Tensor]]:
     """Record the gradients the optimizer is handed at every step."""
     seen: list[list[torch.Tensor]] = []
-    step = trainer.optimizer.step
+    (optimizer,) = trainer.optimizers  # AdamW alone
+    step = optimizer.step
 
     def spy(*args, **kwargs):
         seen.append([p.grad.clone() for p in trainer.raw_model.parameters()])
         return step(*args, **kwargs)
 
-    trainer.optimizer.step = spy
+    optimizer.step = spy
     return seen
 
 
@@ -109,13 +121,14 @@ def test_accumulating_k_micro_batches_equals_one_big_batch(tiny_data) -> None:
 def test_clipping_caps_the_update_and_logs_the_norm_before(tiny_data) -> None:
     t = training.Trainer(cfg(grad_clip=1e-3), progress=False)
     seen = []
-    step = t.optimizer.step
+    (optimizer,) = t.optimizers
+    step = optimizer.step
 
     def spy(*args, **kwargs):
         seen.append(torch.norm(torch.stack([p.grad.norm() for p in t.raw_model.parameters() if p.grad is not None])).item())
         return step(*args, **kwargs)
 
-    t.optimizer.step = spy
+    optimizer.step = spy
     t.train_step()
     t.train_step()
     assert len(seen) == 2 and max(seen) <= 1e-3 * 1.001  # the optimizer saw clipped gradients
@@ -398,13 +411,31 @@ def test_precision_follows_the_hardware(monkeypatch) -> None:
     a100 = hardware.choose_precision("cuda")
     assert a100.name == "bf16" and not a100.needs_scaler
     assert hardware.choose_precision("cuda", "fp32").name == "fp32"
-    assert hardware.choose_precision("cpu").name == "fp32" and hardware.choose_precision("mps").name == "fp32"
+    assert hardware.choose_precision("mps").name == "fp32"
     with pytest.raises(ValueError):
         hardware.choose_precision("cpu", "fp16")
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: False)  # most laptops
     cpu = hardware.choose_precision("cpu")
-    assert cpu.grad_scaler() is None
+    assert cpu.name == "fp32" and cpu.grad_scaler() is None
     with cpu.autocast():
         assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: True)  # AVX512-BF16 or AMX
+    fast = hardware.choose_precision("cpu")
+    assert fast.name == "bf16" and fast.grad_scaler() is None
+    with fast.autocast():
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.bfloat16
+    assert hardware.choose_precision("cpu", "fp32").name == "fp32"  # asking for float32 still gets it
+
+
+def test_cpu_bf16_detection_reads_torchs_cpu_flags(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert hardware.cpu_has_native_bf16()
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert not hardware.cpu_has_native_bf16()
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)  # a torch without the probe
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
+    assert not hardware.cpu_has_native_bf16()  # unknown: float32, the safe choice
 
 
 def test_compile_is_skipped_where_it_does_not_work(monkeypatch) -> None:
@@ -562,3 +593,63 @@ def test_clipping_does_not_force_the_foreach_path(tiny_data, monkeypatch) -> Non
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
     training.train(cfg(max_steps=2), resume=False, progress=False)
     assert calls and all(f is not True for f in calls)
+
+
+# --------------------------------------------------------------------------- Muon
+
+
+MODERN = {"n_layer": 2, "n_head": 2, "n_embd": 32, "arch": "modern"}
+
+
+def test_muon_trains_the_blocks_matrices_and_adamw_the_rest(tiny_data) -> None:
+    t = training.Trainer(cfg(optimizer="muon", matrix_lr=0.05, embedding_lr=0.02, model_overrides=MODERN), progress=False)
+    muon, adamw = t.optimizers
+    assert isinstance(muon, torch.optim.Muon) and isinstance(adamw, torch.optim.AdamW)
+    in_muon = {id(p) for g in muon.param_groups for p in g["params"]}
+    in_adamw = {id(p) for g in adamw.param_groups for p in g["params"]}
+    names = {id(p): n for n, p in t.raw_model.named_parameters()}
+    assert sorted(names[i] for i in in_muon) == sorted(n for n, p in t.raw_model.named_parameters()
+                                                       if n.startswith("transformer.h.") and p.dim() == 2)
+    assert not in_muon & in_adamw and len(in_muon) + len(in_adamw) == len(names)  # each weight once
+    assert {names[i] for i in in_adamw} == {"transformer.wte.weight", "lm_head.weight"}
+    peaks = {names[id(g["params"][0])]: g["peak_lr"] for o in t.optimizers for g in o.param_groups}
+    assert peaks["transformer.wte.weight"] == 0.02 and peaks["lm_head.weight"] == t.config.learning_rate
+    assert peaks["transformer.h.0.attn.c_attn.weight"] == 0.05
+    before = {n: p.detach().clone() for n, p in t.raw_model.named_parameters()}
+    t.train_step()
+    t.train_step()
+    for group in muon.param_groups + adamw.param_groups:  # every group follows the schedule from its peak
+        assert group["lr"] == pytest.approx(group["peak_lr"] * t.schedule(1) / t.config.learning_rate)
+    moved = [n for n, p in t.raw_model.named_parameters() if not torch.equal(p, before[n])]
+    assert len(moved) == len(before)  # zero-initialised projections move too
+
+
+def test_muon_resume_repeats_the_uninterrupted_run(tiny_data) -> None:
+    over = dict(optimizer="muon", model_overrides=MODERN, lr_decay="linear", plateau_fraction=0.5)
+    full = training.train(cfg(run="full", max_steps=10, checkpoint_interval=5, **over), progress=False)
+    training.train(cfg(run="split", max_steps=10, checkpoint_interval=5, stop_at_step=5, **over), progress=False)
+    second = training.train(cfg(run="split", max_steps=10, checkpoint_interval=5, **over), resume=True, progress=False)
+    assert second.start_step == 5 and losses("full") == losses("split") and len(losses("full")) == 10
+    wa, wb = weights(full.run_dir / "step-000010"), weights(second.run_dir / "step-000010")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    with pytest.raises(ValueError, match="optimizer"):  # another optimizer is another run
+        training.train(cfg(run="split", max_steps=12, model_overrides=MODERN), resume=True, progress=False)
+
+
+def test_without_torch_muon_training_falls_back_to_adamw(tiny_data, monkeypatch, caplog) -> None:
+    monkeypatch.delattr(torch.optim, "Muon")
+    with caplog.at_level("WARNING"):
+        t = training.Trainer(cfg(optimizer="muon", model_overrides=MODERN), progress=False)
+    (only,) = t.optimizers
+    assert isinstance(only, torch.optim.AdamW)
+    assert "torch.optim.Muon" in caplog.text and "AdamW instead" in caplog.text
+    t.train_step()
+    assert t.step == 1
+
+
+def test_optimizer_and_learning_rates_are_validated() -> None:
+    with pytest.raises(ValueError) as err:
+        training.TrainConfig(optimizer="sgd", matrix_lr=0.0, embedding_lr=-1.0)
+    msg = str(err.value)
+    for field in ("optimizer='sgd'", "matrix_lr=0.0", "embedding_lr=-1.0"):
+        assert field in msg
