@@ -224,7 +224,8 @@ def main() -> None:
     if args.ablation:
         rows = ablation(args, root)
         write_json(args.ablation_file, {"profile": profile, "minutes": args.minutes, "date": time.strftime("%Y-%m-%d"),
-                                        "hardware": hardware_summary(), "rows": rows})
+                                        "hardware": hardware_summary(), "changes": [name for name, _ in ABLATION_STEPS],
+                                        "rows": rows})
     else:
         rows = [run_arm(make_arm("old", args.old, {}), args.minutes, root),
                 run_arm(make_arm("new", args.new, sets), args.minutes, root)]

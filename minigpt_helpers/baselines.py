@@ -90,6 +90,14 @@ class BigramModel:
         return self._nll_pairs(np.asarray(prev, np.int64), np.asarray(nxt, np.int64))
 
 
+def loss_levels(train_ids: Any, val_ids: Any, vocab_size: int) -> dict[str, float]:
+    """The validation loss (nats per token) of the unigram and bigram counts: the levels a training
+    curve should pass, first the one that ignores context, then the one that reads one token back."""
+    train, val = np.asarray(train_ids, np.int64), np.asarray(val_ids, np.int64)
+    return {"unigram": float(UnigramModel(train, vocab_size).nll(val[1:]).mean()),
+            "bigram": float(BigramModel(train, vocab_size).nll(val[:-1], val[1:]).mean())}
+
+
 @torch.inference_mode()
 def untrained_nll(model_config: Any, ids: np.ndarray, eot_id: int, seed: int = 0) -> tuple[float, int]:
     """Total NLL and token count of ``ids`` (after an end-of-text id) under a freshly initialised GPT."""

@@ -25,8 +25,13 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def plot_metrics(records: list[dict[str, Any]], fig: Any = None, title: str = "") -> Any:
-    """Loss (train and validation), learning rate with gradient norm, and tokens/s against step."""
+def plot_metrics(records: list[dict[str, Any]], fig: Any = None, title: str = "",
+                 levels: dict[str, float] | None = None) -> Any:
+    """Loss (train and validation), learning rate with gradient norm, and tokens/s against step.
+
+    ``levels`` draws a dashed line per baseline on the loss plot (e.g. ``baselines.loss_levels``:
+    the validation loss of the unigram and bigram counts), so you see the model pass them.
+    """
     if fig is None:
         import matplotlib.pyplot as plt
 
@@ -39,6 +44,8 @@ def plot_metrics(records: list[dict[str, Any]], fig: Any = None, title: str = ""
         ax_loss.plot(*zip(*train), lw=1, label="train")
     if val:
         ax_loss.plot(*zip(*val), "o-", ms=3, label="validation")
+    for (name, value), style in zip((levels or {}).items(), ["--", ":", "-."]):
+        ax_loss.axhline(value, ls=style, c="grey", lw=1, label=f"{name} ({value:.2f})")
     ax_loss.set(xlabel="step", ylabel="loss (nats/token)", title=title or "loss")
     if train or val:
         ax_loss.legend(fontsize=8)
@@ -71,10 +78,12 @@ def _duration(seconds: float | None) -> str:
 class Dashboard:
     """Live curves, numbers, samples and a Stop button for one training session."""
 
-    def __init__(self, title: str = "", redraw_every_s: float = 5.0, keep_samples: int = 3) -> None:
+    def __init__(self, title: str = "", redraw_every_s: float = 5.0, keep_samples: int = 3,
+                 levels: dict[str, float] | None = None) -> None:
         import ipywidgets as w
 
         self.title = title
+        self.levels = levels
         self.redraw_every_s = redraw_every_s
         self.keep_samples = keep_samples
         self.records: list[dict[str, Any]] = []
@@ -175,7 +184,7 @@ class Dashboard:
 
             self.plot.value = b""
             self.plot.layout.display = "none"
-            fig = plot_metrics(self.records, title=self.title or "loss")
+            fig = plot_metrics(self.records, title=self.title or "loss", levels=self.levels)
             plt.show()
             plt.close(fig)
         return self.result
@@ -234,7 +243,7 @@ class Dashboard:
 
         fig = Figure(figsize=(10, 3.2), dpi=80)  # no pyplot: safe to draw from the training thread
         FigureCanvasAgg(fig)
-        plot_metrics(self.records, fig=fig, title=self.title or "loss")
+        plot_metrics(self.records, fig=fig, title=self.title or "loss", levels=self.levels)
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
         self.plot.value = buf.getvalue()

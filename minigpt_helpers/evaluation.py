@@ -15,7 +15,8 @@
 - ``evaluate_wikitext``: WikiText-2 raw validation and test, as one stream each, with word-level
   perplexity.
 - ``plot_curves`` / ``overfitting_summary``: the run's loss curves from ``metrics.jsonl``.
-- ``run_ablation``: train and evaluate model variants (the gpu profile runs it).
+- ``context_use`` / ``prompt_use``: does the model read its context (loss by position, shuffled
+  context, repeated random tokens), and does its text pick up the prompt's names.
 - ``build_eval(profile)``: the stage builder, writing ``data/eval/metrics.json`` (layout in
   ``write_eval``), plots and samples; ``cli`` is ``python -m minigpt_helpers eval``.
 
@@ -53,9 +54,9 @@ WIKITEXT_SPLITS = ("validation", "test")
 # Evaluation settings that profiles.Profile has no field for, per profile name.
 PROFILE_EVAL: dict[str, dict[str, Any]] = {
     # ci: seconds; WikiText capped to its first articles, short samples
-    "ci": dict(wikitext_max_tokens=6_000, quick_seeds=8, quality_samples=2),
-    "cpu": dict(wikitext_max_tokens=None, quick_seeds=8, quality_samples=2),
-    "gpu": dict(wikitext_max_tokens=None, quick_seeds=16, quality_samples=4),
+    "ci": dict(wikitext_max_tokens=6_000, quick_seeds=8, quality_samples=2, context_windows=64),
+    "cpu": dict(wikitext_max_tokens=None, quick_seeds=8, quality_samples=2, context_windows=1024),
+    "gpu": dict(wikitext_max_tokens=None, quick_seeds=16, quality_samples=4, context_windows=1024),
 }
 
 
@@ -434,20 +435,22 @@ def _position_losses(model: torch.nn.Module, windows: torch.Tensor, batch_size: 
 
 
 def context_use(
-    model: torch.nn.Module, ids: np.ndarray, *, windows: int = 1024, length: int = 128, seed: int = 0,
+    model: torch.nn.Module, ids: np.ndarray, *, windows: int = 1024, length: int | None = None, seed: int = 0,
     special_ids: Sequence[int] = (), batch_size: int = 64,
 ) -> dict[str, Any]:
     """Three measures of whether a model reads its context, on held-out token ids ``ids``.
 
-    - ``by_position``: mean loss of the prediction at each position 1 .. length of ``windows``
-      random windows; a model that uses its context gets better further in (``early`` is the mean
-      over positions 1-8, ``late`` over the second half, ``gain`` = early - late).
+    - ``by_position``: mean loss of the prediction at each position 1 .. length (default: 128, or
+      the model's context if shorter) of ``windows`` random windows; a model that uses its context
+      gets better further in (``early`` is the mean over positions 1-8, ``late`` over the second
+      half, ``gain`` = early - late).
     - ``shuffle_gain``: how much worse the last prediction gets when the tokens before the last
       one are shuffled (the last token stays, so only the longer context is lost).
     - ``induction``: windows of ``length // 2`` random tokens repeated once; the mean loss over
       the first and the second copy. Copying from context ("induction") makes the second cheap.
     """
     vocab = model.config.vocab_size
+    length = length or min(128, model.config.context_length)
     x = _val_windows(ids, windows, length + 1, seed)  # (n, length + 1): length predictions each
     by_position = _position_losses(model, x, batch_size).mean(0)  # (length,)
     g = torch.Generator().manual_seed(seed)
@@ -457,7 +460,7 @@ def context_use(
     last_shuffled = _position_losses(model, shuffled, batch_size)[:, -1].mean()
     last_full = by_position[-1]
     half = length // 2
-    allowed = torch.tensor([i for i in range(vocab) if i not in set(special_ids)])
+    allowed = torch.tensor(sorted(set(range(vocab)) - set(special_ids)))  # random tokens, none special
     block = allowed[torch.randint(len(allowed), (windows, half), generator=g)]
     repeated = torch.cat([block, block], dim=1)  # (n, length)
     losses = _position_losses(model, repeated, batch_size)  # predictions of tokens 1 .. length - 1
@@ -473,22 +476,24 @@ def context_use(
     }
 
 
+def picked_up(prompt: str, continuation: str) -> list[str]:
+    """The prompt's words that ``continuation`` repeats: its capitalised names (not titles such as
+    "Mr" or a sentence's first "The") and its words of 6 letters or more."""
+    words = set(re.findall(r"[A-Za-z]+", prompt))
+    wanted = {w for w in words if w[0].isupper() and w.lower() not in _COMMON} | {w for w in words if len(w) >= 6}
+    return sorted(wanted & set(re.findall(r"[A-Za-z]+", continuation)))
+
+
 def prompt_use(
     model: torch.nn.Module, tokenizer: Any, prompts: Sequence[str] = NAMED_PROMPTS, *, max_new_tokens: int = 50,
 ) -> dict[str, Any]:
-    """Share of greedy continuations that pick up their prompt: they repeat one of its capitalised
-    names or one of its words of 6 letters or more. ``rows`` lists what each prompt got."""
+    """Share of greedy continuations that pick up their prompt (``picked_up`` finds a word);
+    ``rows`` lists what each prompt got."""
     from .generation import SamplingConfig, complete_batch
 
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
     texts = complete_batch(model, tokenizer, list(prompts), sampling)
-    rows = []
-    for prompt, text in zip(prompts, texts):
-        words = set(re.findall(r"[A-Za-z]+", prompt))
-        wanted = {w for w in words if w[0].isupper() and w.lower() not in _COMMON} | {w for w in words if len(w) >= 6}
-        said = set(re.findall(r"[A-Za-z]+", text))
-        found = sorted(wanted & said)
-        rows.append({"prompt": prompt, "continuation": text, "repeats": found})
+    rows = [{"prompt": p, "continuation": t, "repeats": picked_up(p, t)} for p, t in zip(prompts, texts)]
     return {"share": sum(bool(r["repeats"]) for r in rows) / len(rows), "prompts": len(rows),
             "max_new_tokens": max_new_tokens, "rows": rows}
 
@@ -680,58 +685,6 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     return Path(path)
 
 
-# --------------------------------------------------------------------------- ablation
-
-ABLATIONS: dict[str, dict[str, Any]] = {
-    "baseline": {},
-    "untied head": {"tie_weights": False},
-    "xavier init": {"init": "xavier"},
-    "dropout 0.1": {"dropout": 0.1},
-}
-
-
-def run_ablation(
-    base: Any,
-    variants: dict[str, dict[str, Any]] | None = None,
-    *,
-    max_tokens: int | None = None,
-    progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Train each variant (GPTConfig fields changed from the base model) as run
-    ``ablation-<name>`` and evaluate its best checkpoint exactly on the validation split.
-
-    ``base`` is a profile (its run, as 05_training trains it) or a ``TrainConfig``. A finished run
-    is not trained again. Returns one row per variant with what was measured and on which
-    hardware, for a table.
-    """
-    from .checkpoint import load_checkpoint
-    from .dataset import load_tokens
-    from .notebook import hardware_summary
-    from .profiles import pick_device
-    from .training import BEST_DIR, TrainConfig, read_run, train
-
-    if isinstance(base, TrainConfig):
-        config0 = base
-    else:
-        ensure("tokens", base, quiet=True)
-        config0 = TrainConfig.from_profile(base, sample_interval=0)
-    rows = []
-    for name, overrides in (variants or ABLATIONS).items():
-        run = "ablation-" + re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
-        config = config0.replace(run=run, model_overrides={**config0.model_overrides, **overrides})
-        result = train(config, resume=None, progress=progress)
-        ckpt = load_checkpoint(result.run_dir / BEST_DIR, pick_device(None if config.device == "auto" else config.device))
-        data = load_tokens("val", tokenizer=ckpt.tokenizer, folder=tokens_folder(ckpt.config))
-        ev = evaluate_split(ckpt.model, ckpt.tokenizer, data, max_tokens=max_tokens, progress=progress)["total"]
-        info = read_run(result.run_dir)
-        rows.append({"variant": name, "changes": dict(overrides), "run": run, "parameters": info.get("parameters"),
-                     "steps": result.step, "stop_reason": result.stop_reason, "best_step": result.best_step,
-                     "train_minutes": round(result.elapsed_s / 60, 2), "val_loss": ev["loss"],
-                     "val_bits_per_byte": ev["bits_per_byte"], "tokens_scored": ev["tokens"],
-                     "hardware": info.get("hardware") or hardware_summary()})
-    return rows
-
-
 # --------------------------------------------------------------------------- the stage
 
 
@@ -751,8 +704,8 @@ def data_info(data: Any) -> dict[str, Any]:
             "books": [{k: b[k] for k in ("book_id", "title", "author", "tokens", "bytes")} for b in data.books]}
 
 
-REPORT_KEYS = ("checkpoint", "data", "split", "books", "quick_estimate", "baselines", "wikitext2", "text_quality",
-               "curves", "ablation")
+REPORT_KEYS = ("checkpoint", "data", "split", "books", "quick_estimate", "baselines", "context", "wikitext2",
+               "text_quality", "curves")
 
 
 def write_eval(report: dict[str, Any], profile: Any, files: Sequence[str] = ()) -> Path:
@@ -832,16 +785,9 @@ def curves_section(records: Sequence[dict[str, Any]], run_folder: Path) -> dict[
     return {"file": "curves.png", "metrics_file": str(Path(run_folder) / "metrics.jsonl"), **overfitting_summary(records)}
 
 
-def ablation_section(profile: Any, rows: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
-    if rows:
-        return {"status": f"measured in profile {profile.name!r}", "rows": list(rows)}
-    return {"status": f"not measured in profile {profile.name!r}: 06_evaluation runs evaluation.run_ablation "
-                      "in the gpu profile", "rows": []}
-
-
 def assemble_report(ckpt: Any, data: Any, split: dict[str, Any], **parts: Any) -> dict[str, Any]:
     """The report ``write_eval`` stores: the checkpoint, the data, the split's results, and ``parts``
-    (quick_estimate, baselines, wikitext2, text_quality, curves, ablation)."""
+    (quick_estimate, baselines, context, wikitext2, text_quality, curves)."""
     return {"checkpoint": checkpoint_info(ckpt), "data": data_info(data),
             "split": {k: split[k] for k in ("total", "settings")}, "books": split["documents"], **parts}
 
@@ -877,6 +823,8 @@ def evaluate_checkpoint(
     docs = split_documents(val)
     base = baselines.evaluate_baselines(train_data, docs, split["documents"], ckpt.tokenizer,
                                         model_config=ckpt.model.config)
+    context = context_use(ckpt.model, val[:], special_ids=list(ckpt.tokenizer.special_tokens.values()),
+                          windows=settings["context_windows"])
     wiki = wikitext_section(evaluate_wikitext(ckpt.model, ckpt.tokenizer, max_tokens=settings["wikitext_max_tokens"],
                                               progress=progress))
 
@@ -911,8 +859,8 @@ def evaluate_checkpoint(
         files.append("curves.png")
         curves = curves_section(records, run_folder)
 
-    report = assemble_report(ckpt, val, split, quick_estimate=quick, baselines=base, wikitext2=wiki,
-                             text_quality=quality, curves=curves, ablation=ablation_section(profile))
+    report = assemble_report(ckpt, val, split, quick_estimate=quick, baselines=base, context=context,
+                             wikitext2=wiki, text_quality=quality, curves=curves)
     return report, files
 
 
@@ -996,7 +944,8 @@ __all__ = [
     "Window", "plan_windows", "default_batch_size", "TokenScores", "score_tokens", "allocate",
     "evaluate_documents", "evaluate_split", "split_documents", "tokens_folder", "quick_estimate",
     "wikitext_articles", "wikitext_prefix", "short_reason", "wikitext_available", "evaluate_text", "evaluate_wikitext",
-    "overfitting_summary", "plot_curves", "plot_per_book", "save_figure", "ABLATIONS", "run_ablation", "checkpoint_info",
+    "overfitting_summary", "plot_curves", "plot_per_book", "save_figure", "context_use", "prompt_use",
+    "picked_up", "NAMED_PROMPTS", "checkpoint_info",
     "data_info", "write_eval", "read_eval", "quick_section", "wikitext_section", "quality_section", "curves_section",
-    "ablation_section", "assemble_report", "evaluate_checkpoint", "build_eval", "eval_settings", "cli",
+    "assemble_report", "evaluate_checkpoint", "build_eval", "eval_settings", "cli",
 ]

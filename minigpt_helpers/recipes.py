@@ -4,29 +4,16 @@
 ``data/recipes/<name>/`` (tokenizer/, train.bin, val.bin, meta.json, manifest.json) once, then
 trains run ``<name>`` under ``data/checkpoints/`` with the loop of 05_training.
 
-- ``shakespeare-char``: nanoGPT's "shakespeare_char on a MacBook" run, so our numbers compare
-  with its published validation loss of 1.88: one token per character of TinyShakespeare, the
-  first 90% of the characters for training and the last 10% for validation, a 4-layer 4-head
-  128-wide model without biases, context 64, batch 12, learning rate 1e-3 warmed up over 100
-  steps and decayed to 1e-4 at step 2000, beta2 0.99, dropout 0, weight decay 0.1, clipping at
-  1.0, evaluation every 250 steps over 20 batches, seed 1337. (Our character tokenizer adds <eot> and
-  <unk>, so the vocabulary is 67 instead of 65; neither occurs in the text but the one <eot>
-  ending each split.) One change from nanoGPT's model: the output layer has weights of its own
-  instead of sharing the token embedding's (``tie_weights=False``, 8,576 more parameters, 1%).
-  With 67 characters tying saves almost nothing, and it costs 0.02 to 0.045 of validation loss
-  at step 2000 on every seed we tried. It runs under ``torch.compile`` where that works, CPUs included: fusing
-  the small operations of a model this size makes each step about 1.6 times faster on a CPU,
-  for a compile of under a minute before the first step.
-
-  Measured on the development machine (2 cores, torch 2.13 CPU, idle), validation loss at step
-  2000 (nanoGPT's estimate: 20 random batches): 1.866 with seed 1337; over seeds 0, 1, 2, 7, 42
-  and 1337: 1.860, 1.871, 1.896, 1.849, 1.892, 1.866 (mean 1.872). With tied weights, which is
-  nanoGPT's model (``--set model_overrides='{"dropout": 0.0, "tie_weights": true}'``): 1.886
-  with seed 1337, exactly what nanoGPT's own loop gives there, and 1.905 on average over the same
-  six seeds. So the published "1.88" is one draw of a spread of about 0.015 for nanoGPT's model,
-  and the recipe's mean is below it. Speed: 50.7 ms per training step, 107 s for the 2000 steps
-  with evaluations; nanoGPT's loop (its model and train.py re-created for the comparison) took
-  58.4 ms per step, 124 s, on the same machine the same day.
+- ``shakespeare-char``: nanoGPT's "shakespeare_char on a MacBook" data and shape, so our numbers
+  compare with its published validation loss of 1.88: one token per character of
+  TinyShakespeare (the first 90% of the characters train, the last 10% validate), 4 layers, 4
+  heads, 128 wide, context 64, batch 12, 2000 steps, evaluation every 250 steps over 20 batches,
+  seed 1337. What differs from nanoGPT: the modern block (rotary positions, RMSNorm with
+  QK-norm, ReLU squared, no biases, an untied head starting near zero, blocks starting as the
+  identity), Muon for the blocks' matrices, and its own learning rates and schedule. Our
+  character tokenizer adds <eot> and <unk>, so the vocabulary is 67 instead of 65. nanoGPT's
+  own model is this recipe with ``--set model_overrides='{"arch": "gpt2", "bias": false}'
+  --set optimizer=adamw`` and nanoGPT's learning rate. Measurements: benchmarks/README.md.
 - ``wikitext``: the course plan's WikiText-2 model (preset "wikitext": 6 layers, 384 wide, a BPE of
   16,000 tokens trained on WikiText-2's train split), with activation checkpointing so it fits
   in 8 GB. It needs the train split, which is downloaded through Hugging Face ``datasets``;

@@ -256,8 +256,8 @@ PROFILE_TRAINING: dict[str, dict[str, Any]] = {
     "ci": dict(log_interval=1, patience=None, sample_prompt="The", threads=1, optimizer="muon",
                embedding_lr=0.02, precision="fp32"),
     # cpu: Muon, bf16 where the CPU computes in it, and torch.compile (see benchmarks/README.md)
-    "cpu": dict(log_interval=10, patience=4, sample_prompt="The", optimizer="muon", matrix_lr=0.02,
-                embedding_lr=0.02, compile=True),
+    "cpu": dict(log_interval=10, patience=4, sample_prompt="The", optimizer="muon", matrix_lr=0.01,
+                embedding_lr=0.05, compile=True),
     # gpu: the books are few tokens for a 45M model: dropout and early stopping against memorising
     "gpu": dict(log_interval=10, patience=5, sample_prompt="The", checkpoint_interval=250,
                 model_overrides={"dropout": 0.1}, optimizer="muon", embedding_lr=0.02),

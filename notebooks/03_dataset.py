@@ -422,7 +422,7 @@ from minigpt_helpers import model as gpt
 params = {}
 for name in gpt.PRESETS:
     with torch.device("meta"):  # count parameters without allocating them
-        params[name] = gpt.GPT(gpt.preset(name, vocab_size=meta["vocab_size"])).num_parameters()
+        params[name] = gpt.GPT(gpt.preset(name, vocab_size=meta["vocab_size"], arch=PROFILE.arch)).num_parameters()
 ratio = {name: meta["counts"]["train"] / n for name, n in params.items()}
 for name in params:
     print(f"{name:>16}: {params[name] / 1e6:7.2f}M parameters, {ratio[name]:8.2f} training tokens per parameter")
@@ -444,10 +444,10 @@ fig.tight_layout()
 
 # %%
 seen = PROFILE.max_steps * PROFILE.batch_size * PROFILE.grad_accum_steps * PROFILE.context_length
-print(f"{PROFILE.name} profile: {PROFILE.max_steps:,} steps x {PROFILE.batch_size} x {PROFILE.context_length} tokens = {seen:,} tokens, "
+print(f"{PROFILE.name} profile: at most {PROFILE.max_steps:,} steps x {PROFILE.batch_size} x {PROFILE.context_length} tokens = {seen:,} tokens, "
       f"{seen / meta['counts']['train']:.2f} epochs, {seen / params[PROFILE.model_preset]:.2f} tokens per parameter "
       f"(20 per parameter would need {20 * params[PROFILE.model_preset]:,} tokens)")
-real = gpt.GPT(gpt.preset(PROFILE.model_preset, vocab_size=meta["vocab_size"])).num_parameters()
+real = gpt.GPT(gpt.config_for_profile(PROFILE, vocab_size=meta["vocab_size"])).num_parameters()
 check(real == params[PROFILE.model_preset],
       f"counting on the meta device gives the real {PROFILE.model_preset!r} model's {real:,} parameters")
 

@@ -69,10 +69,14 @@ print(f"{tok}; first book: {len(text):,} characters")
 
 # %% [markdown]
 # The sizes come from the profile: its model preset, the tokenizer's vocabulary and the profile's
-# context length. `GPTConfig` is a dataclass that checks itself when it is made.
+# context length. `GPTConfig` is a dataclass that checks itself when it is made. The profile
+# trains the *modern* block (section 9); sections 1 to 8 first build GPT-2's, the design every
+# later change starts from, at the same size.
 
 # %%
-config = model.config_for_profile(PROFILE, vocab_size=tok.vocab_size)
+profile_config = model.config_for_profile(PROFILE, vocab_size=tok.vocab_size)  # what 05 trains
+config = profile_config.replace(**model.ARCHITECTURES["gpt2"])  # GPT-2's block, the same size
+print(f"this profile trains the {profile_config.architecture!r} block; sections 1 to 8 build GPT-2's:")
 config
 
 # %%
@@ -296,7 +300,228 @@ else:
     print(f"device {device}: {precision.reason}; nothing to compare")
 
 # %% [markdown]
-# ## 9. Initialisation: the first loss says whether the model starts sane
+# ## 9. Since GPT-2: the block this course trains
+#
+# GPT-2 dates from 2019. The open models since (Llama, Qwen3) and the small-model codebases
+# this course learns from (nanochat, modded-nanogpt) changed a handful of things in the block,
+# each a few lines. Together they make the *modern* block, which this profile trains
+# (`PROFILE.arch`). Here is each change, built by hand and checked against the package, then
+# the measurement that says which of them matter on a CPU.
+#
+# ### Rotary positions instead of a position table
+#
+# GPT-2 *adds* a learned vector per position to the token's. Rotary embeddings instead *turn*
+# each head's queries and keys: split a head's numbers into pairs, and rotate each pair by an
+# angle proportional to the position, every pair at its own speed (the first pairs fast, the last
+# slowly). The dot product of two rotated vectors depends only on the *difference* of their
+# angles, so a query scores a key by how far back it is, wherever the two sit. There is no table
+# to learn.
+
+# %%
+def my_rotary(x, pos, theta=10000.0):
+    """Turn the pairs (x[..., i], x[..., i + d/2]) of x (..., T, d) by pos * theta ** (-2i / d)."""
+    d = x.size(-1)
+    speeds = theta ** (-torch.arange(0, d, 2, device=x.device) / d)  # (d/2,): one speed per pair
+    angles = pos[:, None].float() * speeds  # (T, d/2)
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    return torch.cat([x1 * angles.cos() - x2 * angles.sin(), x2 * angles.cos() + x1 * angles.sin()], dim=-1)
+
+
+hs = profile_config.head_dim
+cos, sin = model.rotary_tables(T, hs)  # the package's tables, float32, (T, hs/2)
+qh = torch.randn(2, profile_config.n_head, T, hs, device=device)
+check_close(my_rotary(qh, torch.arange(T, device=device)).cpu(), model.apply_rotary(qh, cos.to(device), sin.to(device)).cpu(),
+            "your rotation vs model.apply_rotary", atol=1e-5)
+
+# %%
+q1, k1 = torch.randn(2, hs).unbind(0)
+score = lambda m, n: (my_rotary(q1, torch.tensor([m])) * my_rotary(k1, torch.tensor([n]))).sum().item()
+print(f"query at 10, key at 3: {score(10, 3):.4f}; at 40 and 33: {score(40, 33):.4f}; at 10 and 9: {score(10, 9):.4f}")
+check_close(score(10, 3), score(40, 33), "7 positions apart scores the same anywhere", atol=1e-4)
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 2.6), dpi=90)
+ax.imshow(cos.T, aspect="auto", cmap="RdBu", vmin=-1, vmax=1)
+ax.set(xlabel="position", ylabel="pair of numbers", title="cos of each pair's angle: fast pairs on top, slow below")
+plt.show()
+
+# %% [markdown]
+# ### RMSNorm, and QK-norm
+#
+# LayerNorm subtracts each position's mean, divides by its standard deviation, then applies a
+# learned gain and bias. RMSNorm only divides by the root mean square, with no weights at all
+# here: simpler and as good. The modern block also normalises each head's queries and keys
+# before they meet (QK-norm). Then every query and key has length √head_dim, so no score can
+# exceed √head_dim: attention cannot blow up into a one-hot softmax early in training, whatever
+# the learning rate does to the weights.
+
+# %%
+def my_rms_norm(x, eps=1e-6):
+    return x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps)
+
+
+check_close(my_rms_norm(h).cpu(), model.rms_norm(h).cpu(), "your RMSNorm vs model.rms_norm", atol=1e-5)
+qn, kn = my_rms_norm(torch.randn(1, 1, T, hs) * 50), my_rms_norm(torch.randn(1, 1, T, hs) * 50)
+largest = (qn @ kn.transpose(-2, -1) / math.sqrt(hs)).abs().max().item()
+check(largest <= math.sqrt(hs) + 1e-4, f"after QK-norm no score exceeds sqrt(head_dim) = {math.sqrt(hs):.1f} "
+      f"(largest here {largest:.2f}, from inputs 50 times too large)")
+
+# %% [markdown]
+# ### The MLP's non-linearity: ReLU squared
+#
+# GPT-2's GELU is a smooth ReLU. `relu(a)²` is cheaper, exactly zero for every negative input,
+# and grows faster for positive ones; nanochat and modded-nanogpt use it. Llama and Qwen3 use a
+# *gated* MLP instead, SwiGLU: `silu(gate) * up`, from two inputs, with two thirds of the width so
+# that it weighs the same. The package has all three (`GPTConfig.mlp`); the measurement below
+# picked the one this profile uses.
+
+# %%
+a = torch.linspace(-3, 3, 200)
+fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
+for name, f in {"GELU (GPT-2)": F.gelu(a, approximate="tanh"), "ReLU squared": F.relu(a) ** 2, "SiLU (SwiGLU's gate)": F.silu(a)}.items():
+    ax.plot(a, f, label=name)
+ax.set(xlabel="input", ylim=(-1, 4), title="the MLP's non-linearity")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ### No biases; an untied head; blocks that start as the identity
+#
+# - **No biases**: on the scale of these models they cost time and buy nothing measurable.
+# - **An untied head**: the head gets its own matrix instead of reusing the token table, so
+#   reading a token and predicting one need not share vectors. It starts near zero, so the
+#   untrained model gives every token the same probability: its first loss is ln(vocab_size)
+#   exactly, not about.
+# - **Output projections start at zero**: every block's `c_proj` (attention's and the MLP's)
+#   starts at 0, so each block adds nothing at first and the residual stream carries the
+#   embeddings straight to the head. Training then grows each block's contribution from zero.
+
+# %%
+fresh = model.GPT(profile_config).to(device).eval()
+_, first_loss = fresh(x, y)
+check_close(first_loss.item(), math.log(profile_config.vocab_size), "the modern block's first loss is ln(vocab_size)", atol=0.01)
+check(all(b.attn.c_proj.weight.abs().max() == 0 and b.mlp.c_proj.weight.abs().max() == 0 for b in fresh.transformer.h),
+      "every block's output projections start at zero")
+
+# %% [markdown]
+# ### The modern GPT by hand, and the package's
+#
+# Put together, attention changes in two lines (QK-norm, then the rotation) and loses its
+# position table; the norms lose their weights; the MLP changes its non-linearity. The package's
+# `GPT(profile_config)` is the same network under the same names, so it loads these weights.
+
+# %%
+class ModernAttention(MultiHeadAttention):
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        pos = torch.arange(T, device=x.device)
+        q, k = my_rotary(my_rms_norm(q), pos), my_rotary(my_rms_norm(k), pos)  # QK-norm, then rotate
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class ModernMLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.swiglu = cfg.mlp == "swiglu"
+        self.c_fc = nn.Linear(cfg.n_embd, cfg.hidden_dim * (2 if self.swiglu else 1), bias=False)
+        self.c_proj = nn.Linear(cfg.hidden_dim, cfg.n_embd, bias=False)
+
+    def forward(self, x):
+        a = self.c_fc(x)
+        if self.swiglu:
+            gate, up = a.chunk(2, dim=-1)
+            return self.c_proj(F.silu(gate) * up)
+        return self.c_proj(F.relu(a) ** 2)
+
+
+class ModernGPT(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        blocks = nn.ModuleList(nn.ModuleDict(dict(attn=ModernAttention(cfg), mlp=ModernMLP(cfg))) for _ in range(cfg.n_layer))
+        self.transformer = nn.ModuleDict(dict(wte=nn.Embedding(cfg.vocab_size, cfg.n_embd), h=blocks))
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)  # untied
+
+    def forward(self, idx):
+        x = self.transformer.wte(idx)  # no position table: the rotation carries the positions
+        for block in self.transformer.h:
+            x = x + block.attn(my_rms_norm(x))
+            x = x + block.mlp(my_rms_norm(x))
+        return self.lm_head(my_rms_norm(x))
+
+
+torch.manual_seed(0)
+modern_mine = ModernGPT(profile_config).to(device).eval()  # PyTorch's default init: every weight non-zero
+modern_gpt = model.GPT(profile_config).to(device).eval()
+modern_gpt.load_state_dict(modern_mine.state_dict())  # strict: the same names and shapes
+check_close(modern_gpt(x)[0].cpu(), modern_mine(x).cpu(), "package GPT (modern block) vs yours: same logits", atol=1e-4, rtol=1e-4)
+
+# %% [markdown]
+# ### Which changes matter? Measured, one at a time
+#
+# `benchmarks/recipe_compare.py --ablation` trains the old recipe (GPT-2's block, AdamW, float32)
+# and then adds one change at a time, each row for the same wall-clock on the same 2-core CPU, and
+# scores each with 06's exact evaluation in bits per byte (lower is better). The Muon row is the
+# optimizer 05 teaches; bf16 and `torch.compile` change only the speed, so they buy more steps in
+# the same minutes. The last row is this profile's own recipe.
+
+# %%
+import json
+from pathlib import Path
+
+ablation_file = Path("..") / "benchmarks" / "ablation.json"  # in the course's repository
+ablation = json.loads(ablation_file.read_text()) if ablation_file.is_file() else None
+if ablation is None:
+    print(f"{ablation_file} is not here (on Colab the repository is not cloned); the live rows below still run")
+else:
+    rows = ablation["rows"]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1), dpi=90)
+    bpb = [r["bits_per_byte"] for r in rows]
+    ax.barh(range(len(rows)), bpb, color=["tab:grey"] + ["tab:blue"] * (len(rows) - 2) + ["tab:green"])
+    ax.set_yticks(range(len(rows)), [f"+ {r['change']}" if i else r["change"] for i, r in enumerate(rows)], fontsize=8)
+    ax.axvline(rows[0]["bigram_bits_per_byte"], ls="--", c="grey", label="bigram counts")
+    for i, (v, r) in enumerate(zip(bpb, rows)):
+        ax.text(v, i, f" {v:.3f} ({r['steps']:,} steps)", va="center", fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel="held-out bits per byte (lower is better)", xlim=(min(bpb) - 0.2, max(bpb) + 0.25),
+           title=f"{ablation['minutes']:g} minutes each on {ablation['hardware'].split(',')[0]} ({ablation['date']})")
+    ax.legend(fontsize=8, loc="lower right")
+    plt.show()
+    check(len(rows) == len(ablation["changes"]) + 2 and all(math.isfinite(r["bits_per_byte"]) for r in rows),
+          f"the table has the old recipe, {len(ablation['changes'])} changes and the profile's recipe, every figure finite")
+
+# %% [markdown]
+# Two of those rows, live, on this machine: GPT-2's block with AdamW against the modern block
+# with Muon, the same seconds each on this profile's tokens, in the number format this machine
+# trains in and without compiling, so that only the block and the optimizer differ. Each is
+# scored on the same fixed validation batches. Expected in the `cpu` profile: the modern block
+# ends clearly lower after a minute.
+
+# %%
+from minigpt_helpers import training
+
+LIVE_SECONDS = {"ci": 4, "cpu": 60, "gpu": 60}[PROFILE.name]
+artifacts.ensure("tokens", PROFILE, quiet=True)
+live = {}
+for name, changes in {"GPT-2 block, AdamW": dict(model_overrides={"arch": "gpt2"}, optimizer="adamw", embedding_lr=None),
+                      "modern block, Muon": dict(model_overrides={"arch": PROFILE.arch})}.items():
+    run = training.TrainConfig.from_profile(PROFILE, run=f"04-live-{changes['model_overrides']['arch']}", max_steps=10**6,
+                                           time_budget_s=LIVE_SECONDS, eval_interval=10**6, sample_interval=0, patience=None,
+                                           compile=False, **changes)
+    result = training.train(run, resume=False, progress=False)
+    live[name] = (result.step, result.best_val_loss)
+    print(f"{name}: {result.step} steps in {LIVE_SECONDS} s, validation loss {result.best_val_loss:.3f}")
+
+# %%
+check(all(math.isfinite(loss) and steps > 0 for steps, loss in live.values()), "both live runs trained and scored")
+if PROFILE.name == "cpu":
+    gap = live["GPT-2 block, AdamW"][1] - live["modern block, Muon"][1]
+    check_between(gap, 0.1, 1.5, "the modern block's lead after a minute (nats per token)")
+
+# %% [markdown]
+# ## 10. Initialisation: the first loss says whether the model starts sane
 #
 # An untrained model should not prefer any token: it gives each about 1/vocab_size, so its loss
 # is about ln(vocab_size). The notebook's model used PyTorch's default initialisation, whose
@@ -312,7 +537,7 @@ check_between(loss.item(), math.log(config.vocab_size) - 0.5, math.log(config.vo
               "untrained loss with GPT-2 initialisation", hint="check the init: logits should start near 0")
 
 # %% [markdown]
-# ## 10. The causal mask really blocks the future
+# ## 11. The causal mask really blocks the future
 #
 # Change one token in the middle of a sequence: the scores at every earlier position must stay
 # bit for bit the same, and those at that position must change. A mask applied the wrong way
@@ -328,7 +553,7 @@ check(torch.equal(after[:, :t], before[:, :t]), f"changing token {t} leaves the 
 check(not torch.allclose(after[:, t], before[:, t]), f"it does change the logits at position {t}")
 
 # %% [markdown]
-# ## 11. A tiny model can memorise one batch
+# ## 12. A tiny model can memorise one batch
 #
 # If the model, the loss and the optimiser are wired together right, a small model learns one
 # fixed batch by heart in a hundred steps. This is the cheapest test of the whole training
@@ -361,7 +586,7 @@ check_between(losses[-1], 0.0, 0.5, "loss after 100 steps on one batch",
               hint="a loss stuck near ln(vocab_size) means nothing is learned: check backward and the optimizer")
 
 # %% [markdown]
-# ## 12. Counting parameters
+# ## 13. Counting parameters
 #
 # Where the numbers live: the token table grows with the vocabulary, the blocks with
 # `n_layer × 12 × n_embd²`. The package can count a config without building it, which is how the
@@ -396,7 +621,7 @@ check_between(counted["mini-gpt2"], 123.5, 124.5, "mini-gpt2 (M), GPT-2 small's 
 check_between(counted["shakespeare-char"], 0.79, 0.81, "shakespeare-char (M), nanoGPT's 0.80M")
 
 # %% [markdown]
-# ## 13. What a model costs to train
+# ## 14. What a model costs to train
 #
 # Training in float32 with AdamW keeps, per parameter, the weight (4 bytes), its gradient (4) and
 # AdamW's two running averages (8): 16 bytes. On top come the activations that backward needs,
@@ -423,7 +648,7 @@ check_between(measured / estimate, 0.85, 1.2, "measured / estimated activation m
 del probe
 
 # %% [markdown]
-# ## 14. The KV cache, for generating fast
+# ## 15. The KV cache, for generating fast
 #
 # To generate, a model scores the next token, appends it, and runs again. Without help it would
 # recompute the keys and values of the whole prefix at every step. A KV cache keeps them:
@@ -439,7 +664,7 @@ for i in range(T // 2, T):
 check_close(torch.cat(pieces, dim=1).cpu(), before.cpu(), f"cached forwards ({cache.length} positions) vs one full forward", atol=1e-4, rtol=1e-4)
 
 # %% [markdown]
-# ## 15. Errors that say what to change
+# ## 16. Errors that say what to change
 #
 # Three mistakes everyone makes once: a width that the heads cannot split, a sequence longer than
 # the position table, and a model whose vocabulary differs from its tokenizer's. Each stops with
@@ -561,6 +786,9 @@ test_cache_mask(cache_mask_solution)
 #
 # - A GPT is embeddings (token + position), `n_layer` pre-norm residual blocks of causal
 #   multi-head attention and an MLP, a final LayerNorm, and a head tied to the token table.
+# - The modern block keeps that skeleton and changes five things: rotary positions, RMSNorm
+#   with QK-norm, ReLU squared (or SwiGLU), no biases, an untied head and blocks that start as
+#   the identity. Measured on a CPU, together with Muon and bf16, they learn far more per minute.
 # - The package's `GPT` loads your weights and gives the same logits, through flash attention or
 #   the written-out path that returns attention maps; its KV cache gives the same logits too.
 # - Before training, three checks catch most wiring bugs: the first loss is about
@@ -569,6 +797,6 @@ test_cache_mask(cache_mask_solution)
 # - Memory for training is about 16 bytes per parameter plus activations; FLOPs about 6 per
 #   parameter per token.
 #
-# **Next: 05_training** builds this profile's model with
-# `model.config_for_profile(PROFILE, tok.vocab_size)`, trains it on `data/tokens/`, and saves
-# checkpoints to `data/checkpoints/`.
+# **Next: 05_training** builds this profile's model (the modern block) with
+# `model.config_for_profile(PROFILE, tok.vocab_size)`, trains it with Muon on `data/tokens/`,
+# and saves checkpoints to `data/checkpoints/`.

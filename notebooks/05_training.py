@@ -80,33 +80,109 @@ print(f"that is {config.max_steps * tokens_per_step / len(train_data):.2f} passe
       f"peak learning rate {config.learning_rate:g}, evaluation every {config.eval_interval} steps")
 
 # %% [markdown]
-# ## 1. AdamW, and which weights decay
+# ## 1. The optimizers: AdamW, and Muon for the matrices
 #
 # AdamW keeps, for every weight, a running mean of its gradient (momentum, `beta1 = 0.9`) and of
 # its squared gradient (`beta2 = 0.95`), and steps by their ratio: each weight moves about one
 # learning rate per step, whatever the scale of its gradient. `beta2 = 0.95` instead of Adam's
 # default 0.999 lets the squared-gradient average catch up within about 20 steps when gradients
-# suddenly grow, which keeps transformer training steadier.
+# suddenly grow, which keeps transformer training steadier. Weight decay (0.1) pulls every
+# decayed weight a little toward zero at each step; biases and norm gains (GPT-2's block has
+# them) are not decayed, since pulling them to zero would switch features off.
 #
-# Weight decay (0.1) pulls every decayed weight a little toward zero at each step, so weights grow
-# only where the loss asks for it. It suits the weight matrices, whose size is the model's
-# capacity. It does not suit biases and LayerNorm gains: a gain pulled toward 0 switches its
-# feature off, and a bias is an offset, not a capacity. So they get no decay.
+# AdamW treats every number on its own. But most of a transformer's weights are matrices, and a
+# matrix's gradient is usually dominated by a few directions: a few large singular values and
+# many tiny ones. A step along it changes the matrix mostly in those few directions. **Muon**
+# ("momentum, orthogonalised") takes the momentum of the gradient and replaces it by the nearest
+# matrix whose singular values are all about 1: every direction of the matrix moves at the same
+# rate. Five Newton–Schulz iterations do that with matrix products only (no SVD). The modern
+# block trains its blocks' matrices with Muon and everything else (the token table, the head)
+# with AdamW, as nanochat and modded-nanogpt do; `torch.optim.Muon` is PyTorch's.
+#
+# Take a real gradient: the modern model's first MLP matrix, after one batch.
 
 # %%
 net = model.GPT(config.model_config(tok.vocab_size))
-decay, no_decay = net.optimizer_groups(weight_decay=config.weight_decay)
-names = {id(p): n for n, p in net.named_parameters()}
-for label, group in (("decayed (matrices)", decay), ("not decayed", no_decay)):
-    count = sum(p.numel() for p in group["params"])
-    print(f"{label:>20}: {len(group['params']):>3} tensors, {count:>10,} weights, e.g. {names[id(group['params'][-1])]}")
+with torch.no_grad():  # a model a little way into training: the zero-initialised projections are not zero any more
+    for p in net.parameters():
+        p.add_(torch.randn_like(p) * 0.02)
+xb, yb = dataset.get_batch(train_data, 8, config.context_length, seed=0)
+net(xb, yb)[1].backward()
+grad = net.transformer.h[0].mlp.c_fc.weight.grad.clone()
+print(f"gradient of transformer.h.0.mlp.c_fc.weight: {tuple(grad.shape)}")
 
 # %%
-ids_decay, ids_plain = {id(p) for p in decay["params"]}, {id(p) for p in no_decay["params"]}
-check(ids_decay.isdisjoint(ids_plain) and len(ids_decay | ids_plain) == len(list(net.parameters())),
-      "every parameter is in exactly one group")
-check(all(id(m.weight) in ids_plain for m in net.modules() if isinstance(m, torch.nn.LayerNorm)),
-      "no LayerNorm gain is decayed")
+def newton_schulz(G, steps=5):
+    """A matrix with G's singular vectors and singular values pushed towards 1 (about 0.7 to 1.2)."""
+    a, b, c = 3.4445, -4.7750, 2.0315  # coefficients tuned to push small values up fast
+    X = G.bfloat16()  # cheap, and precise enough for a direction
+    wide = X.size(0) <= X.size(1)
+    X = X if wide else X.T  # work on the wide side: X @ X.T is the small product
+    X = X / X.norm().clamp(min=1e-7)  # now every singular value is at most 1
+    for _ in range(steps):
+        A = X @ X.T
+        X = a * X + (b * A + c * A @ A) @ X  # an odd polynomial of X: acts on each singular value alone
+    return X if wide else X.T
+
+
+before = torch.linalg.svdvals(grad)
+after = torch.linalg.svdvals(newton_schulz(grad).float())
+fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
+ax.plot(before / before.max(), label="gradient (scaled to its largest)")
+ax.plot(after, label="after Newton-Schulz")
+ax.set(xlabel="singular value, largest first", ylabel="size", title="a few directions dominate; Muon evens them out")
+ax.legend(fontsize=8)
+plt.show()
+check_between(after.min().item(), 0.5, 1.3, "smallest singular value after orthogonalising")
+check_between(after.max().item(), 0.5, 1.3, "largest singular value after orthogonalising")
+
+# %% [markdown]
+# A Muon step is then a few lines: a running average of the gradients (momentum 0.95, read a
+# little ahead: Nesterov), orthogonalised, times the learning rate, larger for tall matrices
+# (√(rows / columns), so that every matrix's update has about the same size per number).
+# Check yours against `torch.optim.Muon` for three steps.
+
+# %%
+def my_muon_step(W, grad, buf, lr, momentum=0.95):
+    buf.lerp_(grad, 1 - momentum)  # buf = momentum * buf + (1 - momentum) * grad
+    update = grad.lerp(buf, momentum)  # Nesterov: the gradient pulled towards the average
+    scale = max(1.0, W.size(0) / W.size(1)) ** 0.5
+    W.sub_(lr * scale * newton_schulz(update).float())
+
+
+W = torch.randn(64, 32) * 0.1
+theirs = torch.nn.Parameter(W.clone())
+muon = torch.optim.Muon([theirs], lr=0.02, momentum=0.95, weight_decay=0.0)
+buf = torch.zeros_like(W)
+for step in range(3):
+    g = torch.randn(64, 32, generator=torch.Generator().manual_seed(step))
+    my_muon_step(W, g, buf, lr=0.02)
+    theirs.grad = g.clone()
+    muon.step()
+check_close(W, theirs.detach(), "your Muon vs torch.optim.Muon after 3 steps", atol=2e-3, rtol=1e-2)
+
+# %% [markdown]
+# The package splits the weights between the two (`training.build_optimizers`): the blocks'
+# matrices go to Muon with its learning rate (`matrix_lr`), the token table to AdamW with
+# `embedding_lr`, the head (and any gains and biases) to AdamW with `learning_rate`. With GPT-2's
+# block and `optimizer="adamw"`, AdamW takes everything and decays only the matrices.
+
+# %%
+optimizers = training.build_optimizers(net, config)
+names = {id(p): n for n, p in net.named_parameters()}
+for opt in optimizers:
+    for group in opt.param_groups:
+        count = sum(p.numel() for p in group["params"])
+        print(f"{type(opt).__name__:>6}, peak lr {group['peak_lr']:<7g}: {len(group['params']):>2} tensors, "
+              f"{count:>9,} weights, e.g. {names[id(group['params'][0])]}")
+
+# %%
+placed = [id(p) for opt in optimizers for g in opt.param_groups for p in g["params"]]
+check(len(placed) == len(set(placed)) == len(list(net.parameters())), "every parameter is in exactly one group")
+if config.optimizer == "muon":
+    in_muon = {id(p) for g in optimizers[0].param_groups for p in g["params"]}
+    check(in_muon == {id(p) for p in net.transformer.h.parameters() if p.dim() == 2},
+          "Muon trains exactly the blocks' matrices")
 
 # %% [markdown]
 # ## 2. The learning rate: warm up, then decay
@@ -130,14 +206,16 @@ sched = config.schedule()
 check_close([my_lr(s) for s in range(config.max_steps)], sched.values(), "your schedule vs schedule.LRSchedule")
 
 # %% [markdown]
-# The package's `LRSchedule` also has a "plateau extension", read here as a schedule
-# you can stretch: `plateau_fraction` holds the peak for part of the run before the cosine
-# starts (more time learning fast), and past `decay_steps` the rate stays at the floor, so a
-# finished run that you resume for more steps continues gently instead of jumping back to the
-# peak.
+# The cosine is not the only shape. nanochat and modded-nanogpt use **warmup-stable-decay**
+# (WSD): warm up, hold the peak for most of the run (`plateau_fraction`), then go down in a
+# straight line (`lr_decay="linear"`) over the last part. A run held at the peak can be
+# extended for as long as you like and cooled down when you stop. On this course's CPU runs the
+# two shapes scored the same within the noise (benchmarks/README.md), so the profiles keep the
+# cosine. Past `decay_steps` the rate stays at the floor, so a finished run that you resume for
+# more steps continues gently instead of jumping back to the peak.
 #
 # A run with a time budget (the `cpu` profile has one, so that this notebook fits in 15 minutes)
-# reads the cosine at whichever is further along, the steps or the clock. On a laptop slower
+# reads the schedule at whichever is further along, the steps or the clock. On a laptop slower
 # than ours the run makes fewer steps, but it still ends at the floor instead of being cut off
 # at a high learning rate.
 
@@ -145,12 +223,12 @@ check_close([my_lr(s) for s in range(config.max_steps)], sched.values(), "your s
 n = config.max_steps
 variants = {
     "warmup + cosine (this run)": sched,
-    "plateau: peak held for 40%": config.replace(plateau_fraction=0.4).schedule(),
+    "warmup-stable-decay: stable 60%, then linear": config.replace(plateau_fraction=0.6, lr_decay="linear").schedule(),
     "extended 50% at the floor": config.replace(max_steps=n + n // 2, decay_steps=n).schedule(),
 }
 fig, ax = plt.subplots(figsize=(9, 3), dpi=90)
 schedule.plot_schedules(variants, ax=ax)
-ax.axhline(0.1 * config.learning_rate, ls=":", c="grey")
+ax.axhline(config.min_lr_ratio * config.learning_rate, ls=":", c="grey")
 plt.show()
 
 # %% [markdown]
@@ -232,14 +310,19 @@ check_close(F.cosine_similarity(p.grad, g, dim=0), 1.0, "same direction as befor
 # ## 5. The number format, chosen by the hardware
 #
 # A GPU multiplies 16-bit numbers several times faster than 32-bit ones. Training runs the
-# forward pass under `torch.autocast` in bfloat16 where the GPU has it (compute capability 8.0 and
-# up: A100, RTX 30xx and 40xx, H100, L4) while the weights stay float32. Older GPUs such as
-# Colab's T4 only have float16, whose smallest numbers are far bigger than bfloat16's: small
-# gradients would round to zero. A gradient scaler multiplies the loss by a large factor before
-# backward and divides the gradients back before the step (skipping steps that overflowed).
-# CPUs and Apple's MPS train in float32. `torch.compile` fuses small operations into bigger
-# kernels on CUDA under Linux; on Windows and MPS it is skipped, and on a CPU compiling costs
-# more time than it saves in a run this size (`compile=True` forces it).
+# forward pass under `torch.autocast` in bfloat16 where the hardware has it while the weights stay
+# float32: GPUs of compute capability 8.0 and up (A100, RTX 30xx and 40xx, H100, L4), and CPUs
+# whose vector units compute in bfloat16 (AVX512-BF16 or AMX: recent Intel Xeons, AMD EPYC from
+# Zen 4). Elsewhere bfloat16 would be emulated, slower than float32, so other CPUs (most laptops)
+# and Apple's MPS train in float32. Older GPUs such as Colab's T4 only have float16, whose
+# smallest numbers are far bigger than bfloat16's: small gradients would round to zero. A
+# gradient scaler multiplies the loss by a large factor before backward and divides the
+# gradients back before the step (skipping steps that overflowed).
+#
+# `torch.compile` turns the model's many small operations (norms, rotations, activations) into a
+# few fused kernels. It runs on CUDA under Linux, and on CPUs where the profile asks for it (the
+# `cpu` profile does: its compile of about half a minute pays back within the run). On Windows
+# and MPS it is skipped; where compiling fails, training goes on without it.
 
 # %%
 tiny_grad = torch.tensor(1e-8)
@@ -271,15 +354,15 @@ small = config.replace(run="by-hand-check", model_preset="ci", context_length=32
 A, lr_at = small.grad_accum_steps, small.schedule()
 training.seed_everything(small.seed)
 net = model.GPT(small.model_config(tok.vocab_size))
-opt = torch.optim.AdamW(net.optimizer_groups(small.weight_decay), lr=lr_at(0), betas=(small.beta1, small.beta2),
-                        eps=small.eps, fused=True)
+opts = training.build_optimizers(net, small)  # section 1's groups: Muon and AdamW (or AdamW alone)
 batches = dataset.RandomBatches(train_data, small.batch_size * A, small.context_length, seed=small.seed)
 
 # %%
 my_losses = []
 for step in range(small.max_steps):
-    for group in opt.param_groups:
-        group["lr"] = lr_at(step)
+    for opt in opts:  # each group follows the schedule from its own peak
+        for group in opt.param_groups:
+            group["lr"] = group["peak_lr"] * lr_at(step) / small.learning_rate
     x, y = next(batches)  # every micro-batch of this step
     total = 0.0
     for xb, yb in zip(x.chunk(A), y.chunk(A)):
@@ -287,8 +370,9 @@ for step in range(small.max_steps):
         loss.backward()
         total += loss.item()
     torch.nn.utils.clip_grad_norm_(net.parameters(), small.grad_clip)
-    opt.step()
-    opt.zero_grad(set_to_none=True)
+    for opt in opts:
+        opt.step()
+        opt.zero_grad(set_to_none=True)
     my_losses.append(total)
 print([round(v, 3) for v in my_losses])
 
@@ -329,9 +413,22 @@ check_close(package_losses, my_losses, "package's losses vs your loop's, step fo
 # cell (the first one), then a new cell with `!python -m minigpt_helpers train`: it trains the same
 # profile's run and picks it up from its latest checkpoint, and when it ends, 06 can use it.
 
+# %% [markdown]
+# Two dashed lines on the loss plot give it a scale. They are the validation loss of two
+# models made by counting the training tokens: the *unigram* (how often each token occurs: no
+# context at all) and the *bigram* (which token follows which: one token of context). A
+# transformer passes the unigram within a few dozen steps. Passing the bigram, and staying
+# clearly below it, is the sign that it reads more than the last token.
+
+# %%
+from minigpt_helpers import baselines
+
+levels = baselines.loss_levels(train_data[:], val_data[:], tok.vocab_size)
+print({name: round(value, 3) for name, value in levels.items()})
+
 # %%
 pause = config.max_steps // 3
-first = Dashboard(f"{config.run}: first session").start(config.replace(stop_at_step=pause), resume=False)
+first = Dashboard(f"{config.run}: first session", levels=levels).start(config.replace(stop_at_step=pause), resume=False)
 
 # %%
 first_result = await first.wait_async()  # Stop works while this waits
@@ -352,7 +449,8 @@ check(first_result.stop_reason == "stopped" and 0 < first_result.step <= pause,
 latest = checkpoint.find_checkpoint(config.run, which="latest")
 state = checkpoint.load_training_state(latest)
 print(f"{latest.name}: {sorted(p.name for p in latest.iterdir())}")
-print(f"training state: {sorted(state)}; step {state['step']}, {len(state['optimizer']['state'])} optimizer entries")
+print(f"training state: {sorted(state)}; step {state['step']}; per optimizer, the state of "
+      f"{[len(o['state']) for o in state['optimizers']]} weights")
 
 # %% [markdown]
 # The resumed session reads the first one's curves back from `metrics.jsonl`, so its dashboard
@@ -361,7 +459,7 @@ print(f"training state: {sorted(state)}; step {state['step']}, {len(state['optim
 # 06 to 09 after it, then work with the model as far as it got.
 
 # %%
-second = Dashboard(f"{config.run}: resumed").start(config, resume=True)
+second = Dashboard(f"{config.run}: resumed", levels=levels).start(config, resume=True)
 
 # %%
 final = await second.wait_async()
@@ -523,36 +621,37 @@ test_prediction(outcome(runs))
 # run from blowing up; without it, or with a larger rate still, the loss turns into NaN and the
 # run stops, keeping its last good checkpoint.
 #
-# ### Exercise 2: the plateau schedule
+# ### Exercise 2: warmup-stable-decay
 #
-# Write `plateau_lr(step, peak, warmup, plateau_fraction, total)`: linear warmup as in section 2,
-# then the peak held for `plateau_fraction` of the steps after warmup (rounded to whole steps),
-# then the cosine down to 0.1 × peak at `total`. Checked against `schedule.LRSchedule`.
+# Write `wsd_lr(step, peak, warmup, stable_fraction, total)`: linear warmup as in section 2, then
+# the peak held for `stable_fraction` of the steps after warmup (rounded to whole steps), then a
+# straight line down to 0.1 x peak at `total`, and the floor after it. Checked against
+# `schedule.LRSchedule(..., plateau_fraction=stable_fraction, decay="linear")`.
 
 # %%
-def test_plateau(fn):
+def test_wsd(fn):
     for peak, warmup, frac, total in [(1e-3, 10, 0.3, 100), (6e-4, 0, 0.5, 40), (3e-3, 5, 0.0, 50)]:
-        ref = schedule.LRSchedule(peak, total, warmup, 0.1, frac)
+        ref = schedule.LRSchedule(peak, total, warmup, 0.1, frac, decay="linear")
         check_close([fn(s, peak, warmup, frac, total) for s in range(total + 5)], ref.values(total + 5),
-                    f"peak {peak}, warmup {warmup}, plateau {frac}, {total} steps")
+                    f"peak {peak}, warmup {warmup}, stable {frac}, {total} steps")
 
 
-plateau_lr = None  # replace with a function (step, peak, warmup, plateau_fraction, total) -> learning rate
-exercise("the plateau schedule", plateau_lr, test_plateau)
+wsd_lr = None  # replace with a function (step, peak, warmup, stable_fraction, total) -> learning rate
+exercise("warmup-stable-decay", wsd_lr, test_wsd)
 
 # %%
 # @title Solution (try it yourself first) { display-mode: "form" }
-def plateau_lr_solution(step, peak, warmup, plateau_fraction, total):
+def wsd_lr_solution(step, peak, warmup, stable_fraction, total):
     if step < warmup:
         return peak * (step + 1) / warmup
-    start = warmup + round(plateau_fraction * (total - warmup))  # the cosine starts here
+    start = warmup + round(stable_fraction * (total - warmup))  # the decay starts here
     if step < start:
         return peak
     progress = min(1.0, (step - start) / max(1, total - start))
-    return 0.1 * peak + 0.5 * (1 + math.cos(math.pi * progress)) * 0.9 * peak
+    return 0.1 * peak + (1 - progress) * 0.9 * peak
 
 
-test_plateau(plateau_lr_solution)
+test_wsd(wsd_lr_solution)
 
 # %% [markdown]
 # ### Exercise 3: find the best step in the metrics file
@@ -581,13 +680,14 @@ test_best_step(best_step_solution)
 # %% [markdown]
 # ## Summary
 #
-# - AdamW with betas (0.9, 0.95) and weight decay 0.1 on the weight matrices only; a learning rate
-#   that warms up linearly and follows a cosine to 0.1 × the peak (optionally held at the peak
-#   first, and extended at the floor).
+# - Muon for the blocks' matrices (momentum, orthogonalised by Newton-Schulz: every direction
+#   of a matrix learns at the same rate) and AdamW for the token table and the head, each group
+#   from its own peak learning rate; a learning rate that warms up linearly and follows a cosine
+#   to 0.1 × the peak (or warmup-stable-decay: held at the peak, then a straight line down).
 # - Gradient accumulation divides each micro-batch's loss by their number, so k micro-batches make
 #   exactly one big batch; clipping caps the gradient's length at 1.0 and keeps its direction.
-# - The hardware picks the number format: bfloat16 autocast, float16 with a gradient scaler on
-#   older GPUs, float32 on CPUs; `torch.compile` where it helps.
+# - The hardware picks the number format: bfloat16 autocast on GPUs and CPUs that compute in it,
+#   float16 with a gradient scaler on older GPUs, float32 elsewhere; `torch.compile` where it helps.
 # - A run folder holds the best checkpoint, the last 3 periodic checkpoints with the full training
 #   state (a resume repeats the uninterrupted run exactly), `metrics.jsonl`, samples and `run.json`.
 #

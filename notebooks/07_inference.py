@@ -142,7 +142,7 @@ print(prompt + tok.decode(mine))
 
 # %% [markdown]
 # The package's `generate` runs the same loop. `SamplingConfig(temperature=0)` means greedy;
-# `slide=1` asks for this exact window rule (more on windows in section 9). Greedy is
+# `slide=1` asks for this exact window rule (more on windows in section 10). Greedy is
 # deterministic, and its weakness shows quickly: small models fall into loops, repeating the
 # likeliest phrase over and over. "After" is all the probability on one token.
 
@@ -155,7 +155,7 @@ before_after(probs, generation.next_token_probs(logits, greedy), "greedy (argmax
 # One waste in that loop: the model scores *every* position of the window, and we keep only the
 # last row. The output layer is a (width × vocabulary) product per position, so for a full window
 # it is `C` times the work we need. `gpt(x, last_only=True)` skips the other rows; the package's
-# generation asks for it on every step, and the timings in section 9 include it on both paths.
+# generation asks for it on every step, and the timings in section 10 include it on both paths.
 
 # %%
 window = torch.tensor([ids[-C:]], device=device)
@@ -293,7 +293,32 @@ for T in (0.3, 0.8, 1.3):
     print(f"--- T = {T}\n{prompt}{text}\n")
 
 # %% [markdown]
-# ## 8. Stop sequences and the maximum length
+# ## 8. Does it read your prompt?
+#
+# A model that only learned the books' texture writes the same kind of sentence whatever you
+# give it. One that reads its context picks up what you said: a name, a place, a word. Twenty
+# fixed prompts (`evaluation.NAMED_PROMPTS`) each name characters or places of the books; the
+# measure is the share of greedy 50-token continuations that repeat one of the prompt's
+# capitalised names or one of its words of 6 letters or more (`evaluation.prompt_use`).
+
+# %%
+from minigpt_helpers import evaluation
+
+use = evaluation.prompt_use(gpt, tok)
+print(f"{use['share']:.0%} of {use['prompts']} continuations repeat a name or a long word of their prompt")
+for row in use["rows"][:6]:
+    shown = row["continuation"].replace("\n", " ")[:160]
+    for word in row["repeats"]:  # the words it picked up, in capitals
+        shown = shown.replace(word, word.upper())
+    print(f"- {row['prompt']}|{shown}")
+
+# %%
+check_between(use["share"], {"ci": 0.0, "cpu": 0.4, "gpu": 0.4}[PROFILE.name], 1.0,
+              "share of continuations that pick up their prompt",
+              hint="a model that ignores its prompt writes the same phrases after every prompt")
+
+# %% [markdown]
+# ## 9. Stop sequences and the maximum length
 #
 # Generation ends after `max_new_tokens`, or earlier when the output ends with a stop sequence
 # (a list of token ids), which is left out. By default the text layer also stops at the
@@ -315,7 +340,7 @@ n = len(generation.generate(gpt, ids, config.replace(max_new_tokens=7)))
 check(n == 7, "without a stop sequence, exactly max_new_tokens (7) new tokens")
 
 # %% [markdown]
-# ## 9. The KV cache
+# ## 10. The KV cache
 #
 # The loop of section 2 recomputes the whole window at every step, although only one position is
 # new. In attention, each position's query reads the *keys* and *values* of the positions before
@@ -467,7 +492,7 @@ print(f"a one-token step runs {parts['ops']} tensor operations; {rest:.2f} ms of
 check(parts["ops"] > 10 * gpt.config.n_layer, "a one-token step is many small operations (more than ten per block)")
 
 # %% [markdown]
-# ## 10. Streaming
+# ## 11. Streaming
 #
 # Nobody wants to wait for the whole text before seeing any of it. `generation.stream` is a
 # Python generator: it yields an event per token as soon as it is chosen, then a last event with
@@ -508,7 +533,7 @@ else:
     print("this tokenizer splits none of these characters over tokens: nothing had to wait")
 
 # %% [markdown]
-# ## 11. Several prompts at once
+# ## 12. Several prompts at once
 #
 # A batch fills the hardware better than one sequence at a time. Prompts have different
 # lengths; `generate_batch` avoids padding altogether: all rows advance in step from position 0,
@@ -530,7 +555,7 @@ for t, out in zip(prompts, batched):
     print(repr(t + tok.decode(out)))
 
 # %% [markdown]
-# ## 12. The sampling widget
+# ## 13. The sampling widget
 #
 # Type a prompt, move the sliders, press **Generate** and watch the text stream in. The button
 # calls `widget.generate()`, an ordinary method, so the next cell runs it without a browser and
@@ -552,7 +577,7 @@ check(text == generation.complete(gpt, tok, widget.prompt.value, settings),
       "the widget's callback = complete() with its settings")
 
 # %% [markdown]
-# ## 13. The command line
+# ## 14. The command line
 #
 # The same engine from a terminal: `python -m minigpt_helpers generate` loads a checkpoint (a
 # folder, or a run name; by default the run 05 recorded), streams the text, and takes the same

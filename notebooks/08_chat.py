@@ -91,6 +91,19 @@ question = "What is the best book you have ever read?"
 print(question + generation.complete(gpt, tok, question, config))
 
 # %% [markdown]
+# It does read what you wrote, though. Name characters and a place, and a model that uses its
+# context carries them on (07 measures this over twenty such prompts: the share of continuations
+# that repeat a name or a long word of their prompt).
+
+# %%
+from minigpt_helpers import evaluation
+
+named = "Alice asked the Queen of Hearts why the roses in the garden had been painted red, and"
+continuation = generation.complete(gpt, tok, named, config.replace(temperature=0.0, max_new_tokens=50))
+print(named + continuation)
+print(f"\nwords of the prompt it picked up: {evaluation.picked_up(named, continuation)}")
+
+# %% [markdown]
 # ## 2. A prompt template
 #
 # So make the conversation look like a text in which the next thing *is* an answer. Books offer

@@ -10,8 +10,8 @@
 # 1. **exports** the best checkpoint as a self-contained folder: weights in safetensors, a JSON
 #    config with generation defaults, the tokenizer files. It loads with the package alone, and
 #    loading it runs no code from the file (unlike a pickle);
-# 2. writes the same weights in **Hugging Face `transformers`' GPT-2 format** and as **ONNX**, and
-#    checks that both give our logits;
+# 2. writes the same weights in **Hugging Face `transformers`' format** (Qwen3 for the modern
+#    block, GPT-2 for GPT-2's) and as **ONNX**, and checks that both give our logits;
 # 3. starts an **HTTP server** in the background (`python -m minigpt_helpers serve`) with an
 #    OpenAI-compatible API, calls it with plain HTTP (plain and streamed), shows what it refuses
 #    and why, serves several clients at once, and stops a generation when its client leaves;
@@ -199,33 +199,45 @@ check(manifest["exports"][name]["source"].endswith("best"), "the manifest names 
 print(exported.defaults)
 
 # %% [markdown]
-# ## 2. Hugging Face `transformers`: GPT-2's format
+# ## 2. Hugging Face `transformers`: the architecture that computes the same function
 #
-# Our model is laid out like GPT-2, down to the weight names (`transformer.h.0.attn.c_attn.weight`
-# and so on), so `transformers`' `GPT2LMHeadModel` can run it. One difference: GPT-2's layers are
-# `Conv1D`s that store their weight as (in, out), where `nn.Linear` stores (out, in). So every
-# matrix of a block goes in transposed; embeddings and layer norms go in as they are. Our GELU is
-# GPT-2's tanh approximation, which `transformers` calls `gelu_new`.
+# `transformers` has a class for every well-known architecture, and each of our two blocks
+# matches one exactly. GPT-2's block is `GPT2LMHeadModel`, down to the weight names; its layers
+# are `Conv1D`s that store their weight as (in, out), where `nn.Linear` stores (out, in), so every
+# matrix goes in transposed. The modern block (rotary positions, RMSNorm with QK-norm, no
+# biases, an untied head) is **Qwen3**'s: our fused `c_attn` splits into its `q_proj`, `k_proj`
+# and `v_proj`; its norms have weights, which we set to ones; its MLP is gated,
+# `act(gate) * up`, so ReLU squared maps exactly as `relu(a) * a` with the gate and the up
+# projection both set to our `c_fc` (SwiGLU maps directly). `export.hf_family` says which.
 
 # %%
+family = export.hf_family(gpt.config)
 hf_weights = export.hf_state_dict(gpt)
-ours_w = gpt.state_dict()["transformer.h.0.attn.c_attn.weight"]
-print("ours:", tuple(ours_w.shape), "-> GPT-2's:", tuple(hf_weights["transformer.h.0.attn.c_attn.weight"].shape))
-check(torch.equal(hf_weights["transformer.h.0.attn.c_attn.weight"], ours_w.T), "GPT-2's Conv1D weight = our Linear weight transposed")
-check(export.hf_problems(gpt) == [], "nothing in this model lacks a GPT-2 counterpart")
+ours_w = gpt.state_dict()["transformer.h.0.attn.c_attn.weight"]  # (3C, C): q, k, v stacked
+print(f"the {gpt.config.architecture!r} block maps onto {export.HF_CLASSES[family]}")
+if family == "gpt2":
+    theirs_w = hf_weights["transformer.h.0.attn.c_attn.weight"]
+    check(torch.equal(theirs_w, ours_w.T), "GPT-2's Conv1D weight = our Linear weight transposed")
+else:
+    theirs_w = hf_weights["model.layers.0.self_attn.q_proj.weight"]
+    check(torch.equal(theirs_w, ours_w[: gpt.config.n_embd]), "Qwen3's q_proj = the first C rows of our c_attn")
+print("ours:", tuple(ours_w.shape), "->", tuple(theirs_w.shape))
+check(export.hf_problems(gpt) == [], f"nothing in this model lacks a {export.HF_CLASSES[family]} counterpart")
 
 # %% [markdown]
-# `build_exports` wrote that layout to `data/exports/<run>-hf/` with a `config.json` in GPT-2's
-# terms. `from_pretrained` loads it offline, and the logits agree with ours to within 1e-4 (the
-# two compute in a different order, so not to the last bit):
+# `build_exports` wrote that layout to `data/exports/<run>-hf/` with a `config.json` in that
+# architecture's terms. `AutoModelForCausalLM.from_pretrained` reads the config, picks the class
+# and loads it offline; the logits agree with ours to within 1e-4 (the two compute in a different
+# order, so not to the last bit):
 
 # %%
-from transformers import AutoTokenizer, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 hf_folder = exports_dir / manifest["exports"][name]["hf"]
-hf = GPT2LMHeadModel.from_pretrained(hf_folder).eval()
+hf = AutoModelForCausalLM.from_pretrained(hf_folder).eval()
+print(type(hf).__name__)
 with torch.no_grad():
-    check_close(hf(ids).logits, gpt(ids)[0], "GPT2LMHeadModel's logits = ours", atol=export.HF_TOLERANCE, rtol=0)
+    check_close(hf(ids).logits, gpt(ids)[0], f"{type(hf).__name__}'s logits = ours", atol=export.HF_TOLERANCE, rtol=0)
 
 # %% [markdown]
 # The tokenizer travels too: a trained BPE is already a Hugging Face `tokenizer.json`; GPT-2's
@@ -635,9 +647,10 @@ test_parse(parse_sse_solution)
 #   generation defaults, the tokenizer files. It loads with the package alone and runs no code
 #   from the files; pickles can, when loaded with `weights_only=False` (`torch.load`'s default
 #   before torch 2.6).
-# - Our layout is GPT-2's, so the weights go to **Hugging Face** with one change (matrices
-#   transposed for `Conv1D`) and give the same logits; **ONNX** stores the whole computation for
-#   runtimes without PyTorch. Both are checked against our logits, not assumed.
+# - Each of our blocks is a well-known architecture, so the weights go to **Hugging Face**
+#   (Qwen3 for the modern block, GPT-2 for GPT-2's) and give the same logits; **ONNX** stores the
+#   whole computation for runtimes without PyTorch. Both are checked against our logits, not
+#   assumed.
 # - The **server** speaks OpenAI's API (plain JSON or server-sent events), checks every request
 #   and says what to fix, queues requests in front of one worker, times them out, stops a
 #   generation whose client left, and listens on 127.0.0.1 unless told otherwise.

@@ -6,6 +6,7 @@ runs written down in the README, not from timed tests.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -97,3 +98,21 @@ def test_tokenize_speed_asks_for_books_when_the_folder_is_empty(tmp_path: Path) 
     r = run_script("tokenize_speed.py", "--books", str(tmp_path / "empty"), cwd=tmp_path)
     assert r.returncode != 0
     assert "pass --books FOLDER" in r.stdout + r.stderr
+
+
+def test_recipe_compare_trains_both_arms_and_prints_one_table(tmp_path: Path, shared_datasets: Path) -> None:
+    r = run_script("recipe_compare.py", "--profile", "ci", "--minutes", "0.05", "--set", "model.mlp=swiglu",
+                   "--data", str(tmp_path / "arms"), "--json", str(tmp_path / "compare.json"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    last = r.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"recipe_compare: old (\d\.\d{3}) new (\d\.\d{3}) bigram (\d\.\d{3})", last)
+    assert match, last
+    old, new, bigram = map(float, match.groups())
+    assert 0 < bigram < 10 and 0 < old < 10 and 0 < new < 10
+    assert "| old (ci-gpt2) |" in r.stdout and "| new (ci) |" in r.stdout
+    rows = json.loads((tmp_path / "compare.json").read_text())["rows"]
+    assert [row["model"]["position"] for row in rows] == ["learned", "rotary"]  # GPT-2's block, then the modern one
+    assert rows[1]["model"]["mlp"] == "swiglu" and rows[0]["model"]["mlp"] == "gelu"  # --set reached the new arm only
+    assert rows[0]["training"]["optimizer"] == "adamw" and all(row["steps"] > 0 for row in rows)
+    assert rows[1]["prompt_use"]["share"] is not None and len(rows[1]["context"]["by_position"]) == 64
+    assert {p.name for p in (tmp_path / "arms").iterdir()} == {"ci-bpe512"}  # one vocabulary: one set of stages

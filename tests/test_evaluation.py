@@ -254,7 +254,7 @@ def tiny_run(data_dir):
                                   model_overrides={"n_layer": 1, "n_head": 2, "n_embd": 16}, context_length=16,
                                   batch_size=4, max_steps=6, learning_rate=3e-3, warmup_steps=1, eval_interval=3,
                                   eval_batches=2, log_interval=1, tensorboard=False, device="cpu", sample_interval=3,
-                                  sample_tokens=20)
+                                  sample_tokens=20, precision="fp32")
     result = training.train(config, resume=False, progress=False)
     return config, result
 
@@ -311,13 +311,60 @@ def test_cli_prints_and_writes_json(tiny_run, data_dir, capsys) -> None:
     assert evaluation.cli(["--checkpoint", str(data_dir / "nowhere"), "--no-progress"]) == 2
 
 
-def test_run_ablation_trains_and_evaluates_each_variant(tiny_run) -> None:
-    config, _ = tiny_run
-    rows = evaluation.run_ablation(config.replace(max_steps=3, eval_interval=3, sample_interval=0),
-                                   {"baseline": {}, "untied head": {"tie_weights": False}}, progress=False)
-    assert [r["variant"] for r in rows] == ["baseline", "untied head"]
-    assert rows[1]["parameters"] > rows[0]["parameters"]  # an untied head has its own matrix
-    assert all(r["steps"] == 3 and r["val_bits_per_byte"] > 0 for r in rows)
+class CopyModel(torch.nn.Module):
+    """A perfect induction head: at each position it predicts the token that followed the last
+    earlier occurrence of the current token (almost surely), and every token alike otherwise."""
+
+    def __init__(self, vocab: int, context: int) -> None:
+        super().__init__()
+        self.config = GPTConfig(vocab_size=vocab, context_length=context, n_layer=1, n_head=1, n_embd=4)
+        self.dummy = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
+
+    def forward(self, idx, targets=None):
+        B, T = idx.shape
+        logits = torch.zeros(B, T, self.config.vocab_size)
+        for b in range(B):
+            last: dict[int, int] = {}
+            for t in range(T):
+                token = int(idx[b, t])
+                if token in last and last[token] + 1 < T:
+                    logits[b, t, int(idx[b, last[token] + 1])] = 20.0
+                last[token] = t
+        return logits, None
+
+
+def test_context_use_sees_copying_and_a_model_that_ignores_context() -> None:
+    V = 500
+    text = np.random.default_rng(0).integers(2, V, 5000)
+    blind = evaluation.context_use(FixedModel(torch.zeros(V), context=64), text, windows=32, length=64, special_ids=[0, 1])
+    assert blind["gain"] == pytest.approx(0.0, abs=1e-5) and blind["shuffle_gain"] == pytest.approx(0.0, abs=1e-5)
+    assert blind["induction_first"] == pytest.approx(math.log(V), abs=1e-4)
+    assert blind["induction_second"] == pytest.approx(math.log(V), abs=1e-4)  # no copying: no help from the repeat
+    copier = evaluation.context_use(CopyModel(V, 64), text, windows=32, length=64, special_ids=[0, 1])
+    assert copier["induction_first"] > 5.0  # random tokens, (almost) never seen before in the window
+    assert copier["induction_second"] < 0.5  # the repeat is copied: all but its first token is nearly free
+    assert len(copier["by_position"]) == 64 and copier["windows"] == 32
+
+
+def test_picked_up_finds_the_prompts_names_and_long_words() -> None:
+    prompt = "Mr. Darcy walked with Elizabeth through the garden at Longbourn, and"
+    assert evaluation.picked_up(prompt, " Elizabeth smiled.") == ["Elizabeth"]
+    assert evaluation.picked_up(prompt, " the garden was quiet; Mr. Darcy") == ["Darcy", "garden"]
+    assert evaluation.picked_up(prompt, " The old man said nothing, and Mr. Smith left.") == []  # "Mr", "The": not names
+    assert evaluation.picked_up("The Martians came", " the martians") == []  # a name keeps its capital
+
+
+def test_prompt_use_scores_every_prompt(tiny_run) -> None:
+    from minigpt_helpers.checkpoint import load_checkpoint
+
+    _, result = tiny_run
+    ckpt = load_checkpoint(result.run_dir / "best")
+    prompts = ["The whale and the ship", "Old river"]
+    use = evaluation.prompt_use(ckpt.model, ckpt.tokenizer, prompts, max_new_tokens=12)
+    assert use["prompts"] == 2 and [r["prompt"] for r in use["rows"]] == prompts
+    assert use["share"] == sum(bool(r["repeats"]) for r in use["rows"]) / 2
+    assert all(r["continuation"] for r in use["rows"])
+    assert len(evaluation.NAMED_PROMPTS) == 20
 
 
 def test_write_eval_needs_every_part(data_dir) -> None:

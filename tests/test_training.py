@@ -653,3 +653,18 @@ def test_optimizer_and_learning_rates_are_validated() -> None:
     msg = str(err.value)
     for field in ("optimizer='sgd'", "matrix_lr=0.0", "embedding_lr=-1.0"):
         assert field in msg
+
+
+def test_every_profile_trains_the_modern_block_with_muon(tiny_data) -> None:
+    from minigpt_helpers.profiles import PROFILES
+
+    for profile in PROFILES.values():  # the gpu profile too: its settings, on tiny shapes
+        c = training.TrainConfig.from_profile(profile)
+        assert c.optimizer == "muon" and c.model_config(1000).architecture == "modern", profile.name
+        tiny = c.replace(run=f"tiny-{profile.name}", tokens_dir="tiny", tokenizer_dir="tiny/tokenizer", context_length=16,
+                         batch_size=2, grad_accum_steps=1, max_steps=2, warmup_steps=1, eval_interval=2, eval_batches=1,
+                         checkpoint_interval=2, sample_interval=0, device="cpu", precision="fp32", compile=False,
+                         time_budget_s=None, tensorboard=False, patience=None,
+                         model_overrides={**c.model_overrides, "n_layer": 1, "n_head": 2, "n_embd": 16})
+        result = training.train(tiny, progress=False)
+        assert result.step == 2 and math.isfinite(result.best_val_loss), profile.name
