@@ -153,19 +153,19 @@ def run_arm(arm: Arm, minutes: float, root: Path, *, measure_prompts: bool = Tru
         "best_val_loss": result.best_val_loss, "bits_per_byte": split["total"]["bits_per_byte"],
         "loss": split["total"]["loss"], "bigram_bits_per_byte": base["bigram"]["bits_per_byte"],
         "unigram_bits_per_byte": base["unigram"]["bits_per_byte"], "context": context,
-        "prompt_use": None if prompts is None else {"share": prompts["share"], "rows": prompts["rows"]},
+        "prompt_use": None if prompts is None else {k: prompts[k] for k in ("share", "same_book", "rows")},
     }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table, one row per arm."""
     head = ("arm", "steps", "tokens/s", "bits/byte", "bigram", "vs bigram", "loss 1-8", "loss 65-128",
-            "shuffle +", "repeat 1st / 2nd", "prompt use")
+            "shuffle +", "repeat 1st / 2nd", "prompt: repeats / same book")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         c = r["context"]
         gain = 1 - r["bits_per_byte"] / r["bigram_bits_per_byte"]
-        use = "" if r["prompt_use"] is None else f"{r['prompt_use']['share']:.0%}"
+        use = "" if r["prompt_use"] is None else f"{r['prompt_use']['share']:.0%} / {r['prompt_use']['same_book']:.0%}"
         lines.append(f"| {r['label']} ({r['recipe']}) | {r['steps']:,} | {r['tokens_per_s']:,} | "
                      f"{r['bits_per_byte']:.3f} | {r['bigram_bits_per_byte']:.3f} | {gain:+.1%} | "
                      f"{c['early']:.2f} | {c['late']:.2f} | {c['shuffle_gain']:+.2f} | "

@@ -385,29 +385,31 @@ def quick_estimate(
 
 # --------------------------------------------------------------------------- does it use its context?
 
-#: Twenty prompts that each name characters or places of the course's books, for ``prompt_use``.
-NAMED_PROMPTS: tuple[str, ...] = (
-    "Elizabeth Bennet looked at Mr. Darcy and said",
-    "Alice followed the White Rabbit down the hole, and",
-    "Captain Ahab stood upon the deck of the Pequod and",
-    "Sherlock Holmes took his pipe from the mantelpiece, and Watson",
-    "Jim Hawkins climbed into the apple barrel aboard the Hispaniola and",
-    "Peter Pan flew in through the window of the Darlings' nursery, and Wendy",
-    "Scrooge sat alone in his counting-house on Christmas Eve, when Marley",
-    "Dorothy and the Scarecrow walked along the road of yellow brick toward the Emerald City",
-    "Jonathan Harker arrived at the castle of Count Dracula in Transylvania, and",
-    "Heathcliff stood at the door of Wuthering Heights while Catherine",
-    "Emma Woodhouse sat with Mr. Knightley in the drawing-room at Hartfield, and",
-    "Tom Sawyer whitewashed the fence while Huckleberry Finn",
-    "Robinson Crusoe walked along the shore of his island and found Friday",
-    "Dorian Gray looked at his portrait in the locked room, and Lord Henry",
-    "Jane Eyre walked across the moors toward Thornfield Hall, where Mr. Rochester",
-    "Elinor and Marianne Dashwood left Norland for the cottage at Barton, and",
-    "Doctor Jekyll locked the door of his laboratory, and Mr. Hyde",
-    "The Martians came out of the cylinder on Horsell Common, and the crowd",
-    "Frederick Douglass learned to read in Baltimore, although his master",
-    "Sydney Carton walked through the streets of Paris toward the guillotine, and",
-)
+#: Twenty prompts that each name characters or places of one of the course's books, for
+#: ``prompt_use``; with each, other names of the same book (a continuation that uses one of
+#: them has picked up which book the prompt is from).
+NAMED_PROMPTS: dict[str, tuple[str, ...]] = {
+    "Elizabeth Bennet looked at Mr. Darcy and said": ("Bingley", "Jane", "Wickham", "Lydia", "Collins", "Longbourn", "Netherfield", "Pemberley", "Lizzy", "Kitty", "Catherine"),
+    "Alice followed the White Rabbit down the hole, and": ("Hatter", "Queen", "Duchess", "Gryphon", "Turtle", "Caterpillar", "Dinah", "King", "Dormouse", "Hare"),
+    "Captain Ahab stood upon the deck of the Pequod and": ("Starbuck", "Stubb", "Flask", "Queequeg", "Ishmael", "whale", "Moby", "harpoon", "boat", "ship", "sea"),
+    "Sherlock Holmes took his pipe from the mantelpiece, and Watson": ("Lestrade", "Baker", "Gregson", "Doctor", "Mrs", "Hudson", "Scotland", "Yard", "inspector", "detective"),
+    "Jim Hawkins climbed into the apple barrel aboard the Hispaniola and": ("Silver", "Flint", "Livesey", "Trelawney", "Smollett", "Captain", "island", "treasure", "ship", "pirates"),
+    "Peter Pan flew in through the window of the Darlings' nursery, and Wendy": ("Tinker", "Bell", "Hook", "John", "Michael", "Nana", "Neverland", "pirates", "Smee", "Darling"),
+    "Scrooge sat alone in his counting-house on Christmas Eve, when Marley": ("Bob", "Cratchit", "Tim", "Ghost", "Spirit", "Fred", "Fezziwig", "Christmas", "ghost"),
+    "Dorothy and the Scarecrow walked along the road of yellow brick toward the Emerald City": ("Toto", "Tin", "Woodman", "Lion", "Wizard", "Oz", "Witch", "Kansas"),
+    "Jonathan Harker arrived at the castle of Count Dracula in Transylvania, and": ("Mina", "Lucy", "Van", "Helsing", "Seward", "Arthur", "Renfield", "vampire", "Professor"),
+    "Heathcliff stood at the door of Wuthering Heights while Catherine": ("Edgar", "Linton", "Hareton", "Nelly", "Hindley", "Isabella", "Earnshaw", "Grange", "Lockwood"),
+    "Emma Woodhouse sat with Mr. Knightley in the drawing-room at Hartfield, and": ("Harriet", "Elton", "Weston", "Churchill", "Fairfax", "Bates", "Highbury", "Frank", "Jane"),
+    "Tom Sawyer whitewashed the fence while Huckleberry Finn": ("Becky", "Polly", "Aunt", "Joe", "Sid", "Injun", "Huck", "Thatcher", "Harper"),
+    "Robinson Crusoe walked along the shore of his island and found Friday": ("savages", "canoe", "ship", "Xury", "goats", "cave", "boat", "shore", "island"),
+    "Dorian Gray looked at his portrait in the locked room, and Lord Henry": ("Basil", "Hallward", "Sibyl", "Vane", "Harry", "picture", "portrait", "Wotton"),
+    "Jane Eyre walked across the moors toward Thornfield Hall, where Mr. Rochester": ("Adele", "Fairfax", "Blanche", "Ingram", "Rivers", "St", "John", "Bertha", "Grace", "Lowood"),
+    "Elinor and Marianne Dashwood left Norland for the cottage at Barton, and": ("Willoughby", "Brandon", "Edward", "Ferrars", "Lucy", "Jennings", "Colonel", "Margaret", "Mrs"),
+    "Doctor Jekyll locked the door of his laboratory, and Mr. Hyde": ("Utterson", "Lanyon", "Poole", "Enfield", "Henry", "lawyer", "Edward", "door"),
+    "The Martians came out of the cylinder on Horsell Common, and the crowd": ("Woking", "Ogilvy", "curate", "artilleryman", "London", "Heat", "Ray", "tripod", "machines", "Martian"),
+    "Frederick Douglass learned to read in Baltimore, although his master": ("slave", "slavery", "Auld", "Covey", "Sophia", "master", "slaves", "plantation"),
+    "Sydney Carton walked through the streets of Paris toward the guillotine, and": ("Darnay", "Lucie", "Manette", "Defarge", "Lorry", "Charles", "Evremonde", "Stryver", "Jerry", "London"),
+}
 
 
 def _val_windows(ids: np.ndarray, n: int, length: int, seed: int) -> torch.Tensor:
@@ -485,17 +487,28 @@ def picked_up(prompt: str, continuation: str) -> list[str]:
 
 
 def prompt_use(
-    model: torch.nn.Module, tokenizer: Any, prompts: Sequence[str] = NAMED_PROMPTS, *, max_new_tokens: int = 50,
+    model: torch.nn.Module, tokenizer: Any, prompts: dict[str, Sequence[str]] | Sequence[str] = NAMED_PROMPTS, *,
+    max_new_tokens: int = 50,
 ) -> dict[str, Any]:
-    """Share of greedy continuations that pick up their prompt (``picked_up`` finds a word);
-    ``rows`` lists what each prompt got."""
+    """How much greedy continuations pick up their prompts.
+
+    ``share``: continuations that repeat a word of their prompt (``picked_up``). ``same_book``:
+    with ``prompts`` a dict of prompt -> other names of its book, continuations that use one of
+    those (it knows which book the prompt is from). ``rows`` lists what each prompt got.
+    """
     from .generation import SamplingConfig, complete_batch
 
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
-    texts = complete_batch(model, tokenizer, list(prompts), sampling)
-    rows = [{"prompt": p, "continuation": t, "repeats": picked_up(p, t)} for p, t in zip(prompts, texts)]
-    return {"share": sum(bool(r["repeats"]) for r in rows) / len(rows), "prompts": len(rows),
-            "max_new_tokens": max_new_tokens, "rows": rows}
+    book_words = prompts if isinstance(prompts, dict) else {p: () for p in prompts}
+    texts = complete_batch(model, tokenizer, list(book_words), sampling)
+    rows = []
+    for (prompt, names), text in zip(book_words.items(), texts):
+        said = set(re.findall(r"[A-Za-z]+", text))
+        rows.append({"prompt": prompt, "continuation": text, "repeats": picked_up(prompt, text),
+                     "same_book": sorted(set(names) & said)})
+    n = len(rows)
+    return {"share": sum(bool(r["repeats"]) for r in rows) / n, "same_book": sum(bool(r["same_book"]) for r in rows) / n,
+            "prompts": n, "max_new_tokens": max_new_tokens, "rows": rows}
 
 
 _COMMON = {"the", "a", "an", "and", "mr", "mrs", "he", "she", "it", "i", "on", "in", "at", "of", "to", "with",

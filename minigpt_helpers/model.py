@@ -660,8 +660,8 @@ PRESET_INFO: dict[str, PresetInfo] = {
         "the ci profile's BPE of 512 tokens",
     ),
     "cpu": PresetInfo(
-        GPTConfig(vocab_size=8000, context_length=128, n_layer=4, n_head=4, n_embd=256),
-        "profile cpu (~340 ms/step at batch 8 x 128 on the 2-core development machine; benchmarks/train_speed.py)",
+        GPTConfig(vocab_size=8000, context_length=128, n_layer=4, n_head=3, n_embd=192),
+        "profile cpu (the width that learned most in 11 minutes on a 2-core CPU; benchmarks/README.md)",
         "the cpu profile's BPE of 8,000 tokens",
     ),
 }

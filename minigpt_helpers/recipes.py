@@ -86,12 +86,12 @@ RECIPES: dict[str, Recipe] = {
         "shakespeare-char",
         "nanoGPT's shakespeare_char on a MacBook: characters of TinyShakespeare, 0.8M parameters, 2000 steps",
         _prepare_shakespeare,
-        dict(model_preset="shakespeare-char", model_overrides={"dropout": 0.0, "tie_weights": False},
-             context_length=64, batch_size=12,
-             grad_accum_steps=1, max_steps=2000, learning_rate=1e-3, warmup_steps=100, min_lr_ratio=0.1,
+        dict(model_preset="shakespeare-char", model_overrides={"arch": "modern", "dropout": 0.0},
+             context_length=64, batch_size=12, grad_accum_steps=1, max_steps=2000, optimizer="muon",
+             matrix_lr=0.02, embedding_lr=0.05, learning_rate=4e-3, warmup_steps=100, min_lr_ratio=0.1,
              beta1=0.9, beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_batches=20,
              checkpoint_interval=1000, sample_interval=1000, sample_tokens=300, sample_prompt="\n",
-             log_interval=50, patience=None, compile=True, seed=1337),  # nanoGPT's torch.manual_seed(1337)
+             log_interval=50, patience=None, compile=False, seed=1337),  # nanoGPT's torch.manual_seed(1337)
     ),
     "wikitext": Recipe(
         "wikitext",

@@ -260,7 +260,7 @@ PROFILE_TRAINING: dict[str, dict[str, Any]] = {
                 embedding_lr=0.05, compile=True),
     # gpu: the books are few tokens for a 45M model: dropout and early stopping against memorising
     "gpu": dict(log_interval=10, patience=5, sample_prompt="The", checkpoint_interval=250,
-                model_overrides={"dropout": 0.1}, optimizer="muon", embedding_lr=0.02),
+                model_overrides={"dropout": 0.1}, optimizer="muon", embedding_lr=0.05),
 }
 
 

@@ -359,12 +359,14 @@ def test_prompt_use_scores_every_prompt(tiny_run) -> None:
 
     _, result = tiny_run
     ckpt = load_checkpoint(result.run_dir / "best")
-    prompts = ["The whale and the ship", "Old river"]
+    prompts = {"The whale and the ship": ("sea", "the"), "Old river": ()}
     use = evaluation.prompt_use(ckpt.model, ckpt.tokenizer, prompts, max_new_tokens=12)
-    assert use["prompts"] == 2 and [r["prompt"] for r in use["rows"]] == prompts
+    assert use["prompts"] == 2 and [r["prompt"] for r in use["rows"]] == list(prompts)
     assert use["share"] == sum(bool(r["repeats"]) for r in use["rows"]) / 2
+    assert use["same_book"] == sum(bool(r["same_book"]) for r in use["rows"]) / 2
+    assert use["rows"][1]["same_book"] == []  # no names given: nothing to find
     assert all(r["continuation"] for r in use["rows"])
-    assert len(evaluation.NAMED_PROMPTS) == 20
+    assert len(evaluation.NAMED_PROMPTS) == 20 and all(len(names) >= 5 for names in evaluation.NAMED_PROMPTS.values())
 
 
 def test_write_eval_needs_every_part(data_dir) -> None:

@@ -158,7 +158,7 @@ def test_preset_breakdowns_against_the_seeds_figures() -> None:
     assert abs(total["mini-gpt2"] - 124e6) / 124e6 < 0.005  # GPT-2 small: 124,439,808
     assert total["mini-gpt2"] == 124_439_808
     assert round(total["shakespeare-char"] / 1e6, 2) == 0.80
-    assert round(total["cpu"] / 1e6, 2) == 5.24
+    assert round(total["cpu"] / 1e6, 2) == 3.34  # counted as GPT-2's block; the profile trains the modern one
     assert round(total["tinystories"] / 1e6, 1) == 30.0
     # the plan states ~46M for wikitext; its own shape gives 17.0M (documented in PRESET_INFO["wikitext"].note)
     assert round(total["wikitext"] / 1e6, 1) == 17.0 and "46M" in M.PRESET_INFO["wikitext"].note
