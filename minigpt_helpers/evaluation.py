@@ -448,7 +448,7 @@ def context_use(
       half, ``gain`` = early - late).
     - ``shuffle_gain``: how much worse the last prediction gets when the tokens before the last
       one are shuffled (the last token stays, so only the longer context is lost).
-    - ``induction``: windows of ``length // 2`` random tokens repeated once; the mean loss over
+    - ``induction``: windows of ``length // 2`` distinct random tokens repeated once; the mean loss over
       the first and the second copy. Copying from context ("induction") makes the second cheap.
     """
     vocab = model.config.vocab_size
@@ -463,7 +463,8 @@ def context_use(
     last_full = by_position[-1]
     half = length // 2
     allowed = torch.tensor(sorted(set(range(vocab)) - set(special_ids)))  # random tokens, none special
-    block = allowed[torch.randint(len(allowed), (windows, half), generator=g)]
+    # Each block draws distinct tokens, so that every token of the second copy has one right answer.
+    block = torch.stack([allowed[torch.randperm(len(allowed), generator=g)[:half]] for _ in range(windows)])
     repeated = torch.cat([block, block], dim=1)  # (n, length)
     losses = _position_losses(model, repeated, batch_size)  # predictions of tokens 1 .. length - 1
     first, second = losses[:, :half - 1].mean(), losses[:, half - 1:].mean()

@@ -36,11 +36,16 @@ def _torchrun(data_dir, args: list[str]) -> None:
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_dir) -> None:
+@pytest.mark.parametrize("optimizer, rel, atol", [("adamw", 1e-5, 1e-5), ("muon", 1e-3, 5e-3)])
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_dir, optimizer, rel, atol) -> None:
+    # Averaging two half-batch gradients rounds differently from one whole batch. AdamW carries
+    # that last-bit difference along; Muon's Newton-Schulz iteration (in bf16) magnifies it in a
+    # few weights. The gradient norms still catch a wrong average (a sum would double them).
     write_tiny_data(data_dir)
     torch.set_num_threads(1)
-    assert training.cli(_args("one", 4)) == 0  # one process, 4 sequences per step
-    _torchrun(data_dir, _args("two", 2))  # two processes, 2 sequences each
+    choice = ["--set", f"optimizer={optimizer}"]
+    assert training.cli([*_args("one", 4), *choice]) == 0  # one process, 4 sequences per step
+    _torchrun(data_dir, [*_args("two", 2), *choice])  # two processes, 2 sequences each
 
     run = training.read_run("two")
     assert run["world_size"] == 2 and run["sessions"][0]["backend"] == "gloo" and run["global_batch_tokens"] == 4 * 16
@@ -51,11 +56,11 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_di
             if a[key] is None:
                 assert b[key] is None
             else:
-                assert b[key] == pytest.approx(a[key], rel=1e-5), (a["step"], key)
+                assert b[key] == pytest.approx(a[key], rel=rel), (a["step"], key)
     wa = checkpoint.load_checkpoint(checkpoint.find_checkpoint("one", "latest")).model.state_dict()
     wb = checkpoint.load_checkpoint(checkpoint.find_checkpoint("two", "latest")).model.state_dict()
     for name in wa:
-        torch.testing.assert_close(wb[name], wa[name], rtol=1e-4, atol=1e-5, msg=name)
+        torch.testing.assert_close(wb[name], wa[name], rtol=10 * rel, atol=atol, msg=lambda m, name=name: f"{name}: {m}")
 
 
 @pytest.mark.slow
