@@ -383,7 +383,7 @@ def test_shakespeare_recipe_prepares_nanogpts_split_and_settings(shared_datasets
     assert (c.eval_interval, c.eval_batches, c.seed) == (250, 20, 1337)
     m = c.model_config(meta["vocab_size"])
     assert (m.n_layer, m.n_head, m.n_embd, m.dropout) == (4, 4, 128, 0.0)
-    assert m.architecture == "modern" and c.optimizer == "muon"
+    assert m.architecture == "modern" and c.optimizer == "adamw" and c.compile
 
 
 def test_wikitext_recipe_says_the_train_split_is_not_available_offline(tmp_path, monkeypatch) -> None:
