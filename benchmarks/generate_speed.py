@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout us
 
 import torch  # noqa: E402
 
-from minigpt_helpers import generation  # noqa: E402
+from minigpt_helpers import lessons  # noqa: E402
 from minigpt_helpers.model import GPT, preset  # noqa: E402
 from minigpt_helpers.profiles import pick_device  # noqa: E402
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{name}: {model.num_parameters() / 1e6:.2f}M parameters, context {c.context_length}, vocab {c.vocab_size}")
     print(f"device {device}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}; {args.prompt_tokens}-token prompt, {args.new_tokens} new tokens, greedy")
-    best = generation.compare_cache_speed(model, prompt, args.new_tokens, repeats=args.repeats)
+    best = lessons.compare_cache_speed(model, prompt, args.new_tokens, repeats=args.repeats)
     same = best[True]["tokens"] == best[False]["tokens"]
     for use_cache in (False, True):
         r = best[use_cache]
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     speedup = best[True]["tokens_per_s"] / best[False]["tokens_per_s"]
     print(f"  speed-up with the cache: {speedup:.1f}x; same tokens on both paths: {same}")
 
-    t = generation.time_decode_parts(model, slide=args.slide, repeats=args.repeats)
+    t = lessons.time_decode_parts(model, slide=args.slide, repeats=args.repeats)
     rows = [
         ("one token with the cache", t["one_token_ms"], f" ({t['ops']} tensor operations)"),
         (f"  its {t['products']} weight products alone", t["products_ms"], ""),

@@ -86,7 +86,7 @@ def parse_value(text: str) -> Any:
 def make_arm(label: str, recipe: str, sets: dict[str, Any]) -> Arm:
     """The recipe's profile and training settings, with ``sets`` applied (see the module doc)."""
     profile = recipe_profile(recipe)
-    training = dict(profile.extra.get("training") or {})
+    training = dict(profile.training)
     fields = {f.name for f in dataclasses.fields(Profile)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     changes: dict[str, Any] = {}

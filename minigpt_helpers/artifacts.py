@@ -15,6 +15,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -48,7 +49,7 @@ BUILDERS: dict[str, str] = {
     "tokenizer": "minigpt_helpers.tokenization:build_tokenizer_stage",
     "tokens": "minigpt_helpers.dataset:build_tokens",
     "checkpoints": "minigpt_helpers.training:build_checkpoints",
-    "eval": "minigpt_helpers.evaluation:build_eval",
+    "eval": "minigpt_helpers.eval_report:build_eval",
     "exports": "minigpt_helpers.export:build_exports",
 }
 
@@ -110,6 +111,33 @@ def usual_mode(directory: bool = False) -> int:
     usual umask). Temporary files and folders are private (0o600 / 0o700); once renamed into place
     they should not be, or a server running as another user could not read a model's config."""
     return (0o777 if directory else 0o666) & ~_UMASK
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it replaces ``path``.
+
+    The old folder is moved aside before the new one is renamed into place and removed only
+    afterwards, so a reader sees the old folder or the new one, never half of either.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, usual_mode(directory=True))  # mkdtemp made it private
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

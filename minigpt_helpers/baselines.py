@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .evaluation import score_tokens, summarize
+from .model import GPT
+
 LAMBDAS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
 
@@ -101,8 +104,6 @@ def loss_levels(train_ids: Any, val_ids: Any, vocab_size: int) -> dict[str, floa
 @torch.inference_mode()
 def untrained_nll(model_config: Any, ids: np.ndarray, eot_id: int, seed: int = 0) -> tuple[float, int]:
     """Total NLL and token count of ``ids`` (after an end-of-text id) under a freshly initialised GPT."""
-    from .evaluation import score_tokens
-    from .model import GPT
 
     torch.manual_seed(seed)
     model = GPT(model_config.replace(dropout=0.0, activation_checkpointing=False))
@@ -124,7 +125,6 @@ def evaluate_baselines(
 
     Returns ``{name: {nll_nats, tokens, bytes, loss, perplexity, bits_per_byte, ...}}``.
     """
-    from .evaluation import summarize
 
     V, eot = tokenizer.vocab_size, tokenizer.eot_id
     pieces = [np.asarray(d["ids"][:s["tokens"]], dtype=np.int64) for d, s in zip(docs, scored)]

@@ -15,14 +15,12 @@ tags the model wrote before its first word); ``cli`` is ``python -m minigpt_help
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import re
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
 from .generation import SamplingConfig, _stop_prefix_chars, encode_prompt, stream_text
 
@@ -321,64 +319,5 @@ class ChatSession:
         return self.template.render(self.history, open_reply=False)
 
 
-# --------------------------------------------------------------------------- command line
-
-
-def run_interactive(session: ChatSession, stdin: TextIO, stdout: TextIO) -> int:
-    """Read messages line by line until exit, quit or end of input; stream each reply."""
-    user, bot = session.template.user_name, session.template.bot_name
-    print(f"Chatting with the model. Type a message; '{EXIT_WORDS[0]}', '{EXIT_WORDS[1]}' or end of input leaves.",
-          file=stdout, flush=True)
-    while True:
-        print(f"{user}: ", end="", file=stdout, flush=True)
-        line = stdin.readline()
-        if not line:  # end of input (Ctrl-D, or a closed pipe)
-            print(file=stdout)
-            return 0
-        message = line.strip()
-        if message.lower() in EXIT_WORDS:
-            return 0
-        if not message:
-            continue
-        print(f"{bot}:", end=" ", file=stdout, flush=True)
-        for piece in session.stream_reply(message):
-            print(piece, end="", file=stdout, flush=True)
-        print(file=stdout, flush=True)
-
-
-def cli(argv: Sequence[str] | None = None) -> int:
-    """``python -m minigpt_helpers chat [--prompt TEXT] [--checkpoint RUN_OR_FOLDER] [options]``."""
-    from .generation import add_sampling_arguments, load_for_cli, sampling_config_from_args
-
-    parser = argparse.ArgumentParser(
-        prog="python -m minigpt_helpers chat",
-        description="Chat with a trained checkpoint. With --prompt: answer once and exit. Without: "
-                    "interactive, until exit, quit or end of input.")
-    parser.add_argument("--prompt", default=None, help="a single message to answer")
-    parser.add_argument("--persona", default=DEFAULT_PERSONA, help="the line that sets the scene")
-    parser.add_argument("--user-name", default="READER")
-    parser.add_argument("--bot-name", default="LIBRARIAN")
-    add_sampling_arguments(parser, temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.1, max_new_tokens=64)
-    args = parser.parse_args(argv)
-    try:
-        config = sampling_config_from_args(args, 64)
-        template = ChatTemplate(persona=args.persona, user_name=args.user_name, bot_name=args.bot_name)
-        ckpt = load_for_cli(args)
-        session = ChatSession(ckpt.model, ckpt.tokenizer, config, template, use_cache=not args.no_cache)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.prompt is not None:
-        for piece in session.stream_reply(args.prompt):
-            print(piece, end="", flush=True)
-        print(flush=True)
-        return 0
-    try:
-        return run_interactive(session, sys.stdin, sys.stdout)
-    except KeyboardInterrupt:
-        print()
-        return 0
-
-
-__all__ = ["ChatTemplate", "ChatSession", "SpeakerTag", "ReplyStart", "fit_turns", "one_line", "run_interactive", "cli",
+__all__ = ["ChatTemplate", "ChatSession", "SpeakerTag", "ReplyStart", "fit_turns", "one_line",
            "DEFAULT_PERSONA", "USER", "BOT", "EXIT_WORDS"]

@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .artifacts import read_json, read_manifest, stage_dir, usual_mode, write_json_atomic
+from .artifacts import (
+    atomic_folder,
+    read_json,
+    read_manifest,
+    stage_dir,
+    write_json_atomic,
+)
 from .model import GPT, GPTConfig
 from .tokenization import Tokenizer, load_tokenizer
 
@@ -51,19 +55,6 @@ class Checkpoint:
         return self.config.get("meta", {})
 
 
-def _replace_folder(tmp: Path, target: Path) -> None:
-    """Move a finished temporary folder into place; the old one is removed only afterwards."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def save_checkpoint(
     folder: str | os.PathLike[str],
     model: torch.nn.Module,
@@ -77,13 +68,11 @@ def save_checkpoint(
     from safetensors.torch import save_model
 
     target = Path(folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
     raw = getattr(model, "module", model)  # unwrap DDP
     raw = getattr(raw, "_orig_mod", raw)  # unwrap torch.compile
     if not isinstance(raw, GPT):
         raise TypeError(f"save_checkpoint expects a minigpt_helpers GPT, got {type(raw).__name__}")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with atomic_folder(target) as tmp:
         save_model(raw, str(tmp / WEIGHTS))
         tokenizer.save(tmp / TOKENIZER_DIR)
         config = {
@@ -96,11 +85,6 @@ def save_checkpoint(
         write_json_atomic(tmp / CONFIG, config)
         if training_state is not None:
             torch.save(training_state, tmp / TRAINING_STATE)
-        os.chmod(tmp, usual_mode(directory=True))  # mkdtemp made it private
-        _replace_folder(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from . import artifacts, sources
 from .profiles import Profile
 
 log = logging.getLogger(__name__)
@@ -591,7 +592,7 @@ def _toc_end(text: str, after: int) -> int | None:
                 break
     if len(entries) < 2:
         return None
-    first, second = _entry(lines[entries[0]]), _entry(lines[entries[1]])
+    first = _entry(lines[entries[0]])
     both = _norm_line(lines[entries[0]] + " " + lines[entries[1]])
     name_start = " ".join(first.name.split()[:5]) + " " if len(first.name.split()) >= 6 else None
     # the table must end before the first paragraph of prose (wrapped lines of sentences; an
@@ -1041,7 +1042,6 @@ def build_clean(profile: Profile, *, local_folder: str | os.PathLike[str] | None
     """
     from tqdm.auto import tqdm
 
-    from . import artifacts, sources
 
     options = options or CleanOptions()
     if local_folder is not None:

@@ -22,6 +22,8 @@ import threading
 import time
 from typing import Any
 
+from . import training
+
 log = logging.getLogger(__name__)
 
 
@@ -107,7 +109,6 @@ class Dashboard:
 
     def start(self, config: Any, *, resume: bool | None = None, show: bool = True) -> Dashboard:
         """Show the dashboard and train ``config`` in a background thread; ``wait()`` collects the result."""
-        from . import training
 
         if self._thread is not None:
             raise RuntimeError("this dashboard already ran a session; make a new Dashboard() for another")

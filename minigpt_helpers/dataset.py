@@ -10,10 +10,9 @@ or the tail of every book), encodes them and writes
 
 Reading memory-maps the files (``load_tokens``), so a corpus larger than RAM works: a batch
 reads only its own windows. Batches are next-token pairs, targets = inputs shifted by one:
-``get_batch`` / ``RandomBatches`` draw random windows (nanoGPT style), ``EpochBatches`` visits
-fixed windows with a stride once per epoch, ``WindowDataset`` serves the same windows to a
-torch ``DataLoader``. Both samplers save and restore their position (``state_dict``), so a
-resumed training run sees exactly the batches it would have seen.
+``get_batch`` / ``RandomBatches`` draw random windows (nanoGPT style); ``RandomBatches`` saves and
+restores its position (``state_dict``), so a resumed training run sees exactly the batches it
+would have seen. (03's other batchers, which training does not use, are in ``lessons``.)
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from .artifacts import (
     write_manifest,
 )
 from .profiles import Profile
+from .tokenization import load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,6 @@ def encode_pieces(pieces: Sequence[Piece], tokenizer: Any, folder: Path, dtype: 
 
 def build_tokens(profile: Profile, *, seed: int = SPLIT_SEED) -> Path:
     """Split and encode ``data/clean`` with ``data/tokenizer`` into ``data/tokens`` (bins + meta.json)."""
-    from .tokenization import load_tokenizer
 
     ensure("tokenizer", profile, quiet=True)
     folder = stage_dir("tokens")
@@ -412,7 +411,8 @@ def load_tokens(
 # --------------------------------------------------------------------------- batches
 
 
-def _length_check(data: Any, context_length: int, what: str = "these tokens") -> int:
+def check_length(data: Any, context_length: int, what: str = "these tokens") -> int:
+    """len(data), after checking it holds at least one window and its shifted target."""
     n = len(data)
     if context_length < 1:
         raise ValueError(f"context_length={context_length}: use at least 1")
@@ -460,7 +460,7 @@ def get_batch(
     device: str | torch.device = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch_size`` random windows of ``data`` (nanoGPT's get_batch): x (B, T) and y = x shifted by one."""
-    n = _length_check(data, context_length)
+    n = check_length(data, context_length)
     if generator is None and seed is not None:
         generator = torch.Generator().manual_seed(seed)
     starts = torch.randint(n - context_length, (batch_size,), generator=generator).tolist()
@@ -471,7 +471,7 @@ class RandomBatches:
     """Endless random-window batches from a generator of its own; resumable with ``state_dict``."""
 
     def __init__(self, data: Any, batch_size: int, context_length: int, *, seed: int = 0, device: str | torch.device = "cpu") -> None:
-        _length_check(data, context_length)
+        check_length(data, context_length)
         self.data, self.batch_size, self.context_length, self.device = data, batch_size, context_length, device
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
@@ -494,145 +494,3 @@ class RandomBatches:
             raise ValueError(f"this state is from a {state.get('kind')!r} sampler, not RandomBatches")
         self.seed, self.batches = int(state["seed"]), int(state["batches"])
         self.generator.set_state(torch.as_tensor(state["generator"], dtype=torch.uint8))
-
-
-class WindowDataset(torch.utils.data.Dataset):
-    """Fixed windows: item ``i`` is the (x, y) pair starting at ``i * stride``, for a DataLoader.
-
-    ``stride`` < ``context_length`` gives overlapping windows (more, correlated, examples per
-    epoch); the default ``stride = context_length`` tiles the tokens without overlap.
-    """
-
-    def __init__(self, data: Any, context_length: int, stride: int | None = None) -> None:
-        n = _length_check(data, context_length)
-        self.stride = int(stride or context_length)
-        if self.stride < 1:
-            raise ValueError(f"stride={stride}: use at least 1 (context_length={context_length} tiles without overlap)")
-        self.data, self.context_length = data, context_length
-        self.num_windows = (n - context_length - 1) // self.stride + 1
-
-    def __len__(self) -> int:
-        return self.num_windows
-
-    def start(self, index: int) -> int:
-        if not 0 <= index < self.num_windows:
-            raise IndexError(f"window {index} out of range (0..{self.num_windows - 1})")
-        return index * self.stride
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = windows(self.data, [self.start(index)], self.context_length)
-        return x[0], y[0]
-
-
-def make_loader(
-    data: Any,
-    batch_size: int,
-    context_length: int,
-    *,
-    stride: int | None = None,
-    seed: int = 0,
-    num_workers: int = 0,
-    device: str | torch.device = "cpu",
-) -> torch.utils.data.DataLoader:
-    """A shuffled torch DataLoader over fixed windows (pinned memory when training on CUDA)."""
-    return torch.utils.data.DataLoader(
-        WindowDataset(data, context_length, stride),
-        batch_size=batch_size,
-        shuffle=True,
-        drop_last=True,
-        num_workers=num_workers,
-        generator=torch.Generator().manual_seed(seed),
-        pin_memory=torch.device(device).type == "cuda",
-    )
-
-
-class EpochBatches:
-    """Every fixed window once per epoch, in an order shuffled with (seed, epoch); resumable.
-
-    Iterates forever (epoch after epoch); ``epoch`` and ``position`` say where it is. The last
-    incomplete batch of an epoch is dropped so every batch has the same shape.
-    """
-
-    def __init__(
-        self,
-        data: Any,
-        batch_size: int,
-        context_length: int,
-        *,
-        stride: int | None = None,
-        seed: int = 0,
-        device: str | torch.device = "cpu",
-    ) -> None:
-        self.dataset = WindowDataset(data, context_length, stride)
-        if len(self.dataset) < batch_size:
-            raise ValueError(
-                f"{len(self.dataset)} windows of context_length={context_length} with stride "
-                f"{self.dataset.stride} are fewer than batch_size={batch_size}; use a smaller batch_size, "
-                "a smaller stride or a smaller context_length"
-            )
-        self.batch_size, self.seed, self.device = batch_size, seed, device
-        self.epoch, self.position = 0, 0
-        self._order: torch.Tensor | None = None
-
-    @property
-    def batches_per_epoch(self) -> int:
-        return len(self.dataset) // self.batch_size
-
-    def order(self, epoch: int) -> torch.Tensor:
-        """The window indices of ``epoch``, a permutation fixed by (seed, epoch)."""
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.dataset), generator=g)
-
-    def __iter__(self) -> EpochBatches:
-        return self
-
-    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.position >= self.batches_per_epoch:
-            self.epoch, self.position, self._order = self.epoch + 1, 0, None
-        if self._order is None:
-            self._order = self.order(self.epoch)
-        picked = self._order[self.position * self.batch_size:(self.position + 1) * self.batch_size]
-        self.position += 1
-        starts = (picked * self.dataset.stride).tolist()
-        return windows(self.dataset.data, starts, self.dataset.context_length, self.device)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Plain ints: the epoch, the batch within it, and what fixes the order."""
-        return {"kind": "epoch", "seed": self.seed, "epoch": self.epoch, "position": self.position,
-                "batch_size": self.batch_size, "context_length": self.dataset.context_length,
-                "stride": self.dataset.stride, "num_windows": len(self.dataset)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("kind") != "epoch":
-            raise ValueError(f"this state is from a {state.get('kind')!r} sampler, not EpochBatches")
-        mine = self.state_dict()
-        differ = [f"{k}={state[k]} (now {mine[k]})" for k in ("batch_size", "context_length", "stride", "num_windows") if int(state[k]) != mine[k]]
-        if differ:
-            raise ValueError(
-                "the saved data position does not fit this sampler: " + ", ".join(differ)
-                + "; resume with the same token files, batch_size, context_length and stride"
-            )
-        self.seed, self.epoch, self.position, self._order = int(state["seed"]), int(state["epoch"]), int(state["position"]), None
-
-
-# --------------------------------------------------------------------------- leakage
-
-
-def ngram_overlap(held_out: Any, seen: Any, n: int = 16) -> float:
-    """Share of the ``n``-token sequences of ``held_out`` that occur verbatim in ``seen``.
-
-    A fair validation set scores low: what a model memorised from ``seen`` cannot help it.
-    """
-    def hashes(ids: Any) -> np.ndarray:
-        a = np.asarray(ids, dtype=np.uint64)
-        if a.size < n:
-            return np.zeros(0, dtype=np.uint64)
-        h = np.zeros(a.size - n + 1, dtype=np.uint64)
-        for k in range(n):  # polynomial rolling hash, wrapping mod 2**64
-            h = h * np.uint64(1_000_003) + a[k:k + h.size] + np.uint64(1)
-        return h
-
-    mine = hashes(held_out)
-    if mine.size == 0:
-        raise ValueError(f"held_out has fewer than n={n} tokens")
-    return float(np.isin(mine, hashes(seen)).mean())

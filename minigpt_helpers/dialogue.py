@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .artifacts import data_dir, read_json, stage_dir, write_json_atomic
+from .cleaning import clean_text, decode_bytes
+from .dataset import write_token_files
+from .sources import gutenberg_book
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +153,6 @@ def split_scenes(scenes: Sequence[str], val_every: int = 10) -> dict[str, list[s
 
 def play_text(book_id: int) -> str:
     """The clean text of a play (fetched like every book: cache, offline copy, then download)."""
-    from .cleaning import clean_text, decode_bytes
-    from .sources import gutenberg_book
 
     raw = gutenberg_book(book_id)
     text, _ = decode_bytes((stage_dir("raw").parent / raw.path).read_bytes())
@@ -170,7 +171,6 @@ def build_dialogue_tokens(profile: Any, tokenizer: Any, *, plays: dict[int, str]
     Every ``val_every``-th scene goes to validation. Written once per profile (the manifest
     records the tokenizer); ``force`` writes them again.
     """
-    from .dataset import write_token_files
 
     plays = PLAYS if plays is None else plays
     if not plays:

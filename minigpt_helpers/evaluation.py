@@ -17,22 +17,18 @@
 - ``plot_curves`` / ``overfitting_summary``: the run's loss curves from ``metrics.jsonl``.
 - ``context_use`` / ``prompt_use``: does the model read its context (loss by position, shuffled
   context, repeated random tokens), and does its text pick up the prompt's names.
-- ``build_eval(profile)``: the stage builder, writing ``data/eval/metrics.json`` (layout in
-  ``write_eval``), plots and samples; ``cli`` is ``python -m minigpt_helpers eval``.
 
-Baselines live in ``baselines``, sample-quality measures in ``text_quality``.
+Baselines live in ``baselines``, sample-quality measures in ``text_quality``, and the stage's
+report (``data/eval/metrics.json``) in ``report``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
 import re
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,28 +37,27 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .artifacts import atomic_path, data_dir, ensure, stage_dir, write_json_atomic, write_manifest
-from .hardware import choose_precision
+from .artifacts import (
+    atomic_path,
+    data_dir,
+    stage_dir,
+)
+from .dataset import get_batch
+from .generation import SamplingConfig, complete_batch
+from .hardware import choose_precision, model_device
+from .profiles import DEFAULT_EVALUATION
+from .sources import wikitext2
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
-METRICS_FORMAT = 1
 LN2 = math.log(2.0)
 WIKITEXT_SPLITS = ("validation", "test")
 
 # Evaluation settings that profiles.Profile has no field for, per profile name.
-PROFILE_EVAL: dict[str, dict[str, Any]] = {
-    # ci: seconds; WikiText capped to its first articles, short samples
-    "ci": dict(wikitext_max_tokens=6_000, quick_seeds=8, quality_samples=2, context_windows=64),
-    "cpu": dict(wikitext_max_tokens=None, quick_seeds=8, quality_samples=2, context_windows=1024),
-    "gpu": dict(wikitext_max_tokens=None, quick_seeds=16, quality_samples=4, context_windows=1024),
-}
-
-
 def eval_settings(profile: Any) -> dict[str, Any]:
-    """This profile's evaluation settings: ``PROFILE_EVAL`` plus ``profile.extra["eval"]``."""
-    return {**PROFILE_EVAL.get(profile.name, PROFILE_EVAL["cpu"]), **profile.extra.get("eval", {})}
+    """This profile's evaluation settings (``Profile.evaluation``), every key present."""
+    from_profile = getattr(profile, "evaluation", {})
+    return {**DEFAULT_EVALUATION, **from_profile}
 
 
 # --------------------------------------------------------------------------- the numbers
@@ -176,10 +171,6 @@ class TokenScores:
         return float(self.nll.sum())
 
 
-def _model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 @torch.inference_mode()
 def score_tokens(
     model: torch.nn.Module,
@@ -197,7 +188,6 @@ def score_tokens(
     (restored afterwards) on its own device, in float32 on CPUs (bfloat16 autocast on GPUs that
     have it). ``progress`` is True (a tqdm bar), False, or a tqdm bar to update.
     """
-    from .hardware import choose_precision
 
     arr = np.asarray(ids, dtype=np.int64)
     W = context or model.config.context_length
@@ -208,7 +198,7 @@ def score_tokens(
     nll = np.zeros(n_targets, dtype=np.float64)
     ctx = np.zeros(n_targets, dtype=np.int32)
     times = np.zeros(n_targets, dtype=np.int32)
-    device = _model_device(model)
+    device = model_device(model)
     B = batch_size or default_batch_size(W, model.config.vocab_size, device)
     precision = choose_precision(device, "fp32" if device.type == "cpu" else "auto")  # exact on CPUs
     own_bar = progress is True
@@ -363,9 +353,8 @@ def quick_estimate(
     (drawn with ``seed``; training uses its seed + 1). Windows cross book boundaries and their
     targets include end-of-text ids; each token reads 0 to context - 1 tokens before it.
     ``precision`` as in training ("auto" picks the device's: bf16 or fp16 on most GPUs)."""
-    from .dataset import get_batch
 
-    device = _model_device(model)
+    device = model_device(model)
     T = context or model.config.context_length
     generator = torch.Generator().manual_seed(seed)
     autocast = choose_precision(device, precision).autocast()
@@ -423,7 +412,7 @@ def _val_windows(ids: np.ndarray, n: int, length: int, seed: int) -> torch.Tenso
 @torch.inference_mode()
 def _position_losses(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """-ln p of every next token of each window (n, length - 1), in float32 on the model's device."""
-    device, was_training = _model_device(model), model.training
+    device, was_training = model_device(model), model.training
     model.eval()
     out = []
     try:
@@ -497,7 +486,6 @@ def prompt_use(
     with ``prompts`` a dict of prompt -> other names of its book, continuations that use one of
     those (it knows which book the prompt is from). ``rows`` lists what each prompt got.
     """
-    from .generation import SamplingConfig, complete_batch
 
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
     book_words = prompts if isinstance(prompts, dict) else {p: () for p in prompts}
@@ -558,7 +546,6 @@ def short_reason(err: Exception) -> str:
 
 def wikitext_available(split: str) -> tuple[bool, str]:
     """Whether WikiText-2 raw ``split`` can be read here, and from where (or why not)."""
-    from .sources import wikitext2
 
     try:
         wikitext2(split)
@@ -603,7 +590,6 @@ def evaluate_wikitext(
 ) -> dict[str, Any]:
     """WikiText-2 raw ``splits`` (whole file, one stream each; under ``max_tokens`` its first whole
     articles), or the reason a split could not be read."""
-    from .sources import wikitext2
 
     out: dict[str, Any] = {}
     for split in splits:
@@ -699,267 +685,12 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     return Path(path)
 
 
-# --------------------------------------------------------------------------- the stage
-
-
-def checkpoint_info(ckpt: Any) -> dict[str, Any]:
-    """What metrics.json records about the checkpoint it evaluated."""
-    meta = ckpt.meta
-    return {"path": str(ckpt.path), "run": meta.get("run", ckpt.path.parent.name), "step": meta.get("step"),
-            "val_loss_during_training": meta.get("val_loss"), "parameters": ckpt.model.num_parameters(),
-            "model": ckpt.config.get("model"), "tokenizer": ckpt.config.get("tokenizer")}
-
-
-def data_info(data: Any) -> dict[str, Any]:
-    """What metrics.json records about the token files it evaluated on."""
-    meta = data.meta
-    return {"folder": str(data.path.parent), "split": data.split, "tokenizer_sha256": meta["tokenizer"]["sha256"],
-            "counts": meta["counts"], "bytes": meta.get("bytes"), "split_rule": meta.get("split"),
-            "books": [{k: b[k] for k in ("book_id", "title", "author", "tokens", "bytes")} for b in data.books]}
-
-
-REPORT_KEYS = ("checkpoint", "data", "split", "books", "quick_estimate", "baselines", "context", "wikitext2",
-               "text_quality", "curves")
-
-
-def write_eval(report: dict[str, Any], profile: Any, files: Sequence[str] = ()) -> Path:
-    """Write ``data/eval/metrics.json`` and, last, the stage manifest.
-
-    Layout: ``format``, ``created``, ``profile``, ``hardware``, then ``REPORT_KEYS``:
-    ``checkpoint`` (path, run, step, model, tokenizer), ``data`` (token folder, split, counts,
-    bytes, books), ``split`` (total: tokens, bytes, nll_nats, loss, perplexity, bits_per_byte,
-    seconds; settings: context, stride, min_context, max_tokens), ``books`` (one row per held-out
-    book), ``quick_estimate``, ``baselines``, ``wikitext2`` (per split, or why not), ``text_quality``,
-    ``curves``, ``ablation``; ``files`` lists the other files written to data/eval/.
-    """
-    from .notebook import hardware_summary
-
-    missing = [k for k in REPORT_KEYS if k not in report]
-    if missing:
-        raise ValueError(f"the evaluation report lacks {missing}; every one of {list(REPORT_KEYS)} is needed "
-                         "(use None for a part that was not measured)")
-    folder = stage_dir("eval")
-    files = sorted({*files, METRICS_FILE})
-    metrics = {"format": METRICS_FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "profile": profile.name,
-               "hardware": hardware_summary(), **{k: report[k] for k in REPORT_KEYS},
-               **{k: v for k, v in report.items() if k not in REPORT_KEYS}, "files": files}
-    write_json_atomic(folder / METRICS_FILE, metrics)
-    split = report["split"]["total"]
-    write_manifest("eval", profile, {"files": files, "checkpoint": report["checkpoint"]["path"],
-                                     "val_loss": split["loss"], "val_bits_per_byte": split["bits_per_byte"]})
-    return folder
-
-
-def read_eval() -> dict[str, Any]:
-    """``data/eval/metrics.json``; FileNotFoundError naming the fix when missing."""
-    from .artifacts import read_json
-
-    path = stage_dir("eval") / METRICS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run notebooks/06_evaluation.ipynb or "
-                                "artifacts.ensure('eval', PROFILE)")
-    return read_json(path)
-
-
-def quick_section(model: torch.nn.Module, data: Any, train_config: dict[str, Any], *, seeds: int,
-                  exact_loss: float) -> dict[str, Any]:
-    """``quick_estimate`` as training computes it (its batches, batch size and seed + 1), then with
-    ``seeds - 1`` other seeds to show its spread, next to the exact loss."""
-    batches, bs = int(train_config.get("eval_batches", 20)), int(train_config.get("batch_size", 16))
-    seed = int(train_config.get("seed", 42)) + 1
-    # training's own number format, so its logged value can be reproduced (bf16 on most GPUs)
-    precision = choose_precision(_model_device(model), str(train_config.get("precision", "auto"))).name
-    estimates = [quick_estimate(model, data, batches=batches, batch_size=bs, seed=seed + i, precision=precision)
-                 for i in range(seeds)]
-    return {"batches": batches, "batch_size": bs, "seed": seed, "precision": precision,
-            "loss": estimates[0], "estimates": estimates,
-            "mean": float(np.mean(estimates)), "std": float(np.std(estimates)), "exact_loss": exact_loss}
-
-
-def wikitext_section(results: dict[str, Any]) -> dict[str, Any]:
-    """The WikiText-2 results, with whether the train split (and so the recipe) is available here."""
-    ok, why = wikitext_available("train")
-    return {**results, "word_rule": "words = len(raw_text.split()): whitespace-separated pieces, line ends not counted",
-            "stream": "each split as one stream after one end-of-text id; capped: its first whole articles",
-            "train_split": {"available": ok, "reason": why, "recipe": "python -m minigpt_helpers train --recipe wikitext",
-                            "recipe_result": None if not ok else "not run here: see 06_evaluation, section 6"}}
-
-
-def quality_section(samples: Sequence[dict[str, Any]], per_checkpoint: Sequence[dict[str, Any]],
-                    reference: dict[str, Any], during_training: Sequence[dict[str, Any]] | None) -> dict[str, Any]:
-    """Samples and their automatic measures, as metrics.json stores them."""
-    from . import text_quality
-
-    return {"samples_file": text_quality.SAMPLES_FILE, "prompts": sorted({s["prompt"] for s in samples}),
-            "by_temperature": text_quality.quality_by_temperature(samples), "per_checkpoint": list(per_checkpoint),
-            "reference": reference, "during_training": None if during_training is None else list(during_training)}
-
-
-def curves_section(records: Sequence[dict[str, Any]], run_folder: Path) -> dict[str, Any]:
-    return {"file": "curves.png", "metrics_file": str(Path(run_folder) / "metrics.jsonl"), **overfitting_summary(records)}
-
-
-def assemble_report(ckpt: Any, data: Any, split: dict[str, Any], **parts: Any) -> dict[str, Any]:
-    """The report ``write_eval`` stores: the checkpoint, the data, the split's results, and ``parts``
-    (quick_estimate, baselines, context, wikitext2, text_quality, curves)."""
-    return {"checkpoint": checkpoint_info(ckpt), "data": data_info(data),
-            "split": {k: split[k] for k in ("total", "settings")}, "books": split["documents"], **parts}
-
-
-def evaluate_checkpoint(
-    profile: Any,
-    folder: str | Path | None = None,
-    *,
-    progress: bool = True,
-) -> tuple[dict[str, Any], list[str]]:
-    """Everything ``build_eval`` measures, for the default run's best checkpoint (or ``folder``);
-    writes plots and samples into data/eval/. Returns the report and the files written."""
-    import matplotlib.pyplot as plt
-
-    from . import baselines, text_quality
-    from .checkpoint import find_checkpoint, load_checkpoint
-    from .dataset import load_tokens
-    from .profiles import pick_device
-    from .tracking import read_metrics
-
-    settings = eval_settings(profile)
-    out = stage_dir("eval")
-    ckpt = load_checkpoint(Path(folder) if folder is not None else find_checkpoint(), pick_device())
-    tokens = tokens_folder(ckpt.config)
-    val = load_tokens("val", tokenizer=ckpt.tokenizer, folder=tokens)
-    train_data = load_tokens("train", tokenizer=ckpt.tokenizer, folder=tokens)
-    run_folder = ckpt.path.parent
-    files: list[str] = []
-
-    split = evaluate_split(ckpt.model, ckpt.tokenizer, val, max_tokens=profile.eval_max_tokens, progress=progress)
-    quick = quick_section(ckpt.model, val, ckpt.config.get("train") or {}, seeds=settings["quick_seeds"],
-                          exact_loss=split["total"]["loss"])
-    docs = split_documents(val)
-    base = baselines.evaluate_baselines(train_data, docs, split["documents"], ckpt.tokenizer,
-                                        model_config=ckpt.model.config)
-    context = context_use(ckpt.model, val[:], special_ids=list(ckpt.tokenizer.special_tokens.values()),
-                          windows=settings["context_windows"])
-    wiki = wikitext_section(evaluate_wikitext(ckpt.model, ckpt.tokenizer, max_tokens=settings["wikitext_max_tokens"],
-                                              progress=progress))
-
-    samples = text_quality.sample_grid(ckpt.model, ckpt.tokenizer, max_new_tokens=profile.max_new_tokens)
-    files += [p.name for p in text_quality.write_samples(samples, out, checkpoint=str(ckpt.path))]
-    rows = text_quality.quality_over_checkpoints(run_folder, max_new_tokens=profile.max_new_tokens,
-                                                 samples_per_prompt=settings["quality_samples"])
-    per_sample = max(10, rows[-1]["words"] // max(1, rows[-1]["samples"])) if rows else 100
-    reference = text_quality.reference_quality(ckpt.tokenizer, docs, n_words=per_sample)
-    try:
-        during = text_quality.quality_of_training_samples(run_folder)
-    except FileNotFoundError:
-        during = None
-    quality = quality_section(samples, rows, reference, during)
-    fig = text_quality.plot_quality(quality)
-    save_figure(fig, out / "quality.png")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.45 * len(split["documents"])), dpi=90)
-    plot_per_book(split["documents"], total_bpb=split["total"]["bits_per_byte"],
-                  baseline_bpb=base["bigram"]["bits_per_byte"], ax=ax)
-    save_figure(fig, out / "per_book.png")
-    plt.close(fig)
-    files += ["quality.png", "per_book.png"]
-
-    curves = None
-    records = read_metrics(run_folder) if (run_folder / "metrics.jsonl").is_file() else []
-    if records:
-        fig, ax = plt.subplots(figsize=(9, 3.5), dpi=90)
-        plot_curves(records, ax=ax, title=f"run {run_folder.name!r}")
-        save_figure(fig, out / "curves.png")
-        plt.close(fig)
-        files.append("curves.png")
-        curves = curves_section(records, run_folder)
-
-    report = assemble_report(ckpt, val, split, quick_estimate=quick, baselines=base, context=context,
-                             wikitext2=wiki, text_quality=quality, curves=curves)
-    return report, files
-
-
-def build_eval(profile: Any) -> Path:
-    """The stage builder: evaluate the default run's best checkpoint, write data/eval/, manifest last."""
-    ensure("checkpoints", profile, quiet=True)
-    report, files = evaluate_checkpoint(profile, progress=True)
-    return write_eval(report, profile, files)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m minigpt_helpers eval",
-                                description="Evaluate a checkpoint exactly: loss, perplexity and bits per byte over a "
-                                            "whole split (sliding window), per book, and optionally WikiText-2.")
-    p.add_argument("--checkpoint", help="a checkpoint folder or a run name (default: the run 05_training recorded)")
-    p.add_argument("--split", choices=["val", "train"], default="val", help="which token split (default val)")
-    p.add_argument("--stride", type=int, default=None, help="window stride in tokens (default: half the context)")
-    p.add_argument("--max-tokens", type=int, default=None, help="score at most this many tokens (default: all)")
-    p.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: by memory)")
-    p.add_argument("--wikitext", action="store_true", help="also WikiText-2 raw validation and test")
-    p.add_argument("--wikitext-max-tokens", type=int, default=None, help="cap per WikiText split (whole articles)")
-    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    p.add_argument("--output", help="the JSON file to write (default: data/eval/eval-<run>-<checkpoint>-<split>.json)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p
-
-
-def cli(argv: Sequence[str] | None = None) -> int:
-    """``python -m minigpt_helpers eval``: print a summary and write the results as JSON."""
-    from .checkpoint import load_checkpoint
-    from .dataset import load_tokens
-    from .generation import resolve_checkpoint
-    from .notebook import hardware_summary
-    from .profiles import pick_device
-
-    args = _parser().parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        folder = resolve_checkpoint(args.checkpoint)
-        ckpt = load_checkpoint(folder, pick_device(args.device))
-        data = load_tokens(args.split, tokenizer=ckpt.tokenizer, folder=tokens_folder(ckpt.config))
-        result = evaluate_split(ckpt.model, ckpt.tokenizer, data, stride=args.stride, max_tokens=args.max_tokens,
-                                batch_size=args.batch_size, progress=not args.no_progress)
-        wiki = None
-        if args.wikitext:
-            wiki = evaluate_wikitext(ckpt.model, ckpt.tokenizer, max_tokens=args.wikitext_max_tokens,
-                                     stride=args.stride, batch_size=args.batch_size, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    t = result["total"]
-    s = result["settings"]
-    run = folder.parent.name
-    print(f"{folder} ({ckpt.tokenizer.name}, {ckpt.model.num_parameters():,} parameters)")
-    print(f"{args.split} split: {t['tokens']:,} of {t['tokens_total']:,} tokens ({t['bytes']:,} bytes), context "
-          f"{s['context']}, stride {s['stride']}: loss {t['loss']:.4f}, perplexity {t['perplexity']:.2f}, "
-          f"{t['bits_per_byte']:.4f} bits per byte ({t['seconds']:.1f} s)")
-    for d in result["documents"]:
-        print(f"  {d['bits_per_byte']:.4f} bpb  {d['title'][:50]}" + ("" if d["complete"] else f" (first {d['tokens']:,} tokens)"))
-    for split, r in (wiki or {}).items():
-        if r.get("available"):
-            print(f"WikiText-2 {split}: {r['words']:,} words, {r['tokens']:,} tokens: loss {r['loss']:.4f}, "
-                  f"word-level perplexity {r['word_perplexity']:,.1f}, {r['bits_per_byte']:.4f} bits per byte"
-                  + ("" if r["complete"] else f" (first {r['articles']} of {r['articles_total']} articles)"))
-        else:
-            print(f"WikiText-2 {split}: not available ({r['reason']})")
-    output = Path(args.output) if args.output else stage_dir("eval") / f"eval-{run}-{folder.name}-{args.split}.json"
-    write_json_atomic(output, {"checkpoint": checkpoint_info(ckpt), "data": data_info(data), "split": result,
-                               "wikitext2": wiki, "hardware": hardware_summary(),
-                               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    print(f"wrote {output}")
-    return 0
-
-
 __all__ = [
     "perplexity", "bits_per_byte", "count_words", "word_perplexity", "summarize", "token_byte_lengths",
     "Window", "plan_windows", "default_batch_size", "TokenScores", "score_tokens", "allocate",
     "evaluate_documents", "evaluate_split", "split_documents", "tokens_folder", "quick_estimate",
     "wikitext_articles", "wikitext_prefix", "short_reason", "wikitext_available", "evaluate_text", "evaluate_wikitext",
     "overfitting_summary", "plot_curves", "plot_per_book", "save_figure", "context_use", "prompt_use",
-    "picked_up", "NAMED_PROMPTS", "checkpoint_info",
-    "data_info", "write_eval", "read_eval", "quick_section", "wikitext_section", "quality_section", "curves_section",
-    "assemble_report", "evaluate_checkpoint", "build_eval", "eval_settings", "cli",
+    "picked_up", "NAMED_PROMPTS",
+    "eval_settings",
 ]

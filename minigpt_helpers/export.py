@@ -28,17 +28,14 @@ block for onnxruntime. ``build_exports`` is the stage builder; ``cli`` is ``pyth
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 import logging
 import os
 import shutil
-import sys
-import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,12 +43,15 @@ from typing import Any
 import torch
 
 from . import __version__
+from . import model as model_module
 from .artifacts import (
+    atomic_folder,
+    atomic_path,
     data_dir,
     ensure,
+    read_manifest,
     sha256_file,
     stage_dir,
-    usual_mode,
     write_json_atomic,
     write_manifest,
     write_text_atomic,
@@ -61,12 +61,13 @@ from .checkpoint import (
     TOKENIZER_DIR,
     WEIGHTS,
     Checkpoint,
-    _replace_folder,
+    find_checkpoint,
     load_checkpoint,
     read_config,
     save_checkpoint,
 )
 from .generation import SamplingConfig
+from .hardware import model_device
 from .model import GPT, GPTConfig
 
 log = logging.getLogger(__name__)
@@ -117,20 +118,6 @@ class ExportedModel:
     @property
     def context_length(self) -> int:
         return self.model.config.context_length
-
-
-@contextlib.contextmanager
-def _building(target: Path) -> Iterator[Path]:
-    """A temporary folder beside ``target`` that replaces it on success (readers never see half)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, usual_mode(directory=True))
-        _replace_folder(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _readme(name: str, config: dict[str, Any]) -> str:
@@ -193,7 +180,7 @@ def export_model(
         shown = str(src_path.relative_to(data_dir().resolve()))
     except ValueError:
         shown = src_path.name
-    with _building(target) as tmp:
+    with atomic_folder(target) as tmp:
         model = ckpt.model
         save_checkpoint(tmp / "weights", model, ckpt.tokenizer)  # the checkpoint module writes the weights
         os.replace(tmp / "weights" / WEIGHTS, tmp / WEIGHTS)
@@ -303,7 +290,6 @@ def hf_problems(model: torch.nn.Module) -> list[str]:
     GPT-2's block goes to ``GPT2LMHeadModel``; the modern block (relu2 or swiglu MLP) to
     ``Qwen3ForCausalLM``. Mixes of the two map onto neither.
     """
-    from . import model as model_module
 
     if not isinstance(model, GPT):
         return [f"the model is a {type(model).__name__}, not a minigpt_helpers GPT"]
@@ -509,7 +495,7 @@ def export_hf(source: str | os.PathLike[str] | Checkpoint | ExportedModel, folde
     cls = HF_CLASSES[hf_family(model.config)]
     defaults = loaded.defaults if isinstance(loaded, ExportedModel) else sampling_config(loaded.config)
     target = Path(folder)
-    with _building(target) as tmp:
+    with atomic_folder(target) as tmp:
         save_file(hf_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         write_json_atomic(tmp / "config.json", _hf_config(model, tokenizer))
         write_json_atomic(tmp / "generation_config.json", {
@@ -571,7 +557,7 @@ def export_onnx(source: str | os.PathLike[str] | Checkpoint | ExportedModel, pat
     """
     loaded = source if isinstance(source, (Checkpoint, ExportedModel)) else load_checkpoint(source, "cpu")
     model = loaded.model
-    if next(model.parameters()).device.type != "cpu":
+    if model_device(model).type != "cpu":
         model = copy.deepcopy(model).to("cpu")  # the caller's model stays where it is
     c = model.config
     wrapper = LogitsOnly(model).eval()
@@ -584,21 +570,9 @@ def export_onnx(source: str | os.PathLike[str] | Checkpoint | ExportedModel, pat
                                     output_names=["logits"], dynamic_shapes={"input_ids": {0: batch, 1: sequence}},
                                     verbose=False)
     with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(_atomic_file(path))
+        tmp = stack.enter_context(atomic_path(path))
         program.save(str(tmp))
     return path
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path) -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def onnx_logits(path: str | os.PathLike[str], input_ids: torch.Tensor) -> torch.Tensor:
@@ -615,7 +589,7 @@ def onnx_logits(path: str | os.PathLike[str], input_ids: torch.Tensor) -> torch.
 def max_logit_difference(model: GPT, input_ids: torch.Tensor, other: torch.Tensor) -> float:
     """``max |model(input_ids) - other|`` (float64), to compare another runtime's logits with ours."""
     with torch.inference_mode():
-        ours = model(input_ids.to(next(model.parameters()).device))[0].double().cpu()
+        ours = model(input_ids.to(model_device(model)))[0].double().cpu()
     return (ours - other.double().cpu()).abs().max().item()
 
 
@@ -628,7 +602,6 @@ def build_exports(profile: Any, *, hf: bool = True, onnx: bool = True) -> Path:
     Beside it, when possible: ``<run>-hf/`` (Hugging Face GPT-2 or Qwen3) and ``<run>.onnx``. Writes the
     manifest last.
     """
-    from .checkpoint import find_checkpoint
 
     ensure("checkpoints", profile, quiet=True)
     source = find_checkpoint()
@@ -664,7 +637,6 @@ def build_exports(profile: Any, *, hf: bool = True, onnx: bool = True) -> Path:
 
 def find_export(name: str | None = None) -> Path:
     """The folder of an export under ``data/exports`` (default: the one the stage manifest names)."""
-    from .artifacts import read_manifest
 
     root = stage_dir("exports")
     name = name or read_manifest("exports").get("default")
@@ -675,49 +647,9 @@ def find_export(name: str | None = None) -> Path:
     return folder
 
 
-# --------------------------------------------------------------------------- command line
-
-
-def cli(argv: Sequence[str] | None = None) -> int:
-    """``python -m minigpt_helpers export [--checkpoint RUN_OR_FOLDER] [--out FOLDER] [--hf] [--onnx]``."""
-    from .generation import resolve_checkpoint
-
-    parser = argparse.ArgumentParser(prog="python -m minigpt_helpers export",
-                                     description="Export a checkpoint as a self-contained model folder "
-                                                 "(and optionally in Hugging Face format and as ONNX).")
-    parser.add_argument("--checkpoint", help="a checkpoint folder or a run name (default: the run 05_training recorded)")
-    parser.add_argument("--out", help="the folder to write (default: data/exports/<run>)")
-    parser.add_argument("--name", help="the model's name in the API (default: the folder's name)")
-    parser.add_argument("--hf", action="store_true",
-                        help="also write <out>-hf/ in Hugging Face format (GPT-2 or Qwen3, whichever matches)")
-    parser.add_argument("--onnx", action="store_true", help="also write <out>.onnx")
-    for key in GENERATION_KEYS:
-        kind = int if key in ("top_k", "max_new_tokens") else float
-        parser.add_argument("--" + key.replace("_", "-"), type=kind, default=None,
-                            help=f"generation default (default {DEFAULT_GENERATION[key]})")
-    args = parser.parse_args(argv)
-    try:
-        source = resolve_checkpoint(args.checkpoint)
-        ckpt = load_checkpoint(source, "cpu")
-        out = Path(args.out) if args.out else stage_dir("exports") / (ckpt.meta.get("run") or source.parent.name)
-        changes = {k: getattr(args, k) for k in GENERATION_KEYS if getattr(args, k) is not None}
-        folder = export_model(ckpt, out, name=args.name, generation=changes)
-        print(f"exported {source} -> {folder} ({folder_size(folder) / 1e6:.1f} MB)")
-        if args.hf:
-            hf_folder = export_hf(ckpt, out.with_name(out.name + "-hf"))
-            print(f"Hugging Face {HF_CLASSES[hf_family(ckpt.model.config)]} -> {hf_folder}")
-        if args.onnx:
-            onnx_path = export_onnx(ckpt, out.with_name(out.name + ".onnx"))
-            print(f"ONNX -> {onnx_path} ({folder_size(onnx_path) / 1e6:.1f} MB)")
-    except (ValueError, FileNotFoundError, ImportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
 __all__ = [
     "EXPORT_FORMAT", "DEFAULT_GENERATION", "GENERATION_KEYS", "ONNX_TOLERANCE", "HF_TOLERANCE",
     "ExportedModel", "generation_defaults", "sampling_config", "export_model", "load_exported", "folder_size",
     "HF_CLASSES", "hf_family", "hf_problems", "hf_state_dict", "export_hf", "LogitsOnly", "export_onnx", "onnx_logits",
-    "max_logit_difference", "build_exports", "find_export", "cli",
+    "max_logit_difference", "build_exports", "find_export",
 ]

@@ -28,13 +28,10 @@ can be fed any ids). A stop may also be a ``StopRule``, for stops that no fixed 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import math
 import os
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +40,8 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
-from .hardware import synchronize
+from .checkpoint import CONFIG, find_checkpoint
+from .hardware import model_device
 
 log = logging.getLogger(__name__)
 
@@ -251,10 +249,6 @@ def crop_prompt(prompt_ids: Sequence[int], context_length: int) -> list[int]:
     return ids
 
 
-def model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _longest_stop_prefix(generated: list[int], stops: list[list[int]]) -> int:
     """Length of the longest tail of ``generated`` that could still grow into a stop sequence."""
     best = 0
@@ -445,122 +439,6 @@ def generate_with_reasons(
         else:
             reasons[b] = event.finish_reason or ""
     return list(zip(out, reasons))
-
-
-def time_generation(
-    model: torch.nn.Module, prompt_ids: Sequence[int], new_tokens: int, *, use_cache: bool, seed: int = 0
-) -> dict[str, Any]:
-    """Greedy-generate exactly ``new_tokens`` tokens and time each one; returns tokens/s and per-token times."""
-    config = SamplingConfig(temperature=0.0, max_new_tokens=new_tokens, seed=seed)
-    sync = synchronize(model_device(model))  # CUDA and MPS run behind Python: wait before reading the clock
-    sync()
-    times, tokens = [], []
-    t0 = time.perf_counter()
-    for event in stream(model, prompt_ids, config, use_cache=use_cache):
-        if event.token_id is not None:
-            times.append(time.perf_counter() - t0)
-            tokens.append(event.token_id)
-    sync()
-    seconds = time.perf_counter() - t0
-    return {"use_cache": use_cache, "new_tokens": len(tokens), "seconds": seconds,
-            "tokens_per_s": len(tokens) / seconds, "times": times, "tokens": tokens}
-
-
-def compare_cache_speed(
-    model: torch.nn.Module, prompt_ids: Sequence[int], new_tokens: int, *, repeats: int = 2
-) -> dict[bool, dict[str, Any]]:
-    """``time_generation`` with and without the cache, the best of ``repeats`` runs of each.
-
-    The runs alternate (with, without, with, ...) after an untimed warm-up, so a moment when the
-    machine is busy slows one run, not one path. Keys: True (with the cache) and False.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats={repeats}: time each path at least once (repeats=1)")
-    time_generation(model, prompt_ids, min(8, new_tokens), use_cache=True)  # warm up (first-call costs)
-    best: dict[bool, dict[str, Any]] = {}
-    for _ in range(repeats):
-        for use_cache in (True, False):
-            run = time_generation(model, prompt_ids, new_tokens, use_cache=use_cache)
-            if use_cache not in best or run["tokens_per_s"] > best[use_cache]["tokens_per_s"]:
-                best[use_cache] = run
-    return best
-
-
-def _best_ms(fn: Any, repeats: int, inner: int, sync: Any) -> float:
-    """Best-of-``repeats`` mean time of ``fn()`` over ``inner`` calls, in milliseconds."""
-    fn()  # warm up
-    best = float("inf")
-    for _ in range(repeats):
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        sync()  # a GPU runs behind Python: wait for it before reading the clock
-        best = min(best, (time.perf_counter() - t0) / inner * 1e3)
-    return best
-
-
-def count_ops(fn: Any) -> int:
-    """How many tensor operations (ATen calls, views included) ``fn()`` runs."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    class Counter(TorchDispatchMode):
-        n = 0
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-            Counter.n += 1
-            return func(*args, **(kwargs or {}))
-
-    with Counter():
-        fn()
-    return Counter.n
-
-
-@torch.inference_mode()
-def time_decode_parts(model: torch.nn.Module, *, slide: int | None = None, repeats: int = 3) -> dict[str, float]:
-    """Where a generation step's time goes, in milliseconds (best of ``repeats``).
-
-    ``one_token_ms``: one new position with the cache; ``window_ms``: the uncached path's average
-    window past the context (``window`` tokens); ``read_weights_ms``: reading every weight once
-    (``weights_mb``). A one-token step must read every weight, so ``window_ms / read_weights_ms``
-    bounds what the cache can gain. ``products_ms``: the step's ``products`` weight-matrix times
-    vector products alone (every Linear and the output head, on one position), the arithmetic that
-    reads the weights; ``ops`` counts all the tensor operations of a one-token step.
-    """
-    c = model.config
-    slide = slide or default_slide(c.context_length)
-    window = c.context_length - slide // 2  # past the context it holds context - slide + 1 to context tokens
-    ids = torch.randint(0, c.vocab_size, (1, window), generator=torch.Generator().manual_seed(2))
-    ids = ids.to(model_device(model))
-    cache = model.new_kv_cache(1)
-    model(ids[:, :-1], kv_cache=cache, last_only=True)
-
-    def one_token() -> None:
-        model(ids[:, -1:], kv_cache=cache, last_only=True)
-        cache.length -= 1  # the same position again next time
-
-    params = list(model.parameters())
-    device, dtype = model_device(model), params[0].dtype
-    matrices = [(m.weight, m.bias) for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    if model.lm_head is None:  # a tied head is the token table, not a Linear
-        matrices.append((model.transformer.wte.weight, None))
-    vectors = [torch.randn(1, 1, w.size(1), device=device, dtype=dtype) for w, _ in matrices]
-
-    def products() -> None:
-        for (w, b), x in zip(matrices, vectors):
-            F.linear(x, w, b)
-
-    sync = synchronize(device)  # CUDA and MPS run behind Python: wait before reading the clock
-    return {
-        "one_token_ms": _best_ms(one_token, repeats, 20, sync),
-        "window_ms": _best_ms(lambda: model(ids, last_only=True), repeats, 5, sync),
-        "window": window,
-        "read_weights_ms": _best_ms(lambda: [p.sum() for p in params], repeats, 20, sync),
-        "weights_mb": sum(p.numel() * p.element_size() for p in params) / 1e6,
-        "products_ms": _best_ms(products, repeats, 20, sync),
-        "products": len(matrices),
-        "ops": count_ops(one_token),
-    }
 
 
 # =========================================================================== text on top (tokenizer-aware)
@@ -795,12 +673,11 @@ def complete_batch(
     return [tokenizer.decode(out) for out in generate_batch(model, ids, config, use_cache=use_cache)]
 
 
-# =========================================================================== command line
+# =========================================================================== checkpoints by name
 
 
 def resolve_checkpoint(name: str | None) -> Path:
     """A checkpoint folder from ``--checkpoint``: a folder path, a run name, or None (the default run)."""
-    from .checkpoint import CONFIG, find_checkpoint
 
     if name is not None:
         path = Path(name).expanduser()
@@ -822,79 +699,11 @@ def resolve_checkpoint(name: str | None) -> Path:
         ) from err
 
 
-def add_sampling_arguments(parser: argparse.ArgumentParser, *, temperature: float, top_k: int, top_p: float,
-                           repetition_penalty: float, max_new_tokens: int | None) -> None:
-    """The sampling options shared by ``generate`` and ``chat``."""
-    parser.add_argument("--checkpoint", help="a checkpoint folder or a run name (default: the run 05_training recorded)")
-    parser.add_argument("--temperature", type=float, default=temperature, help=f"0 = greedy (default {temperature})")
-    parser.add_argument("--top-k", type=int, default=top_k, help=f"keep the k likeliest tokens, 0 = all (default {top_k})")
-    parser.add_argument("--top-p", type=float, default=top_p, help=f"nucleus sampling, 1 = off (default {top_p})")
-    parser.add_argument("--repetition-penalty", type=float, default=repetition_penalty,
-                        help=f"1 = off (default {repetition_penalty})")
-    parser.add_argument("--max-new-tokens", type=int, default=max_new_tokens,
-                        help="the most tokens to generate (default: the profile's max_new_tokens)")
-    parser.add_argument("--seed", type=int, default=None, help="a seed, for the same text every time")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--no-cache", action="store_true", help="generate without the KV cache (slower)")
-
-
-def sampling_config_from_args(args: argparse.Namespace, default_max_new_tokens: int) -> SamplingConfig:
-    return SamplingConfig(
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty,
-        max_new_tokens=default_max_new_tokens if args.max_new_tokens is None else args.max_new_tokens,
-        seed=args.seed,
-    )
-
-
-def load_for_cli(args: argparse.Namespace) -> Any:
-    """Load the checkpoint named by the arguments onto the chosen device."""
-    from .checkpoint import load_checkpoint
-    from .profiles import pick_device
-
-    folder = resolve_checkpoint(args.checkpoint)
-    return load_checkpoint(folder, pick_device(args.device))
-
-
-def cli(argv: Sequence[str] | None = None) -> int:
-    """``python -m minigpt_helpers generate --checkpoint RUN_OR_FOLDER --prompt TEXT [options]``."""
-    from .profiles import get_profile
-
-    parser = argparse.ArgumentParser(prog="python -m minigpt_helpers generate",
-                                     description="Sample text from a trained checkpoint (streamed as it comes).")
-    parser.add_argument("--prompt", default="", help="the text to continue (default: the start of a new book)")
-    add_sampling_arguments(parser, temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.0, max_new_tokens=None)
-    parser.add_argument("--stop", action="append", default=[], help="a stop string (repeatable)")
-    parser.add_argument("--num-samples", type=int, default=1, help="how many samples (seeds seed, seed+1, ...)")
-    parser.add_argument("--completion-only", action="store_true", help="print only the generated text, not the prompt")
-    args = parser.parse_args(argv)
-    try:
-        config = sampling_config_from_args(args, get_profile().max_new_tokens)
-        if args.num_samples < 1:
-            raise ValueError(f"--num-samples {args.num_samples}: use 1 or more")
-        ckpt = load_for_cli(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for i in range(args.num_samples):
-        if i:
-            print("\n" + "-" * 40)
-        seed = None if config.seed is None else config.seed + i
-        if not args.completion_only:
-            print(args.prompt, end="", flush=True)
-        for piece in stream_text(ckpt.model, ckpt.tokenizer, args.prompt, config.replace(seed=seed),
-                                 stop=args.stop, use_cache=not args.no_cache):
-            print(piece, end="", flush=True)
-        print(flush=True)
-    return 0
-
-
 __all__ = [
     "SamplingConfig", "StreamEvent", "FINISH_STOP", "FINISH_LENGTH",
     "seen_mask", "apply_repetition_penalty", "apply_temperature", "top_k_filter", "top_p_filter",
     "process_logits", "next_token_probs", "default_slide", "window_start", "crop_prompt",
     "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons",
-    "time_generation", "compare_cache_speed", "count_ops", "time_decode_parts",
     "encode_prompt", "StopRule", "TextDecoder", "TextStream", "stream_text", "complete", "complete_batch",
-    "resolve_checkpoint", "cli",
+    "resolve_checkpoint",
 ]

@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from .model import count_parameters
+
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -195,7 +197,6 @@ def flops_per_token(config: Any, context_length: int | None = None) -> float:
     The weights counted are those of every matrix product: the blocks and the output head (tied
     or not); the embedding tables are lookups and are left out.
     """
-    from .model import count_parameters
 
     parts = count_parameters(config)
     # the head's vocab x width product, whether tied or not; the embedding tables are lookups
@@ -246,6 +247,11 @@ def set_device_rng_state(device: str | torch.device, state: torch.Tensor | None)
         torch.cuda.set_rng_state(state, d)
     elif d.type == "mps":
         torch.mps.set_rng_state(state)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's weights are on."""
+    return next(model.parameters()).device
 
 
 def synchronize(device: str | torch.device) -> Callable[[], None]:

@@ -1,4 +1,4 @@
-"""The model: a decoder-only transformer (GPT), its presets, and what it costs to train.
+"""The model: a decoder-only transformer (GPT) in two architectures, and its presets.
 
 ``GPTConfig`` says how big the model is; ``GPT(config)`` is the network, laid out like GPT-2 and
 nanoGPT (``transformer.wte``, ``transformer.wpe``, ``transformer.h.<i>.{ln_1,attn,ln_2,mlp}``,
@@ -15,14 +15,14 @@ onto GPT-2's.
 - ``new_kv_cache(...)`` makes a ``KVCache``; ``model(idx_new, kv_cache=cache)`` appends the new
   positions (absolute positions ``cache.length ...``) and attends to everything cached.
 - ``PRESETS`` / ``preset(name)``: the course plan's models, nanoGPT's and the profiles' models;
-  ``count_parameters(config)`` and ``memory_table(...)`` say what each costs without building it.
+  ``count_parameters(config)`` counts a config's weights without building it (04's memory
+  tables are in ``lessons``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -693,157 +693,8 @@ def config_for_profile(profile: Any, vocab_size: int) -> GPTConfig:
                   arch=profile.arch)
 
 
-def preset_table(names: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """One row per preset: shape, parameter breakdown (millions) and the source's stated total."""
-    rows = []
-    for name in names or PRESETS:
-        info, c = PRESET_INFO[name], PRESETS[name]
-        parts = count_parameters(c)
-        total = sum(parts.values())
-        rows.append({
-            "preset": name,
-            "source": info.source.split(" (")[0],
-            "layers x width / heads": f"{c.n_layer} x {c.n_embd} / {c.n_head}",
-            "context": c.context_length,
-            "vocab": c.vocab_size,
-            "token emb (M)": round(parts["token embeddings"] / 1e6, 2),
-            "position emb (M)": round(parts["position embeddings"] / 1e6, 2),
-            "blocks (M)": round(parts["transformer blocks"] / 1e6, 2),
-            "head (M)": "tied" if c.tie_weights else round(parts["output head"] / 1e6, 2),
-            "total (M)": round(total / 1e6, 2),
-            "source says (M)": None if info.stated_params is None else round(info.stated_params / 1e6, 2),
-        })
-    return rows
-
-
-# --------------------------------------------------------------------------- memory and FLOPs
-
-GiB = 1024**3
-
-#: Memory a training run may use on each machine (GiB), after the CUDA context, the OS and
-#: other programs: an 8 GB card shows ~7.6 GiB; a Colab T4 shows ~14.7 GiB; a 16 GB laptop
-#: keeps about half for the OS, a browser and the notebook.
-MACHINES: dict[str, float] = {"8 GB GPU": 7.0, "Colab T4 (16 GB)": 14.0, "laptop (16 GB RAM)": 8.0}
-
-
-def activation_bytes(
-    config: GPTConfig, batch_size: int, context_length: int | None = None, *,
-    bytes_per_value: int = 4, flash: bool = True,
-) -> int:
-    """Estimate what backward keeps from one forward, in bytes.
-
-    Per layer and token 8*C + 2*hidden values (norm inputs and outputs, q/k/v, attention output,
-    MLP input and GELU in and out); the attention matrices too unless ``flash``; 1-byte masks per
-    dropout; the final norm; the head's log-softmax (vocab_size float32 values per token). With
-    ``activation_checkpointing`` only each block's input is kept, plus one block recomputed.
-    """
-    c = config
-    T = c.context_length if context_length is None else context_length
-    tokens = batch_size * T
-    per_layer = tokens * (8 * c.n_embd + 2 * c.hidden_dim) * bytes_per_value
-    if c.dropout > 0:  # masks of the two residual dropouts
-        per_layer += tokens * 2 * c.n_embd
-    if not flash:  # softmax output, plus its dropout mask and the dropped copy
-        scores = batch_size * c.n_head * T * T
-        per_layer += scores * (2 * bytes_per_value + 1 if c.dropout > 0 else bytes_per_value)
-    if c.activation_checkpointing:
-        layers = c.n_layer * tokens * c.n_embd * bytes_per_value + per_layer
-    else:
-        layers = c.n_layer * per_layer
-    embedding_dropout = tokens * c.n_embd if c.dropout > 0 else 0
-    final_norm = 2 * tokens * c.n_embd * bytes_per_value
-    head = tokens * c.vocab_size * 4
-    return layers + embedding_dropout + final_norm + head
-
-
-def saved_activation_bytes(model: nn.Module, idx: torch.Tensor, targets: torch.Tensor) -> int:
-    """Measure what autograd keeps for backward from one forward (weights not counted)."""
-    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in weights:
-            seen.setdefault(storage.data_ptr(), storage.nbytes())
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(idx, targets)
-    return sum(seen.values())
-
-
-def memory_row(
-    config: GPTConfig, batch_size: int, *, name: str = "", context_length: int | None = None,
-    bytes_per_value: int = 4, flash: bool = True, machines: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    """Training memory for one config (float32 weights, AdamW) in GiB, FLOPs per token, and fits."""
-    n = sum(count_parameters(config).values())
-    T = config.context_length if context_length is None else context_length
-    weights, grads, adam = 4 * n, 4 * n, 8 * n  # float32 weights and gradients; AdamW: 2 moments
-    acts = activation_bytes(config, batch_size, T, bytes_per_value=bytes_per_value, flash=flash)
-    total = weights + grads + adam + acts
-    row: dict[str, Any] = {
-        "preset": name,
-        "params (M)": round(n / 1e6, 2),
-        "batch x context": f"{batch_size} x {T}",
-        "weights (GiB)": round(weights / GiB, 3),
-        "grads (GiB)": round(grads / GiB, 3),
-        "AdamW (GiB)": round(adam / GiB, 3),
-        "activations (GiB)": round(acts / GiB, 3),
-        "total (GiB)": round(total / GiB, 3),
-        "train MFLOP/token (6N)": round(6 * n / 1e6, 1),
-        "+ attention MFLOP/token": round(6 * config.n_layer * T * config.n_embd / 1e6, 1),
-    }
-    for machine, capacity in (machines or MACHINES).items():
-        row[f"fits {machine}"] = "yes" if total <= capacity * GiB else "no"
-    return row
-
-
-def memory_table(
-    names: Iterable[str] | None = None, batch_size: int = 16, **kwargs: Any
-) -> list[dict[str, Any]]:
-    """``memory_row`` for every preset (or ``names``) at ``batch_size`` and its own context."""
-    return [memory_row(PRESETS[name], batch_size, name=name, **kwargs) for name in (names or PRESETS)]
-
-
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Rows of dicts as a Markdown table (for ``IPython.display.Markdown`` or a terminal)."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in rows:
-        cells = [_cell(row.get(k)) for k in keys]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-
-
-def plot_attention(weights: torch.Tensor, labels: Sequence[str] | None = None, ax: Any = None, title: str = "") -> Any:
-    """Heatmap of one (T, T_keys) attention matrix: rows are queries, columns the keys they read."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4), dpi=90)
-    w = weights.detach().float().cpu()
-    ax.imshow(w, cmap="viridis", vmin=0.0)
-    if labels is not None:
-        ax.set_xticks(range(w.size(1)), labels[-w.size(1):], rotation=90, fontsize=7)
-        ax.set_yticks(range(w.size(0)), labels[-w.size(0):], fontsize=7)
-    ax.set_xlabel("key (what is read)")
-    ax.set_ylabel("query (who reads)")
-    ax.set_title(title)
-    return ax
-
-
 __all__ = [
     "GPTConfig", "GPT", "KVCache", "Block", "MLP", "CausalSelfAttention", "causal_mask",
     "causal_attention", "count_parameters", "PRESETS", "PRESET_INFO", "PresetInfo", "preset",
-    "config_for_profile", "preset_table", "memory_row", "memory_table", "activation_bytes",
-    "format_table", "plot_attention", "MACHINES", "saved_activation_bytes",
+    "config_for_profile",
 ]

@@ -61,6 +61,9 @@ DEFAULT_BOOK_IDS: tuple[int, ...] = (
 # Three short books (about 0.4 MB): enough to exercise every stage in seconds.
 CI_BOOK_IDS: tuple[int, ...] = (11, 46, 41)
 
+DEFAULT_EVALUATION: dict[str, Any] = dict(wikitext_max_tokens=None, quick_seeds=8, quality_samples=2,
+                                          context_windows=1024)
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -94,7 +97,10 @@ class Profile:
     eval_max_tokens: int | None
     # 07-09 generation
     max_new_tokens: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    # 05: any other TrainConfig field (optimizer, learning rates, precision, compile, patience, ...)
+    training: dict[str, Any] = field(default_factory=dict)
+    # 06: wikitext_max_tokens (None: all), quick_seeds, quality_samples, context_windows
+    evaluation: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_EVALUATION))
 
     def __post_init__(self) -> None:
         problems = []
@@ -146,6 +152,11 @@ PROFILES: dict[str, Profile] = {
         time_budget_s=None,
         eval_max_tokens=20_000,
         max_new_tokens=40,
+        # a model this small runs fastest on one thread, and does not stall when other work shares the cores
+        training=dict(log_interval=1, patience=None, sample_prompt="The", threads=1, optimizer="muon",
+                      embedding_lr=0.02, precision="fp32"),
+        # seconds: WikiText capped to its first articles, fewer context windows
+        evaluation=dict(wikitext_max_tokens=6_000, quick_seeds=8, quality_samples=2, context_windows=64),
     ),
     "cpu": Profile(
         name="cpu",
@@ -171,6 +182,9 @@ PROFILES: dict[str, Profile] = {
         time_budget_s=11 * 60,
         eval_max_tokens=400_000,
         max_new_tokens=200,
+        # Muon, bf16 where the CPU computes in it, and torch.compile (see benchmarks/README.md)
+        training=dict(log_interval=10, patience=4, sample_prompt="The", optimizer="muon", matrix_lr=0.01,
+                      embedding_lr=0.05, compile=True),
     ),
     "gpu": Profile(
         name="gpu",
@@ -184,8 +198,8 @@ PROFILES: dict[str, Profile] = {
         model_preset="ultra-mini",
         arch="modern",
         # 05 training: one pass over the books' ~3.2M GPT-2 tokens is ~200 steps of 32 x 512, so
-        # 1,500 steps are ~7 passes; dropout and early stopping (training.PROFILE_TRAINING) guard
-        # against memorising them (not yet measured on a GPU)
+        # 1,500 steps are ~7 passes; dropout and early stopping (below) guard against memorising
+        # them (not yet measured on a GPU)
         batch_size=32,
         grad_accum_steps=1,
         max_steps=1500,
@@ -197,14 +211,17 @@ PROFILES: dict[str, Profile] = {
         time_budget_s=None,
         eval_max_tokens=None,
         max_new_tokens=300,
+        training=dict(log_interval=10, patience=5, sample_prompt="The", checkpoint_interval=250,
+                      model_overrides={"dropout": 0.1}, optimizer="muon", embedding_lr=0.05),
+        evaluation=dict(DEFAULT_EVALUATION, quick_seeds=16, quality_samples=4),
     ),
 }
 
 
 #: Earlier recipes, kept by name so ``benchmarks/recipe_compare.py`` can train them beside a
 #: profile's own: "<profile>-gpt2" is that profile as it trained before the modern block (GPT-2's
-#: block, AdamW alone, float32, no torch.compile). "fields" change the profile; "training" sets
-#: TrainConfig fields (read by ``TrainConfig.from_profile`` from ``extra["training"]``).
+#: block, AdamW alone, float32, no torch.compile). "fields" change the profile; "training" changes
+#: its ``training`` settings.
 RECIPES: dict[str, dict[str, Any]] = {
     "cpu-gpt2": {
         "profile": "cpu",
@@ -233,7 +250,7 @@ def recipe_profile(name: str) -> Profile:
                          f"{', '.join(RECIPES)}")
     recipe = RECIPES[name]
     base = PROFILES[recipe["profile"]]
-    return base.with_overrides(**recipe["fields"], extra={**base.extra, "training": recipe["training"]})
+    return base.with_overrides(**recipe["fields"], training={**base.training, **recipe["training"]})
 
 
 def default_profile_name() -> str:

@@ -29,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import data_dir, read_json, sha256_bytes, write_json_atomic
+from .dataset import write_token_files
+from .sources import tinyshakespeare, wikitext2
+from .tokenization import BPETokenizer, CharTokenizer
+from .training import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +50,6 @@ class Recipe:
 
 
 def _prepare_shakespeare(folder: Path) -> dict[str, Any]:
-    from .dataset import write_token_files
-    from .sources import tinyshakespeare
-    from .tokenization import CharTokenizer
 
     text = tinyshakespeare()
     cut = int(len(text) * 0.9)  # nanoGPT's split: the first 90% of the characters train
@@ -61,9 +62,6 @@ def _prepare_shakespeare(folder: Path) -> dict[str, Any]:
 
 
 def _prepare_wikitext(folder: Path) -> dict[str, Any]:
-    from .dataset import write_token_files
-    from .sources import wikitext2
-    from .tokenization import BPETokenizer
 
     try:
         train = wikitext2("train")
@@ -135,7 +133,6 @@ def prepare_recipe(name: str, *, force: bool = False) -> Path:
 
 def recipe_config(name: str, **overrides: Any) -> Any:
     """The TrainConfig of recipe ``name`` (run name = recipe name); ``overrides`` change fields."""
-    from .training import TrainConfig
 
     recipe = _get(name)
     base = dict(run=name, tokens_dir=f"recipes/{name}", tokenizer_dir=f"recipes/{name}/tokenizer", **recipe.settings)

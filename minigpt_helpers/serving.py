@@ -12,7 +12,6 @@ server binds 127.0.0.1 unless told otherwise: only programs on this machine reac
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import errno
 import logging
@@ -226,52 +225,5 @@ class ServerProcess:
         return f"ServerProcess({self.model.name!r}, url={self.url!r}, {state})"
 
 
-# --------------------------------------------------------------------------- command line
-
-
-def cli(argv: Sequence[str] | None = None) -> int:
-    """``python -m minigpt_helpers serve --model FOLDER [--host 127.0.0.1] [--port 8000] [options]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m minigpt_helpers serve",
-        description="Serve an exported model folder over HTTP: an OpenAI-compatible API (/v1/completions, "
-                    "/v1/chat/completions, /v1/models), /health, and a web page at /.")
-    parser.add_argument("--model", help="an exported model folder (default: the one 09_serving exported)")
-    parser.add_argument("--host", default=DEFAULT_HOST,
-                        help=f"the address to bind (default {DEFAULT_HOST}: this machine only; 0.0.0.0 opens it to the network)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the port (default {DEFAULT_PORT}; 0 picks a free one)")
-    parser.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
-                        help=f"require 'Authorization: Bearer KEY' on /v1 (default: ${API_KEY_ENV}, else no key)")
-    defaults = ServerConfig()
-    parser.add_argument("--max-concurrency", type=int, default=defaults.max_concurrency, help="generations at once")
-    parser.add_argument("--max-queue", type=int, default=defaults.max_queue, help="requests that may wait; more get 429")
-    parser.add_argument("--timeout", type=float, default=defaults.request_timeout_s, help="seconds per request, queueing included")
-    parser.add_argument("--max-tokens-limit", type=int, default=defaults.max_tokens_limit, help="the largest max_tokens allowed")
-    parser.add_argument("--name", default=None, help="the model id in the API (default: the export's name)")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--no-web", action="store_true", help="do not serve the web page")
-    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        if args.model is None:
-            from .export import find_export
-
-            args.model = find_export()
-        serve(args.model, host=args.host, port=args.port, log_level=args.log_level, parent_pid=args.parent_pid,
-              api_key=args.api_key or None, max_concurrency=args.max_concurrency, max_queue=args.max_queue,
-              request_timeout_s=args.timeout, max_tokens_limit=args.max_tokens_limit, model_name=args.name,
-              device=args.device, web=not args.no_web)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # the port is taken, or the address is not this machine's (_bind says which)
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # Ctrl-C is how a server in a terminal is stopped
-        pass
-    return 0
-
-
 __all__ = ["create_app", "ServerConfig", "APIError", "error_body", "Engine", "Generation", "QueueFull",
-           "GenerationTimeout", "serve", "ServerProcess", "cli", "API_KEY_ENV", "STOPPED_EXIT_CODE"]
+           "GenerationTimeout", "serve", "ServerProcess", "API_KEY_ENV", "STOPPED_EXIT_CODE"]

@@ -44,6 +44,7 @@ from . import __version__
 from .chat import BOT, USER, ChatSession, ChatTemplate, one_line
 from .export import ExportedModel, load_exported
 from .generation import SamplingConfig, encode_prompt
+from .profiles import pick_device
 from .serving_engine import Engine, GenerationTimeout, QueueFull
 
 log = logging.getLogger(__name__)
@@ -290,7 +291,6 @@ def _sampling(request: _Request, defaults: SamplingConfig, settings: ServerConfi
 def _load(model: str | os.PathLike[str] | ExportedModel, device: str | None) -> ExportedModel:
     if isinstance(model, ExportedModel):
         return model
-    from .profiles import pick_device
 
     return load_exported(model, pick_device(device))
 

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .artifacts import read_json, sha256_bytes, stage_dir, write_bytes_atomic, write_manifest
+from .artifacts import (
+    read_json,
+    sha256_bytes,
+    stage_dir,
+    write_bytes_atomic,
+    write_manifest,
+)
 from .profiles import Profile
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,9 @@ from typing import Any
 import numpy as np
 
 from .artifacts import write_json_atomic, write_text_atomic
+from .checkpoint import load_checkpoint, read_config
+from .generation import SamplingConfig, complete_batch
+from .profiles import pick_device
 
 # Fixed prompts: the same ones for every checkpoint, so samples can be compared.
 PROMPTS: tuple[str, ...] = (
@@ -86,7 +89,6 @@ def sample_grid(
     No top-k by default, so the temperature alone shapes the distribution. Seeded: the same
     checkpoint gives the same samples.
     """
-    from .generation import SamplingConfig, complete_batch
 
     out = []
     for t in temperatures:
@@ -122,7 +124,6 @@ def write_samples(samples: Sequence[dict[str, Any]], folder: str | Path, *, chec
 def checkpoint_folders(run_dir: str | Path) -> list[tuple[int, str, Path]]:
     """(step, label, folder) of a run's saved checkpoints, by step: the periodic ``step-NNNNNN``
     ones that were kept, and ``best/`` unless a periodic one has the same step."""
-    from .checkpoint import read_config
 
     run_dir = Path(run_dir)
     found: dict[int, tuple[int, str, Path]] = {}
@@ -151,9 +152,6 @@ def quality_over_checkpoints(
     device: str | None = None,
 ) -> list[dict[str, Any]]:
     """``quality`` of fresh samples (fixed prompts, seeds ``seed``...) from each saved checkpoint."""
-    from .checkpoint import load_checkpoint
-    from .generation import SamplingConfig, complete_batch
-    from .profiles import pick_device
 
     rows = []
     for step, label, folder in checkpoint_folders(run_dir):

@@ -1,4 +1,4 @@
-"""Training: the loop of 05_training as one small ``Trainer``, the checkpoints stage, and the CLI.
+"""Training: the loop of 05_training as a ``Trainer``, and the checkpoints stage.
 
 ``train(TrainConfig.from_profile(PROFILE))`` trains the profile's model on ``data/tokens`` and
 writes a run folder ``data/checkpoints/<run>/``:
@@ -15,7 +15,8 @@ writes a run folder ``data/checkpoints/<run>/``:
 One optimizer step: draw a global batch (``batch_size x grad_accum_steps x processes``
 sequences), run each of this process's micro-batches forward and backward with the loss
 divided by ``grad_accum_steps`` (so the gradients add up to those of one big batch), clip the
-gradient norm, step AdamW at the schedule's learning rate. Every ``eval_interval`` steps and at
+gradient norm, step the optimizers (Muon for the blocks' matrices and AdamW for the rest, or
+AdamW alone) at the schedule's learning rate. Every ``eval_interval`` steps and at
 a stop: the validation loss on fixed batches, the best checkpoint, early stopping (so a stopped
 run is measured as it is and always has a best checkpoint). Every ``checkpoint_interval`` steps
 and at a stop: a periodic checkpoint. A resume restores model, optimizer, gradient scaler, step,
@@ -23,11 +24,11 @@ RNG states and the sampler's position, so it continues the same run.
 
 ``python -m minigpt_helpers train ...`` runs the same loop (``cli``); ``torchrun`` runs it on
 several GPUs or machines (``distributed``); ``recipes`` adds named runs beyond the books.
+A profile's training settings live in ``profiles`` (``TrainConfig.from_profile``).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import gc
@@ -40,7 +41,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -52,14 +52,23 @@ import numpy as np
 import torch
 
 from . import distributed, hardware
-from .artifacts import data_dir, ensure, read_json, repo_root, stage_dir, write_json_atomic, write_manifest
+from .artifacts import (
+    data_dir,
+    ensure,
+    read_json,
+    repo_root,
+    stage_dir,
+    write_json_atomic,
+    write_manifest,
+)
 from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
 from .dataset import RandomBatches, get_batch, load_tokens, to_device
+from .generation import SamplingConfig, complete
 from .model import GPT, preset
 from .notebook import hardware_summary
-from .profiles import get_profile, pick_device
-from .tokenization import load_tokenizer
+from .profiles import pick_device
 from .schedule import LRSchedule
+from .tokenization import load_tokenizer
 from .tracking import METRIC_KEYS, MetricsLogger, read_metrics, truncate_metrics
 
 log = logging.getLogger(__name__)
@@ -231,37 +240,17 @@ class TrainConfig:
 
     @classmethod
     def from_profile(cls, profile: Any, **overrides: Any) -> TrainConfig:
-        """The run a profile trains (run name = profile name); ``overrides`` change fields."""
-        base: dict[str, Any] = dict(
-            run=profile.name, context_length=profile.context_length, model_preset=profile.model_preset,
-            batch_size=profile.batch_size, grad_accum_steps=profile.grad_accum_steps,
-            max_steps=profile.max_steps, learning_rate=profile.learning_rate,
-            warmup_steps=profile.warmup_steps, eval_interval=profile.eval_interval,
-            eval_batches=profile.eval_batches, sample_interval=profile.sample_interval,
-            time_budget_s=profile.time_budget_s, sample_tokens=profile.max_new_tokens,
-        )
-        base.update(PROFILE_TRAINING.get(profile.name, {}))
-        base.update(profile.extra.get("training", {}))
+        """The run a profile trains (run name = profile name): the profile's fields that are
+        TrainConfig fields too, then its ``training`` settings, then ``overrides``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        base: dict[str, Any] = {f.name: getattr(profile, f.name) for f in dataclasses.fields(profile)
+                                if f.name in known}
+        base.update(run=profile.name, sample_tokens=profile.max_new_tokens, **profile.training)
         base.update(overrides)
         base["model_overrides"] = {"arch": profile.arch, **base.get("model_overrides", {})}
-        known = {f.name for f in dataclasses.fields(cls)}
         if unknown := sorted(set(base) - known):
             raise ValueError(f"TrainConfig has no field(s) {unknown}; the fields are {sorted(known)}")
         return cls(**base)
-
-
-# Training settings that profiles.Profile has no field for, per profile name.
-PROFILE_TRAINING: dict[str, dict[str, Any]] = {
-    # ci: a model this small runs fastest on one thread, and does not stall when other work shares the cores
-    "ci": dict(log_interval=1, patience=None, sample_prompt="The", threads=1, optimizer="muon",
-               embedding_lr=0.02, precision="fp32"),
-    # cpu: Muon, bf16 where the CPU computes in it, and torch.compile (see benchmarks/README.md)
-    "cpu": dict(log_interval=10, patience=4, sample_prompt="The", optimizer="muon", matrix_lr=0.01,
-                embedding_lr=0.05, compile=True),
-    # gpu: the books are few tokens for a 45M model: dropout and early stopping against memorising
-    "gpu": dict(log_interval=10, patience=5, sample_prompt="The", checkpoint_interval=250,
-                model_overrides={"dropout": 0.1}, optimizer="muon", embedding_lr=0.05),
-}
 
 
 @dataclass
@@ -332,8 +321,6 @@ def set_rng_state(state: dict[str, Any], device: str | torch.device = "cpu") -> 
     saved = state.get("device")
     if saved is not None and saved["type"] == torch.device(device).type:
         hardware.set_device_rng_state(device, saved["state"])
-    elif state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])  # a checkpoint from before "device" was saved
     n = state["numpy"]
     np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     p = state["python"]
@@ -380,35 +367,15 @@ def sample_text(
     seed: int = 0,
     precision: hardware.Precision | None = None,
 ) -> str:
-    """A continuation of ``prompt`` (default: a new document), sampled with a KV cache.
-
-    A generator of its own (``seed``) leaves the training run's random state untouched.
-    """
+    """``prompt`` (default: a new document) and its continuation by ``generation.complete``, in the
+    run's number format. Its own seed leaves the training run's random state untouched."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    ctx = model.config.context_length
-    ids = tokenizer.encode(prompt) if prompt else [tokenizer.eot_id]
-    generator = torch.Generator().manual_seed(seed)  # draws on the CPU: the same text on every device
-    autocast = precision.autocast() if precision else contextlib.nullcontext()
-    out: list[int] = []
-    cache = model.new_kv_cache(1)
-    with autocast:
-        logits, _ = model(torch.tensor([ids[-ctx:]], device=device), kv_cache=cache, last_only=True)
-        for _ in range(max_new_tokens):
-            scores = logits[:, -1, :].float() / temperature  # (1, vocab)
-            if top_k:
-                kth = torch.topk(scores, min(top_k, scores.size(-1))).values[:, -1:]
-                scores = scores.masked_fill(scores < kth, float("-inf"))
-            token = torch.multinomial(scores.softmax(-1).cpu(), 1, generator=generator).to(device)  # (1, 1)
-            out.append(int(token))
-            if cache.length >= ctx:  # the window is full: start again from the last ctx-1 tokens
-                cache.reset()
-                logits, _ = model(torch.tensor([(ids + out)[-(ctx - 1):]], device=device), kv_cache=cache, last_only=True)
-            else:
-                logits, _ = model(token, kv_cache=cache)
+    config = SamplingConfig(temperature=temperature, top_k=top_k or 0, max_new_tokens=max_new_tokens, seed=seed)
+    with precision.autocast() if precision else contextlib.nullcontext():
+        text = complete(model, tokenizer, prompt or [tokenizer.eot_id], config, stop_at_eot=False)
     model.train(was_training)
-    return prompt + tokenizer.decode(out)
+    return prompt + text
 
 
 def build_optimizers(model: Any, config: TrainConfig, device: str | torch.device = "cpu") -> list[torch.optim.Optimizer]:
@@ -1019,8 +986,16 @@ def read_run(run: str | os.PathLike[str]) -> dict[str, Any]:
 __all__ = [
     "TrainConfig", "TrainResult", "Trainer", "train", "NonFiniteLossError", "sample_text", "seed_everything",
     "read_metrics", "read_run", "run_dir", "git_commit", "METRIC_KEYS", "build_checkpoints",
-    "write_stage_manifest", "cli",
+    "write_stage_manifest", "parse_value",
 ]
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set FIELD=VALUE`` value: JSON where it parses (numbers, true, lists, dicts), else the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 # --------------------------------------------------------------------------- the checkpoints stage
@@ -1053,127 +1028,3 @@ def build_checkpoints(profile: Any) -> Path:
                            "run it again to continue")
     write_stage_manifest(profile, config.run)
     return stage_dir("checkpoints")
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m minigpt_helpers train",
-        description="Train a model with the loop of notebooks/05_training (or continue a run). "
-                    "Several GPUs: torchrun --nproc_per_node=N -m minigpt_helpers train ...",
-    )
-    p.add_argument("--profile", help="ci, cpu or gpu (default: MINIGPT_PROFILE, else gpu with CUDA, else cpu)")
-    p.add_argument("--recipe", help="a named recipe instead of the books: " + ", ".join(_recipe_names()))
-    p.add_argument("--run-name", "--run", dest="run_name",
-                   help="the folder under data/checkpoints (default: the profile or recipe name); under torchrun "
-                        "write --run-name, since torchrun mistakes --run for its own --run-path")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--resume", action="store_true", help="continue the run (fail if there is nothing to continue)")
-    group.add_argument("--fresh", action="store_true", help="start the run over, deleting its old checkpoints")
-    flags = {  # CLI flag -> TrainConfig field
-        "--max-steps": ("max_steps", int), "--batch-size": ("batch_size", int),
-        "--grad-accum": ("grad_accum_steps", int), "--context": ("context_length", int),
-        "--lr": ("learning_rate", float), "--warmup": ("warmup_steps", int),
-        "--min-lr-ratio": ("min_lr_ratio", float), "--plateau": ("plateau_fraction", float),
-        "--decay-steps": ("decay_steps", int), "--eval-interval": ("eval_interval", int),
-        "--eval-batches": ("eval_batches", int), "--checkpoint-interval": ("checkpoint_interval", int),
-        "--patience": ("patience", int), "--time-budget": ("time_budget_s", float),
-        "--stop-at-step": ("stop_at_step", int), "--device": ("device", str),
-        "--precision": ("precision", str), "--seed": ("seed", int), "--log-interval": ("log_interval", int),
-        "--sample-interval": ("sample_interval", int), "--wandb-project": ("wandb_project", str),
-        "--wandb-mode": ("wandb_mode", str), "--preset": ("model_preset", str),
-        "--init-from": ("init_from", str), "--tokens-dir": ("tokens_dir", str),
-    }
-    for flag, (name, kind) in flags.items():
-        p.add_argument(flag, dest=name, type=kind, default=None, help=f"TrainConfig.{name}")
-    p.add_argument("--compile", choices=["auto", "on", "off"], default=None, help="torch.compile (auto: CUDA on Linux)")
-    p.add_argument("--activation-checkpointing", action="store_true", default=None, help="recompute blocks in backward to save memory")
-    p.add_argument("--deterministic", action="store_true", default=None, help="bit-for-bit repeatable kernels (slower)")
-    p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None, help="TensorBoard logs (default: when installed)")
-    p.add_argument("--wandb", action="store_true", default=None, help="log to Weights & Biases (offline unless --wandb-mode online)")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="any other TrainConfig field, e.g. --set beta2=0.99 --set model_overrides='{\"dropout\": 0.1}'")
-    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
-
-
-def _recipe_names() -> list[str]:
-    from .recipes import RECIPES
-
-    return list(RECIPES)
-
-
-def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
-    """The TrainConfig the command line asks for, and the profile (None for a recipe)."""
-
-    overrides: dict[str, Any] = {}
-    for action in _parser()._actions:
-        name = action.dest
-        if name in {f.name for f in dataclasses.fields(TrainConfig)} and getattr(args, name, None) is not None:
-            overrides[name] = getattr(args, name)
-    if args.compile is not None:
-        overrides["compile"] = {"auto": None, "on": True, "off": False}[args.compile]
-    for item in args.set:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: write FIELD=VALUE, e.g. --set beta2=0.99")
-        key, value = item.split("=", 1)
-        overrides[key.strip()] = _parse_value(value)
-    if args.run_name:
-        overrides["run"] = args.run_name
-    if args.recipe:
-        from .recipes import recipe_config
-
-        return recipe_config(args.recipe, **overrides), None
-    profile = get_profile(args.profile)
-    return TrainConfig.from_profile(profile, **overrides), profile
-
-
-def cli(argv: list[str] | None = None) -> int:
-    """``python -m minigpt_helpers train``: the same loop and config as the notebook, for long runs."""
-    args = _parser().parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        config, profile = config_from_args(args)
-        if args.print_config:
-            print(json.dumps(config.to_dict(), indent=2))
-            return 0
-        if args.recipe:
-            from .recipes import prepare_recipe
-
-            prepare_recipe(args.recipe)
-        elif config.tokens_dir is None:  # the books: build data/tokens (and what it needs) if missing
-            ensure("tokens", profile)
-        resume = True if args.resume else (False if args.fresh else None)
-        result = train(config, resume=resume, progress=not args.no_progress)
-    except NonFiniteLossError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0
-    ms = result.ms_per_step
-    print(f"run {config.run!r}: {result.stop_reason} at step {result.step}; "
-          f"val loss {_fmt(result.val_loss)} (best {_fmt(result.best_val_loss)} at step {result.best_step}); "
-          + (f"{ms:.1f} ms/step, " if ms else "")
-          + f"{result.session_s:.0f} s this session; checkpoints in {result.run_dir}")
-    if profile is not None and result.finished and config == TrainConfig.from_profile(profile):
-        write_stage_manifest(profile, config.run)
-        print(f"recorded {config.run!r} as the default run of {stage_dir('checkpoints') / 'manifest.json'}")
-    return 0
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"

@@ -63,7 +63,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from minigpt_helpers import artifacts, dataset, tokenization
+from minigpt_helpers import artifacts, dataset, lessons, tokenization
 from minigpt_helpers.checks import check, check_between, exercise
 from minigpt_helpers.profiles import pick_device
 
@@ -221,7 +221,7 @@ fig.tight_layout()
 #
 # Let us measure it. For each of the three ways to split these same tokens, take every run of
 # 16 consecutive tokens in the validation text and ask whether exactly that run also occurs in
-# the training text (`dataset.ngram_overlap`). Sixteen tokens is a dozen words: a repeat is
+# the training text (`lessons.ngram_overlap`). Sixteen tokens is a dozen words: a repeat is
 # almost never chance. Whatever the model can recall verbatim from training helps it on those.
 #
 # The random-window split below uses windows of the profile's context length, overlapping by
@@ -244,7 +244,7 @@ splits = {  # name: (validation tokens, training tokens)
                            np.concatenate([b[:c] for b, c in zip(per_book, cuts)])),
     "whole held-out books": (np.asarray(val), np.asarray(train)),
 }
-leak = {name: dataset.ngram_overlap(held_out, seen, n=16) for name, (held_out, seen) in splits.items()}
+leak = {name: lessons.ngram_overlap(held_out, seen, n=16) for name, (held_out, seen) in splits.items()}
 print({name: f"{share:.1%}" for name, share in leak.items()})
 
 # %%
@@ -328,7 +328,7 @@ show_pairs(xb[0], yb[0])
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), dpi=90, sharex=True)
 for ax, stride, colour in zip(axes, (T, T // 2), ("tab:blue", "tab:purple")):
-    ds = dataset.WindowDataset(train, T, stride=stride)
+    ds = lessons.WindowDataset(train, T, stride=stride)
     for i in range(4 * T // stride):  # the windows that start in the first 4T tokens, one per row
         ax.barh(i, T + 1, left=ds.start(i), height=0.6, color=colour, alpha=0.8)
     ax.invert_yaxis(), ax.set_ylabel("window"), ax.set_xlabel("token position in train.bin")
@@ -336,19 +336,19 @@ for ax, stride, colour in zip(axes, (T, T // 2), ("tab:blue", "tab:purple")):
 fig.tight_layout()
 
 # %% [markdown]
-# `dataset.EpochBatches` serves those windows in batches, epoch after epoch, with a new shuffle
+# `lessons.EpochBatches` serves those windows in batches, epoch after epoch, with a new shuffle
 # each epoch fixed by `(seed, epoch)`. A training run that stops and resumes must see exactly the
 # batches it would have seen, so the sampler's position is part of a checkpoint: `state_dict()`
 # returns a few integers (`RandomBatches` returns its generator's state), `load_state_dict()`
 # puts them back. Training (05) saves it with the model.
 
 # %%
-sampler = dataset.EpochBatches(train, B, T, stride=T // 2, seed=0)
+sampler = lessons.EpochBatches(train, B, T, stride=T // 2, seed=0)
 for _ in range(5):
     next(sampler)
 saved = sampler.state_dict()
 expected = [next(sampler) for _ in range(3)]
-resumed = dataset.EpochBatches(train, B, T, stride=T // 2, seed=0)
+resumed = lessons.EpochBatches(train, B, T, stride=T // 2, seed=0)
 resumed.load_state_dict(saved)
 check(all(torch.equal(next(resumed)[0], ex) for ex, _ in expected), "a resumed epoch sampler gives the same next batches")
 print(saved)
@@ -357,14 +357,14 @@ print(saved)
 # ### The PyTorch way: `Dataset` and `DataLoader`
 #
 # PyTorch has its own classes for feeding training, and many courses use them.
-# `dataset.WindowDataset` is a `Dataset` of the same fixed windows (item *i* starts at
-# `i * stride`), and `dataset.make_loader` wraps it in a shuffled `DataLoader` with a seeded
+# `lessons.WindowDataset` is a `Dataset` of the same fixed windows (item *i* starts at
+# `i * stride`), and `lessons.make_loader` wraps it in a shuffled `DataLoader` with a seeded
 # generator. On a GPU the loader puts batches in **pinned** (page-locked) memory, from which
 # `x.to("cuda", non_blocking=True)` copies while the GPU is still busy with the previous step;
 # `get_batch` and the samplers do the same when given `device="cuda"`.
 
 # %%
-loader = dataset.make_loader(train, B, T, stride=T // 2, seed=0)
+loader = lessons.make_loader(train, B, T, stride=T // 2, seed=0)
 xl, yl = next(iter(loader))
 check(xl.shape == (B, T) and torch.equal(xl[:, 1:], yl[:, :-1]), f"the DataLoader gives ({B}, {T}) batches of shifted pairs")
 device = pick_device()
@@ -491,7 +491,7 @@ check(wrong_vocab is not None and wrong_tok is not None and "sha256" in wrong_to
 n_windows = None  # your answer: an int
 
 def test_windows(answer):
-    expected = len(dataset.WindowDataset(train, T, stride=T // 4))
+    expected = len(lessons.WindowDataset(train, T, stride=T // 4))
     assert answer == expected, f"{answer} is not {expected}: a window may start at 0, s, 2s, ... up to len(train) - T - 1"
 
 exercise("windows per epoch", n_windows, test_windows)

@@ -565,9 +565,11 @@ from contextlib import redirect_stdout
 from io import StringIO
 import json
 
+from minigpt_helpers import cli
+
 out = StringIO()
 with redirect_stdout(out):
-    training.cli(["--profile", PROFILE.name, "--print-config"])
+    cli.main(["train", "--profile", PROFILE.name, "--print-config"])
 check(json.loads(out.getvalue()) == config.to_dict(), "the command line resolves the same config as this notebook")
 
 # %% [markdown]

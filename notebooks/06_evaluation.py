@@ -65,7 +65,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from minigpt_helpers import artifacts, baselines, checkpoint, dataset, evaluation, sources, text_quality, training
+from minigpt_helpers import (artifacts, baselines, checkpoint, dataset, eval_report, evaluation, lessons, sources,
+                             text_quality, training)
 from minigpt_helpers.checks import check, check_between, check_close, exercise
 from minigpt_helpers.profiles import pick_device
 
@@ -188,7 +189,7 @@ ax.set(xlabel="tokens of context the prediction reads", ylabel="mean loss (nats)
 ax.legend(fontsize=8)
 plt.show()
 early, late = by_context[: W // 8].mean(), by_context[-W // 4:].mean()
-gain = -0.1  # any profile: not clearly the wrong way round (see the text below)
+gain = {"ci": -0.1, "cpu": 0.1, "gpu": 0.2}[PROFILE.name]  # ci's 30 steps: only not the wrong way round
 check(early - late > gain, f"tokens early in a window cost {early - late:+.2f} nats more than late ones (expected > {gain})")
 
 # %% [markdown]
@@ -291,7 +292,7 @@ print(f"loss {total['loss']:.4f}, perplexity {total['perplexity']:.1f}, {total['
 # byte). The checks below allow loss 4.0 to 6.0 and 1.5 to 2.6 bits per byte for `cpu`.
 
 # %%
-expected = {"ci": (4.8, 6.0, 3.0, 4.2), "cpu": (4.0, 6.0, 1.5, 2.6), "gpu": (2.5, 5.5, 0.8, 2.5)}[PROFILE.name]
+expected = {"ci": (4.8, 6.0, 3.0, 4.2), "cpu": (4.0, 5.2, 1.5, 2.0), "gpu": (2.5, 5.0, 0.8, 1.9)}[PROFILE.name]
 check_between(total["loss"], expected[0], expected[1], "validation loss (nats per token), exact")
 check_between(total["bits_per_byte"], expected[2], expected[3], "validation bits per byte, exact")
 lengths = evaluation.token_byte_lengths(tok)
@@ -308,7 +309,7 @@ check(all(int(lengths[np.asarray(val.book(b["book_id"]))].sum()) == b["bytes"] f
 
 # %%
 settings = evaluation.eval_settings(PROFILE)
-quick = evaluation.quick_section(gpt, val, ckpt.config["train"], seeds=settings["quick_seeds"],
+quick = eval_report.quick_section(gpt, val, ckpt.config["train"], seeds=settings["quick_seeds"],
                                  exact_loss=total["loss"])
 print(f"training's estimate (seed {quick['seed']}): {quick['loss']:.4f}; over {len(quick['estimates'])} seeds "
       f"{quick['mean']:.4f} ± {quick['std']:.4f}; exact: {total['loss']:.4f}")
@@ -466,17 +467,15 @@ plt.show()
 prev = [[attention[l][0, h].diagonal(-1).mean().item() for h in range(H)] for l in range(L)]
 layer, head = max(((l, h) for l in range(L) for h in range(H)), key=lambda lh: prev[lh[0]][lh[1]])
 fig, ax = plt.subplots(figsize=(6, 5.5), dpi=90)
-from minigpt_helpers import model as model_lib
-
-model_lib.plot_attention(attention[layer][0, head], words, ax=ax,
-                         title=f"layer {layer}, head {head}: {prev[layer][head]:.0%} of its weight on the previous token")
+lessons.plot_attention(attention[layer][0, head], words, ax=ax,
+                       title=f"layer {layer}, head {head}: {prev[layer][head]:.0%} of its weight on the previous token")
 plt.show()
 
 # %%
 check(len(context["by_position"]) == n and all(math.isfinite(v) for v in context["by_position"]),
       f"a loss for each of {n} positions over {context['windows']:,} windows")
 if PROFILE.name != "ci":  # 30 steps are too few to learn much from context
-    check_between(context["gain"], 0.3, 5.0, "the window's second half costs less than positions 1-8 (nats)",
+    check_between(context["gain"], 0.2, 5.0, "the window's second half costs less than positions 1-8 (nats)",
                   hint="a flat curve means the model does not use its context: the recipe is not working")
     check_between(context["shuffle_gain"], 0.2, 10.0, "shuffling the context hurts the last prediction (nats)")
 
@@ -560,7 +559,7 @@ if available["validation"][0]:
 
 # %%
 wiki_results = evaluation.evaluate_wikitext(gpt, tok, max_tokens=settings["wikitext_max_tokens"])
-wiki = evaluation.wikitext_section(wiki_results)
+wiki = eval_report.wikitext_section(wiki_results)
 for name in evaluation.WIKITEXT_SPLITS:
     r = wiki[name]
     if not r["available"]:
@@ -668,7 +667,7 @@ for r in per_ckpt:
     print(f"{r['checkpoint']:>22}: distinct-2 {r['distinct_2']:.2f}, repetition {r['repetition_4']:.2f}  {r['example'][:70]!r}")
 
 # %%
-quality = evaluation.quality_section(samples, per_ckpt, reference, during or None)
+quality = eval_report.quality_section(samples, per_ckpt, reference, during or None)
 quality_fig = text_quality.plot_quality(quality)
 plt.show()
 
@@ -709,7 +708,7 @@ fig, ax = plt.subplots(figsize=(9, 3.5), dpi=90)
 evaluation.plot_curves(records, ax=ax, title=f"run {run_dir.name!r}")
 evaluation.save_figure(fig, eval_dir / "curves.png")
 plt.show()
-curves = evaluation.curves_section(records, run_dir)
+curves = eval_report.curves_section(records, run_dir)
 print(f"best step {curves['best_step']} (val {curves['best_val_loss']:.3f}); last evaluation step {curves['last_step']} "
       f"(val {curves['last_val_loss']:.3f}); gap to training {curves['generalization_gap']:+.3f}\n{curves['verdict']}")
 
@@ -767,18 +766,18 @@ check(tr_[-1] < tr_[0] - 2.0 and va_[-1] > va_.min() + 0.3,
 #
 # `data/eval/metrics.json` keeps every number of this notebook with the checkpoint (path, step,
 # model, tokenizer) and the data (token files, counts, books) it was computed from, the hardware,
-# and the settings (context, stride, cap). The stage's manifest goes last. `evaluation.build_eval`
+# and the settings (context, stride, cap). The stage's manifest goes last. `eval_report.build_eval`
 # does the same without a notebook (`artifacts.ensure("eval", PROFILE)` calls it), and
 # `python -m minigpt_helpers eval --checkpoint <run or folder>` prints a summary from a terminal.
 
 # %%
 per_book_fig.savefig(eval_dir / "per_book.png", dpi=90, bbox_inches="tight")
 quality_fig.savefig(eval_dir / "quality.png", dpi=90, bbox_inches="tight")
-report = evaluation.assemble_report(ckpt, val, exact, quick_estimate=quick, baselines=base, context=context,
+report = eval_report.assemble_report(ckpt, val, exact, quick_estimate=quick, baselines=base, context=context,
                                     wikitext2=wiki, text_quality=quality, curves=curves)
 files = ["curves.png", "per_book.png", "quality.png", *(p.name for p in sample_files)]
-evaluation.write_eval(report, PROFILE, files)
-saved = evaluation.read_eval()
+eval_report.write_eval(report, PROFILE, files)
+saved = eval_report.read_eval()
 print(f"{eval_dir}: {sorted(p.name for p in eval_dir.iterdir())}")
 print(f"metrics.json keys: {list(saved)}")
 
@@ -792,10 +791,12 @@ check(artifacts.staleness("eval", PROFILE) is None, "the eval stage is current (
 from contextlib import redirect_stdout
 from io import StringIO
 
+from minigpt_helpers import cli
+
 out = StringIO()
 with redirect_stdout(out):
-    code = evaluation.cli(["--checkpoint", str(ckpt.path), "--max-tokens", "2000", "--no-progress",
-                           "--output", str(artifacts.data_dir() / "eval-cli-check.json")])
+    code = cli.main(["eval", "--checkpoint", str(ckpt.path), "--max-tokens", "2000", "--no-progress",
+                     "--output", str(artifacts.data_dir() / "eval-cli-check.json")])
 print(out.getvalue())
 check(code == 0 and "bits per byte" in out.getvalue(), "the command line evaluates the same checkpoint")
 

@@ -65,7 +65,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from minigpt_helpers import artifacts, checkpoint, generation
+from minigpt_helpers import artifacts, checkpoint, generation, lessons
 from minigpt_helpers.checks import check, check_close, check_speed, exercise
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.profiles import pick_device
@@ -445,7 +445,7 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
 
 # %%
 n_new = 512 if PROFILE.name != "ci" else 2 * C
-runs = generation.compare_cache_speed(gpt, ids[:8], n_new, repeats=2)  # best of two runs of each path
+runs = lessons.compare_cache_speed(gpt, ids[:8], n_new, repeats=2)  # best of two runs of each path
 fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
 for use, run in runs.items():
     speed = [(i + 1) / t for i, t in enumerate(run["times"])]
@@ -472,7 +472,7 @@ check_speed(speedup, at_least, 1000, f"speed-up with the cache for {n_new} token
 # problem. The rest of the one-token step is its many small operations (attention over the cache,
 # layer norms, additions, reshapes), each with a fixed cost however little it computes (on the
 # development machine about 2 µs for an addition, 6 µs for a layer norm, 20 µs for attention).
-# `generation.time_decode_parts` measures all four (the benchmark prints the same).
+# `lessons.time_decode_parts` measures all four (the benchmark prints the same).
 # On the development machine, `cpu` model, over twenty-three runs (this cell and the benchmark):
 # reading the 21 MB took 0.46 to 2.0 ms, one token 0.96 to 4.4 ms (125 operations), a 112-token
 # window 4.6 to 14.8 ms (the shared machine's speed varies that much): the cache could not beat 7
@@ -481,7 +481,7 @@ check_speed(speedup, at_least, 1000, f"speed-up with the cache for {n_new} token
 # step is per-operation cost, which a 5M-parameter model cannot spread over much arithmetic.
 
 # %%
-parts = generation.time_decode_parts(gpt)
+parts = lessons.time_decode_parts(gpt)
 bars = {"read every weight once": parts["read_weights_ms"],
         f"one token's {parts['products']} weight products": parts["products_ms"],
         "one token, with the cache": parts["one_token_ms"],

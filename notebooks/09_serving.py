@@ -75,7 +75,7 @@ from IPython.display import HTML, Markdown, display
 from minigpt_helpers import artifacts, checkpoint, export, generation, serving
 from minigpt_helpers.checks import check, check_close, check_speed, exercise
 from minigpt_helpers.generation import SamplingConfig
-from minigpt_helpers.model import format_table
+from minigpt_helpers.lessons import format_table
 
 artifacts.ensure("checkpoints", PROFILE)
 ckpt = checkpoint.load_checkpoint(checkpoint.find_checkpoint(), "cpu")

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from minigpt_helpers import chat as C
+from minigpt_helpers import cli
 from minigpt_helpers import generation as G
 from minigpt_helpers.chat import BOT, USER, ChatSession, ChatTemplate, ReplyStart, SpeakerTag
 from minigpt_helpers.checkpoint import save_checkpoint
@@ -334,7 +335,7 @@ def test_cli_interactive_ends_on_exit_quit_and_end_of_input(cli_runs, how) -> No
 
 
 def test_cli_missing_checkpoint_is_a_clear_error(capsys) -> None:
-    assert C.cli(["--prompt", "hi"]) == 2  # the scratch data folder holds no checkpoint
+    assert cli.main(["chat", "--prompt", "hi"]) == 2  # the scratch data folder holds no checkpoint
     err = capsys.readouterr().err
     assert err.startswith("error:") and "05_training" in err and "--checkpoint" in err
 
@@ -344,5 +345,5 @@ def test_run_interactive_in_process(model, tok) -> None:
 
     out = io.StringIO()
     session = ChatSession(model, tok, SamplingConfig(temperature=0.0, max_new_tokens=5))
-    assert C.run_interactive(session, io.StringIO("one\ntwo\nexit\n"), out) == 0
+    assert cli.chat_loop(session, io.StringIO("one\ntwo\nexit\n"), out) == 0
     assert out.getvalue().count("LIBRARIAN:") == 2 and len(session.history) == 4

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from minigpt_helpers import artifacts, dataset
+from minigpt_helpers import artifacts, dataset, lessons
 from minigpt_helpers.profiles import get_profile
 from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer
 
@@ -153,7 +153,7 @@ def test_targets_are_inputs_shifted_by_one_and_windows_stay_inside(profile) -> N
 
 def test_fixed_windows_cover_each_start_once_per_epoch_inside_the_split() -> None:
     data = np.arange(1000, dtype=np.uint16)
-    ds = dataset.WindowDataset(data, 32, stride=16)  # overlapping by half, as the course trains
+    ds = lessons.WindowDataset(data, 32, stride=16)  # overlapping by half, as the course trains
     assert len(ds) == (1000 - 33) // 16 + 1
     last_x, last_y = ds[len(ds) - 1]
     assert int(last_y[-1]) <= 999
@@ -161,7 +161,7 @@ def test_fixed_windows_cover_each_start_once_per_epoch_inside_the_split() -> Non
         ds[len(ds)]
     with pytest.raises(ValueError, match="must start in 0..967"):
         dataset.windows(data, [968], 32)  # would need token 1000, one past the end
-    sampler = dataset.EpochBatches(data, 4, 32, stride=16, seed=1)
+    sampler = lessons.EpochBatches(data, 4, 32, stride=16, seed=1)
     firsts = [int(x[i, 0]) for _ in range(sampler.batches_per_epoch) for x, _ in [next(sampler)] for i in range(4)]
     assert len(firsts) == 4 * (len(ds) // 4) > 0
     assert len(set(firsts)) == len(firsts) and all(f % 16 == 0 for f in firsts)
@@ -177,8 +177,8 @@ def test_same_seed_same_batches_and_other_seed_other_batches() -> None:
     c = dataset.get_batch(data, 8, 16, seed=8)
     assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])
     for make in (lambda s: dataset.RandomBatches(data, 8, 16, seed=s),
-                 lambda s: dataset.EpochBatches(data, 8, 16, stride=8, seed=s),
-                 lambda s: iter(dataset.make_loader(data, 8, 16, stride=8, seed=s))):
+                 lambda s: lessons.EpochBatches(data, 8, 16, stride=8, seed=s),
+                 lambda s: iter(lessons.make_loader(data, 8, 16, stride=8, seed=s))):
         one, two, other = make(1), make(1), make(2)
         xs = [next(one)[0] for _ in range(5)]
         assert all(torch.equal(x, next(two)[0]) for x in xs)
@@ -192,7 +192,7 @@ def test_resume_gives_exactly_the_same_batches(kind: str) -> None:
     def make():
         if kind == "random":
             return dataset.RandomBatches(data, 4, 16, seed=5)
-        return dataset.EpochBatches(data, 4, 16, stride=12, seed=5)
+        return lessons.EpochBatches(data, 4, 16, stride=12, seed=5)
 
     straight = make()
     expected = [next(straight) for _ in range(100)]  # crosses epoch boundaries for "epoch"
@@ -210,7 +210,7 @@ def test_resume_gives_exactly_the_same_batches(kind: str) -> None:
         assert torch.equal(x, ex) and torch.equal(y, ey)
     if kind == "epoch":
         assert straight.epoch >= 1, "the test should cross an epoch boundary"
-        other = dataset.EpochBatches(data, 4, 16, stride=16, seed=5)
+        other = lessons.EpochBatches(data, 4, 16, stride=16, seed=5)
         with pytest.raises(ValueError, match="stride"):
             other.load_state_dict(first.state_dict())
 
@@ -218,11 +218,11 @@ def test_resume_gives_exactly_the_same_batches(kind: str) -> None:
 def test_short_corpus_error_suggests_a_smaller_context() -> None:
     data = np.arange(50, dtype=np.uint16)
     for call in (lambda: dataset.get_batch(data, 2, 64), lambda: dataset.RandomBatches(data, 2, 64),
-                 lambda: dataset.EpochBatches(data, 2, 64), lambda: dataset.WindowDataset(data, 64)):
+                 lambda: lessons.EpochBatches(data, 2, 64), lambda: lessons.WindowDataset(data, 64)):
         with pytest.raises(ValueError, match=r"50 tokens.*context_length=64.*smaller context_length \(at most 49, e\.g\. 32\)"):
             call()
     with pytest.raises(ValueError, match="batch_size=10"):
-        dataset.EpochBatches(data, 10, 16, stride=16)
+        lessons.EpochBatches(data, 10, 16, stride=16)
 
 
 def test_build_refuses_a_split_shorter_than_the_context(profile) -> None:
@@ -256,10 +256,8 @@ def test_uint32_when_the_vocabulary_is_large(profile, monkeypatch: pytest.Monkey
         def vocab_size(self) -> int:
             return 70_000
 
-    from minigpt_helpers import tokenization
-
     chars = CharTokenizer.train(texts.values()).chars
-    monkeypatch.setattr(tokenization, "load_tokenizer", lambda: BigChar(chars))
+    monkeypatch.setattr(dataset, "load_tokenizer", lambda: BigChar(chars))
     folder = dataset.build_tokens(profile)
     meta = dataset.read_meta(folder)
     assert meta["dtype"] == "uint32"
@@ -275,8 +273,8 @@ def test_token_data_pickles_as_a_path_and_feeds_a_dataloader(profile) -> None:
     assert len(blob) < 20_000 + len(json.dumps(train.meta))  # not the token array
     again = pickle.loads(blob)
     assert isinstance(again.tokens, np.memmap) and np.array_equal(again[:100], train[:100])
-    ds = dataset.WindowDataset(train, 16, stride=8)
-    loader = dataset.make_loader(train, 4, 16, stride=8, seed=0)
+    ds = lessons.WindowDataset(train, 16, stride=8)
+    loader = lessons.make_loader(train, 4, 16, stride=8, seed=0)
     batches = 0
     for x, y in loader:
         assert x.shape == (4, 16) and torch.equal(x[:, 1:], y[:, :-1])
@@ -288,9 +286,9 @@ def test_token_data_pickles_as_a_path_and_feeds_a_dataloader(profile) -> None:
 
 def test_ngram_overlap() -> None:
     a = np.arange(100)
-    assert dataset.ngram_overlap(a, a, n=8) == 1.0
-    assert dataset.ngram_overlap(a, a + 1000, n=8) == 0.0
-    half = dataset.ngram_overlap(a, a[:50], n=8)
+    assert lessons.ngram_overlap(a, a, n=8) == 1.0
+    assert lessons.ngram_overlap(a, a + 1000, n=8) == 0.0
+    half = lessons.ngram_overlap(a, a[:50], n=8)
     assert 0.4 < half < 0.6
 
 
@@ -303,4 +301,4 @@ def test_cuda_batches_are_pinned_copies_of_the_cpu_ones() -> None:
     assert torch.equal(x.cpu(), x_cpu) and torch.equal(y.cpu(), y_cpu)
     sampler = dataset.RandomBatches(data, 8, 32, seed=1, device="cuda")
     assert torch.equal(next(sampler)[0].cpu(), x_cpu)
-    assert dataset.make_loader(data, 8, 32, device="cuda").pin_memory
+    assert lessons.make_loader(data, 8, 32, device="cuda").pin_memory

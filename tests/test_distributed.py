@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from minigpt_helpers import checkpoint, training
+from minigpt_helpers import checkpoint, cli, training
 from minigpt_helpers.tracking import read_metrics
 
 from _textgen import write_tiny_data
@@ -44,7 +44,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_di
     write_tiny_data(data_dir)
     torch.set_num_threads(1)
     choice = ["--set", f"optimizer={optimizer}"]
-    assert training.cli([*_args("one", 4), *choice]) == 0  # one process, 4 sequences per step
+    assert cli.main(["train", *_args("one", 4), *choice]) == 0  # one process, 4 sequences per step
     _torchrun(data_dir, [*_args("two", 2), *choice])  # two processes, 2 sequences each
 
     run = training.read_run("two")

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from _textgen import sentences
-from minigpt_helpers import artifacts, baselines, dataset, evaluation, text_quality, training
+from minigpt_helpers import artifacts, baselines, cli, dataset, eval_report, evaluation, text_quality, training
 from minigpt_helpers.model import GPT, GPTConfig
 from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer
 
@@ -268,7 +268,7 @@ def test_quick_estimate_repeats_trainings_val_loss(tiny_run) -> None:
     est = evaluation.quick_estimate(ckpt.model, val, batches=config.eval_batches, batch_size=config.batch_size,
                                     seed=config.seed + 1)
     assert est == pytest.approx(result.best_val_loss, abs=1e-5)
-    quick = evaluation.quick_section(ckpt.model, val, ckpt.config["train"], seeds=2, exact_loss=0.0)
+    quick = eval_report.quick_section(ckpt.model, val, ckpt.config["train"], seeds=2, exact_loss=0.0)
     assert quick["precision"] == "fp32" and quick["loss"] == est  # training's own format on this device
     in_bf16 = evaluation.quick_estimate(ckpt.model, val, batches=config.eval_batches, batch_size=config.batch_size,
                                         seed=config.seed + 1, precision="bf16")
@@ -302,13 +302,13 @@ def test_overfitting_summary_sees_a_rise() -> None:
 def test_cli_prints_and_writes_json(tiny_run, data_dir, capsys) -> None:
     _, result = tiny_run
     out = data_dir / "cli.json"
-    assert evaluation.cli(["--checkpoint", str(result.run_dir), "--stride", "4", "--output", str(out),
+    assert cli.main(["eval", "--checkpoint", str(result.run_dir), "--stride", "4", "--output", str(out),
                            "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "bits per byte" in printed and "stride 4" in printed
     saved = json.loads(out.read_text())
     assert saved["split"]["settings"]["stride"] == 4 and saved["split"]["total"]["complete"]
-    assert evaluation.cli(["--checkpoint", str(data_dir / "nowhere"), "--no-progress"]) == 2
+    assert cli.main(["eval", "--checkpoint", str(data_dir / "nowhere"), "--no-progress"]) == 2
 
 
 class CopyModel(torch.nn.Module):
@@ -373,11 +373,11 @@ def test_write_eval_needs_every_part(data_dir) -> None:
     from minigpt_helpers.profiles import get_profile
 
     with pytest.raises(ValueError, match="lacks"):
-        evaluation.write_eval({"split": {}}, get_profile("ci"))
-    report = {k: None for k in evaluation.REPORT_KEYS}
+        eval_report.write_eval({"split": {}}, get_profile("ci"))
+    report = {k: None for k in eval_report.REPORT_KEYS}
     report["checkpoint"] = {"path": "x"}
     report["split"] = {"total": {"loss": 1.0, "bits_per_byte": 2.0}}
-    folder = evaluation.write_eval(report, get_profile("ci"))
+    folder = eval_report.write_eval(report, get_profile("ci"))
     saved = json.loads((folder / "metrics.json").read_text())
     assert saved["profile"] == "ci" and saved["files"] == ["metrics.json"]
     assert artifacts.read_manifest("eval")["val_bits_per_byte"] == 2.0

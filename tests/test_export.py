@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from minigpt_helpers import artifacts, export
+from minigpt_helpers import artifacts, cli, export
 from minigpt_helpers.checkpoint import load_checkpoint, save_checkpoint
 from minigpt_helpers.generation import SamplingConfig, generate
 from minigpt_helpers.model import ARCHITECTURES, GPT, GPTConfig
@@ -330,12 +330,12 @@ def test_build_exports_writes_the_stage(tmp_path, bpe_tok, arch, model_type) -> 
 
 def test_cli_export(tmp_path, char_tok, capsys) -> None:
     src = _checkpoint(tmp_path, _model(char_tok.vocab_size), char_tok)
-    rc = export.cli(["--checkpoint", str(src), "--out", str(tmp_path / "out" / "m"), "--hf", "--temperature", "0.3"])
+    rc = cli.main(["export", "--checkpoint", str(src), "--out", str(tmp_path / "out" / "m"), "--hf", "--temperature", "0.3"])
     assert rc == 0, capsys.readouterr().err
     assert export.load_exported(tmp_path / "out" / "m").defaults.temperature == 0.3
     assert (tmp_path / "out" / "m-hf" / "config.json").is_file()
-    assert export.cli(["--checkpoint", str(tmp_path / "nowhere" / "x")]) == 2
+    assert cli.main(["export", "--checkpoint", str(tmp_path / "nowhere" / "x")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
-    assert export.cli(["--checkpoint", str(src), "--out", str(tmp_path / "o2"), "--top-p", "2"]) == 2
+    assert cli.main(["export", "--checkpoint", str(src), "--out", str(tmp_path / "o2"), "--top-p", "2"]) == 2
     assert "top_p" in capsys.readouterr().err
     assert os.environ.get("MINIGPT_DATA_DIR")  # the scratch folder of conftest, never the repo's data/

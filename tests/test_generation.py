@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from minigpt_helpers import cli
 from minigpt_helpers import generation as G
-from minigpt_helpers import hardware
+from minigpt_helpers import hardware, lessons
 from minigpt_helpers.checkpoint import save_checkpoint
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.model import GPT, GPTConfig
@@ -268,14 +269,14 @@ def test_batch_rows_stop_on_their_own(model) -> None:
 
 
 def test_time_generation_counts_every_token(model) -> None:
-    run = G.time_generation(model, PROMPT, 12, use_cache=True)
+    run = lessons.time_generation(model, PROMPT, 12, use_cache=True)
     assert run["new_tokens"] == 12 and len(run["times"]) == 12 and run["tokens_per_s"] > 0
     assert run["times"] == sorted(run["times"])
 
 
 def test_compare_cache_speed_keeps_the_fastest_run_of_each_path(model, monkeypatch) -> None:
     calls, speeds = [], iter([9.0, 1.0, 5.0, 3.0, 7.0, 2.0])  # with, without, with, without, ...
-    real = G.time_generation
+    real = lessons.time_generation
 
     def fake(m, prompt, n, *, use_cache):
         run = real(m, prompt, n, use_cache=use_cache)
@@ -284,25 +285,25 @@ def test_compare_cache_speed_keeps_the_fastest_run_of_each_path(model, monkeypat
             run["tokens_per_s"] = next(speeds)
         return run
 
-    monkeypatch.setattr(G, "time_generation", fake)
-    best = G.compare_cache_speed(model, PROMPT, 10, repeats=3)
+    monkeypatch.setattr(lessons, "time_generation", fake)
+    best = lessons.compare_cache_speed(model, PROMPT, 10, repeats=3)
     assert calls == [True] + [True, False] * 3  # one warm-up, then the paths in turns
     assert best[True]["tokens_per_s"] == 9.0 and best[False]["tokens_per_s"] == 3.0
     assert best[True]["tokens"] == best[False]["tokens"] and len(best[True]["tokens"]) == 10
     with pytest.raises(ValueError, match="repeats=0"):
-        G.compare_cache_speed(model, PROMPT, 10, repeats=0)
+        lessons.compare_cache_speed(model, PROMPT, 10, repeats=0)
 
 
 def test_count_ops_counts_each_tensor_operation() -> None:
-    assert G.count_ops(lambda: torch.ones(3) + 1) == 2  # ones, add
-    assert G.count_ops(lambda: None) == 0
+    assert lessons.count_ops(lambda: torch.ones(3) + 1) == 2  # ones, add
+    assert lessons.count_ops(lambda: None) == 0
 
 
 def test_a_one_token_step_costs_the_same_ops_per_extra_layer() -> None:
     def ops(n_layer: int) -> int:
         torch.manual_seed(0)
         m = GPT(GPTConfig(vocab_size=61, context_length=16, n_layer=n_layer, n_head=2, n_embd=32)).eval()
-        return int(G.time_decode_parts(m, repeats=1)["ops"])
+        return int(lessons.time_decode_parts(m, repeats=1)["ops"])
 
     one, two, three = ops(1), ops(2), ops(3)
     assert one > 10 and two - one == three - two > 5  # every block adds the same operations
@@ -310,7 +311,7 @@ def test_a_one_token_step_costs_the_same_ops_per_extra_layer() -> None:
 
 def test_time_decode_parts_leaves_the_model_as_it_was(model) -> None:
     before = G.generate(model, PROMPT, greedy(10))
-    parts = G.time_decode_parts(model, slide=4, repeats=1)
+    parts = lessons.time_decode_parts(model, slide=4, repeats=1)
     assert parts["window"] == 16 - 2  # context minus half a slide: the average window past the context
     assert parts["weights_mb"] == pytest.approx(sum(p.numel() * 4 for p in model.parameters()) / 1e6)
     assert all(parts[k] > 0 for k in ("one_token_ms", "window_ms", "read_weights_ms", "products_ms"))
@@ -406,9 +407,9 @@ def test_timers_wait_for_the_models_device(monkeypatch, model) -> None:
     # CUDA and MPS run behind Python: both timers must wait for the device (hardware.synchronize
     # knows each kind), or they would time only the queueing of the work
     asked = []
-    monkeypatch.setattr(G, "synchronize", lambda device: asked.append(torch.device(device).type) or (lambda: None))
-    G.time_generation(model, PROMPT, 3, use_cache=True)
-    G.time_decode_parts(model, repeats=1)
+    monkeypatch.setattr(lessons, "synchronize", lambda device: asked.append(torch.device(device).type) or (lambda: None))
+    lessons.time_generation(model, PROMPT, 3, use_cache=True)
+    lessons.time_decode_parts(model, repeats=1)
     assert asked == ["cpu", "cpu"]
     calls = []
     monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append("mps"))
@@ -469,36 +470,36 @@ def checkpoint_dir(tmp_path_factory, char_model, char_tok) -> Path:
 
 def test_cli_generate_in_process(checkpoint_dir, capsys) -> None:
     args = ["--checkpoint", str(checkpoint_dir), "--prompt", "It was", "--max-new-tokens", "12", "--temperature", "0"]
-    assert G.cli(args) == 0
+    assert cli.main(["generate", *args]) == 0
     out = capsys.readouterr().out
     assert out.startswith("It was") and len(out.rstrip("\n")) >= len("It was")
-    assert G.cli([*args, "--completion-only", "--num-samples", "2"]) == 0
+    assert cli.main(["generate", *args, "--completion-only", "--num-samples", "2"]) == 0
     first, second = capsys.readouterr().out.split("\n" + "-" * 40 + "\n")
     assert first.strip("\n") == second.strip("\n") == out[len("It was"):].strip("\n")
-    assert G.cli([*args, "--top-p", "2"]) == 2
+    assert cli.main(["generate", *args, "--top-p", "2"]) == 2
     assert "top_p=2.0" in capsys.readouterr().err
 
 
 def test_cli_accepts_a_run_name_and_a_run_folder(data_dir, char_model, char_tok, capsys) -> None:
     save_checkpoint(data_dir / "checkpoints" / "myrun" / "best", char_model, char_tok)
     args = ["--prompt", "It", "--max-new-tokens", "5", "--temperature", "0", "--completion-only"]
-    assert G.cli(["--checkpoint", "myrun", *args]) == 0
+    assert cli.main(["generate", "--checkpoint", "myrun", *args]) == 0
     by_name = capsys.readouterr().out
-    assert G.cli(["--checkpoint", str(data_dir / "checkpoints" / "myrun"), *args]) == 0
+    assert cli.main(["generate", "--checkpoint", str(data_dir / "checkpoints" / "myrun"), *args]) == 0
     assert capsys.readouterr().out == by_name and by_name.strip("\n")
     assert G.resolve_checkpoint("myrun") == data_dir / "checkpoints" / "myrun" / "best"
 
 
 def test_cli_missing_checkpoint_names_the_fix(tmp_path, capsys) -> None:
-    assert G.cli(["--prompt", "hi"]) == 2  # the scratch data folder holds no checkpoint
+    assert cli.main(["generate", "--prompt", "hi"]) == 2  # the scratch data folder holds no checkpoint
     err = capsys.readouterr().err
     assert "05_training" in err and "--checkpoint" in err
-    assert G.cli(["--checkpoint", str(tmp_path / "nowhere"), "--prompt", "hi"]) == 2
+    assert cli.main(["generate", "--checkpoint", str(tmp_path / "nowhere"), "--prompt", "hi"]) == 2
     assert "no checkpoint there" in capsys.readouterr().err
 
 
 def test_cli_refuses_zero_new_tokens_instead_of_using_the_default(checkpoint_dir, capsys) -> None:
-    assert G.cli(["--checkpoint", str(checkpoint_dir), "--prompt", "It", "--max-new-tokens", "0"]) == 2
+    assert cli.main(["generate", "--checkpoint", str(checkpoint_dir), "--prompt", "It", "--max-new-tokens", "0"]) == 2
     assert "max_new_tokens=0" in capsys.readouterr().err
 
 

@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from minigpt_helpers import lessons
 from minigpt_helpers import model as M
 from minigpt_helpers.model import GPT, GPTConfig, preset
 from minigpt_helpers.profiles import PROFILES
@@ -162,7 +163,7 @@ def test_preset_breakdowns_against_the_seeds_figures() -> None:
     assert round(total["tinystories"] / 1e6, 1) == 30.0
     # the plan states ~46M for wikitext; its own shape gives 17.0M (documented in PRESET_INFO["wikitext"].note)
     assert round(total["wikitext"] / 1e6, 1) == 17.0 and "46M" in M.PRESET_INFO["wikitext"].note
-    rows = M.preset_table()
+    rows = lessons.preset_table()
     assert [r["preset"] for r in rows] == list(M.PRESETS)
     assert next(r for r in rows if r["preset"] == "ultra-mini")["total (M)"] == 44.91
 
@@ -434,23 +435,23 @@ def test_optimizer_groups_cover_every_parameter_once() -> None:
 def test_memory_row_arithmetic() -> None:
     c = M.PRESETS["ultra-mini"]
     n = sum(M.count_parameters(c).values())
-    row = M.memory_row(c, 8, name="ultra-mini")
-    assert row["weights (GiB)"] == round(4 * n / M.GiB, 3) and row["grads (GiB)"] == row["weights (GiB)"]
-    assert row["AdamW (GiB)"] == round(8 * n / M.GiB, 3)
+    row = lessons.memory_row(c, 8, name="ultra-mini")
+    assert row["weights (GiB)"] == round(4 * n / lessons.GiB, 3) and row["grads (GiB)"] == row["weights (GiB)"]
+    assert row["AdamW (GiB)"] == round(8 * n / lessons.GiB, 3)
     parts = ("weights (GiB)", "grads (GiB)", "AdamW (GiB)", "activations (GiB)")
     assert abs(sum(row[k] for k in parts) - row["total (GiB)"]) < 0.003
     assert row["train MFLOP/token (6N)"] == round(6 * n / 1e6, 1)
-    assert M.activation_bytes(c, 16) == 2 * M.activation_bytes(c, 8)
+    assert lessons.activation_bytes(c, 16) == 2 * lessons.activation_bytes(c, 8)
     tokens, per_layer = 8 * 512, 8 * 512 * (8 * 512 + 2 * 2048) * 4
-    saved = M.activation_bytes(c, 8) - M.activation_bytes(c.replace(activation_checkpointing=True), 8)
+    saved = lessons.activation_bytes(c, 8) - lessons.activation_bytes(c.replace(activation_checkpointing=True), 8)
     assert saved == (c.n_layer - 1) * per_layer - c.n_layer * tokens * 512 * 4 > 0
-    for machine, capacity in M.MACHINES.items():
+    for machine, capacity in lessons.MACHINES.items():
         assert (row[f"fits {machine}"] == "yes") == (row["total (GiB)"] <= capacity)
-    big = M.memory_row(M.PRESETS["mini-gpt2"], 16)
+    big = lessons.memory_row(M.PRESETS["mini-gpt2"], 16)
     assert big["fits 8 GB GPU"] == "no" and big["total (GiB)"] > 14
-    table = M.memory_table(batch_size=4)
+    table = lessons.memory_table(batch_size=4)
     assert len(table) == len(M.PRESETS) and all(r["batch x context"].startswith("4 x ") for r in table)
-    text = M.format_table(table)
+    text = lessons.format_table(table)
     assert text.count("\n") == len(table) + 1 and text.startswith("| preset |")
 
 
@@ -459,6 +460,6 @@ def test_activation_estimate_matches_what_autograd_keeps(changes) -> None:
     c = tiny(**changes)
     m = GPT(c).train()
     x = ids(c, B=4)
-    measured = M.saved_activation_bytes(m, x, x)
-    estimate = M.activation_bytes(c, 4)
+    measured = lessons.saved_activation_bytes(m, x, x)
+    estimate = lessons.activation_bytes(c, 4)
     assert measured > 0 and 0.9 < measured / estimate < 1.1, (measured, estimate)

@@ -22,7 +22,7 @@ uvicorn = pytest.importorskip("uvicorn")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from _servers import real_server  # noqa: E402
-from minigpt_helpers import generation, serving  # noqa: E402
+from minigpt_helpers import cli, generation, serving  # noqa: E402
 from minigpt_helpers.chat import ChatSession, ChatTemplate  # noqa: E402
 from minigpt_helpers.checkpoint import save_checkpoint  # noqa: E402
 from minigpt_helpers.export import ExportedModel, export_model, load_exported  # noqa: E402
@@ -604,16 +604,16 @@ def test_cli_serves_on_localhost_and_stops_cleanly(folder) -> None:
 
 
 def test_cli_reports_errors(folder, tmp_path, capsys) -> None:
-    assert serving.cli(["--model", str(tmp_path / "nothing")]) == 2
+    assert cli.main(["serve", "--model", str(tmp_path / "nothing")]) == 2
     assert "missing" in capsys.readouterr().err
     busy = serving._bind("127.0.0.1", 0)
     busy.listen()
     try:
         port = busy.getsockname()[1]
-        assert serving.cli(["--model", str(folder), "--port", str(port)]) == 2
+        assert cli.main(["serve", "--model", str(folder), "--port", str(port)]) == 2
         err = capsys.readouterr().err
         assert "cannot listen" in err and "already uses port" in err and f"--port {port + 1}" in err
     finally:
         busy.close()
-    assert serving.cli(["--model", str(folder), "--host", "192.0.2.1", "--port", "0"]) == 2  # not this machine's
+    assert cli.main(["serve", "--model", str(folder), "--host", "192.0.2.1", "--port", "0"]) == 2  # not this machine's
     assert "--host 127.0.0.1" in capsys.readouterr().err

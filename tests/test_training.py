@@ -14,7 +14,7 @@ import torch
 
 from _textgen import sentences
 from _textgen import tiny_config as cfg
-from minigpt_helpers import artifacts, checkpoint, dataset, hardware, training
+from minigpt_helpers import artifacts, checkpoint, cli, dataset, hardware, training
 from minigpt_helpers.schedule import LRSchedule
 from minigpt_helpers.tokenization import CharTokenizer
 from minigpt_helpers.tracking import METRIC_KEYS, read_metrics
@@ -335,16 +335,16 @@ def test_cli_trains_a_tiny_run_end_to_end(tiny_data, capsys) -> None:
             "--batch-size", "4", "--context", "16", "--warmup", "1", "--device", "cpu", "--no-progress", "--no-tensorboard",
             "--set", "tokens_dir=tiny", "--set", "tokenizer_dir=tiny/tokenizer", "--set", "beta2=0.99",
             "--set", 'model_overrides={"n_layer": 1, "n_head": 2, "n_embd": 32}']
-    assert training.cli(args) == 0
+    assert cli.main(["train", *args]) == 0
     out = capsys.readouterr().out
     assert "cli-run" in out and "max_steps at step 6" in out and "ms/step" in out
     run = training.read_run("cli-run")
     assert run["config"]["beta2"] == 0.99 and run["config"]["model_overrides"]["n_layer"] == 1
     assert checkpoint.load_checkpoint(checkpoint.find_checkpoint("cli-run", "latest")).meta["step"] == 6
     assert not artifacts.manifest_path("checkpoints").exists()  # an experiment does not claim the stage
-    assert training.cli(["--profile", "ci", "--print-config", "--set", "beta2=0.9"]) == 0
+    assert cli.main(["train", "--profile", "ci", "--print-config", "--set", "beta2=0.9"]) == 0
     assert json.loads(capsys.readouterr().out)["run"] == "ci"
-    assert training.cli(args[:-2] + ["--set", "nonsense=1"]) == 2
+    assert cli.main(["train", *args[:-2]] + ["--set", "nonsense=1"]) == 2
 
 
 def test_build_checkpoints_trains_the_profile_run_and_writes_the_manifest(data_dir) -> None:
