@@ -17,14 +17,12 @@
 #
 # | profile | model and run | runtime of this notebook (data stages already built) |
 # |---|---|---|
-# | `ci` | 2 layers, 64 wide, 512 tokens (0.14M parameters), 30 steps | 21 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens (5.2M), up to 2,200 steps within a time budget of 11 minutes (all 2,200 made in the committed run; 1,364 to 2,035 on the older Xeon) | 8 to 12 min (471 s for the committed outputs, where the run reached its last step; 720 to 724 s when the budget stopped it) |
-# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (44.9M), 1,500 steps | whole notebook not yet measured; its training run alone took 79 s on an NVIDIA H200 after 21 s of compiling (bf16, about 920,000 tokens/s, 27% MFU; 21 s of the 79 compiled again, since fixed, see the README) |
+# | `ci` | 2 layers, 64 wide, 512 tokens (0.16M parameters), 30 steps | 21 s |
+# | `cpu` | 4 layers, 192 wide, 8,000 tokens (4.8M), as many steps as an 11-minute time budget allows | about 12 min (709 s for the committed outputs: 2,999 steps at about 10,500 tokens per second) |
+# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (70.3M), 1,500 steps | not yet measured with the modern block; with GPT-2's block and AdamW the training run took 79 s on an NVIDIA H200 after 21 s of compiling |
 #
-# Measured on the development machine: 2 idle cores of an Intel Xeon at 2.5 GHz, no GPU, torch 2.13
-# (CPU), and on a newer, faster 2-core Xeon VM (AVX-512 and AMX), which made the committed outputs.
-# The `cpu` run's training steps ran at about 5,600 tokens per second in the committed run, 2,600 to
-# 2,800 on the older Xeon.
+# The committed outputs come from a 2-core Xeon VM with AVX-512 and AMX (torch 2.13, CPU), which
+# trains in bf16; a CPU without native bf16 trains in float32 and makes fewer steps in the budget.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
@@ -401,8 +399,8 @@ check_close(package_losses, my_losses, "package's losses vs your loop's, step fo
 # to `step-NNNNNN/` (the last 3 are kept).
 #
 # To show a resume, this first session pauses by itself a third of the way through `max_steps`
-# (`stop_at_step`: step 733 of 2,200 in `cpu`; the run then ends at step 2,200, or earlier where the
-# 11-minute budget runs out first), as if you had pressed Stop. What to expect: the loss starts near
+# (`stop_at_step`: step 1,666 in `cpu`; the run then goes on until the 11-minute budget runs out),
+# as if you had pressed Stop. What to expect: the loss starts near
 # ln(vocab_size) and falls fastest in the first few hundred steps; the validation loss follows the
 # training loss from a little above, since the validation books are ones the model never reads.
 
@@ -479,10 +477,10 @@ else:
 # The validation loss is in nats per token, and a token is a different amount of text for every
 # tokenizer. Bits per byte divides that out: loss / ln 2 × (tokens / bytes) of the validation text,
 # comparable across tokenizers (06_evaluation measures it exactly on the whole validation split).
-# Measured after the committed `cpu` run (all 2,200 steps, 7.4 minutes of training): best validation
-# loss 5.264 nats per token, 2.035 bits per byte (the estimate on fixed batches; 06 measures 5.319
-# and 2.055 on 400,000 held-out tokens). A run that its budget stopped at step 1,364 reached 5.424.
-# The checks below allow a wide range, since a slower laptop makes fewer steps in the same time.
+# The committed `cpu` run (2,999 steps in 11.1 minutes of training) reached a best validation loss
+# of 4.77 nats per token, 1.85 bits per byte (the estimate on fixed batches; 06 measures the whole
+# held-out split). The checks below allow a wide range, since a slower laptop makes fewer steps in
+# the same time.
 # They expect the whole run: if you pressed Stop, they only say where your model stands.
 
 # %%
@@ -502,7 +500,7 @@ expect_between(bits_per_byte, expected[2], expected[3], "validation bits per byt
 
 # %% [markdown]
 # What it writes: the last two samples taken while training (every `sample_interval` steps; in
-# the committed `cpu` run steps 2,000 and 2,200), the last one from the finished model
+# the committed `cpu` run steps 2,800 and 2,999), the last one from the finished model
 # (temperature 0.8, the 50 likeliest tokens).
 
 # %%

@@ -25,12 +25,11 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, 8,000 tokens, context 128 | 19 to 49 s (19 s for the committed outputs, on a newer, faster 2-core Xeon) |
-# | `gpu` | the ultra-mini (44.9M), GPT-2's tokens, context 512 | not yet measured |
+# | `cpu` | 4 layers, 192 wide, 8,000 tokens, context 128 | about 20 s on a 2-core Xeon (17 s for the committed outputs) |
+# | `gpu` | the ultra-mini (70.3M), GPT-2's tokens, context 512 | not yet measured |
 #
-# Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, or of the newer Xeon
-# that made the committed outputs; no GPU, torch 2.13,
-# torch's default threads: 2 here); training the checkpoint first, if it is missing, adds 05's time.
+# Measured on a 2-core Xeon VM without a GPU (torch 2.13); training the checkpoint first, if it is
+# missing, adds 05's time.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
@@ -305,9 +304,10 @@ for T in (0.3, 0.8, 1.3):
 # - **same book**: the share that use another name of the prompt's book (Bingley after Darcy,
 #   the Lion after the Emerald City): it recognised where the prompt comes from.
 #
-# Expect little from a model of this size trained for minutes: in the `cpu` profile a few
-# continuations of twenty know their book, and copying a name is rarer still (06 shows why: the
-# repeated-tokens probe finds no copying). The text of every row shows what it does instead.
+# Expect little from a model of this size trained for minutes: in the committed `cpu` run 5 of
+# the 20 continuations pick up a name or their book (the Lion on the road to the Emerald City,
+# Friday's boat), and the others carry on in the books' manner without them (06 shows why: the
+# repeated-tokens probe finds no copying). The text of every row shows what it does.
 
 # %%
 from minigpt_helpers import evaluation
@@ -472,13 +472,10 @@ check_speed(speedup, at_least, 1000, f"speed-up with the cache for {n_new} token
 # problem. The rest of the one-token step is its many small operations (attention over the cache,
 # layer norms, additions, reshapes), each with a fixed cost however little it computes (on the
 # development machine about 2 µs for an addition, 6 µs for a layer norm, 20 µs for attention).
-# `lessons.time_decode_parts` measures all four (the benchmark prints the same).
-# On the development machine, `cpu` model, over twenty-three runs (this cell and the benchmark):
-# reading the 21 MB took 0.46 to 2.0 ms, one token 0.96 to 4.4 ms (125 operations), a 112-token
-# window 4.6 to 14.8 ms (the shared machine's speed varies that much): the cache could not beat 7
-# to 11× there. In the ten runs that also timed the 17 weight products, they took 0.44 to 1.72 ms
-# of a 0.96 to 3.41 ms step (0.45 of 1.03 ms in the committed run): half or more of each one-token
-# step is per-operation cost, which a 5M-parameter model cannot spread over much arithmetic.
+# `lessons.time_decode_parts` measures all four (the benchmark prints the same). In the committed
+# `cpu` run the weight products took 0.28 ms of a 0.99 ms one-token step: more than two thirds of
+# it is per-operation cost, which a 5M-parameter model cannot spread over much arithmetic, so the
+# cache's speed-up stays near 3x on this model.
 
 # %%
 parts = lessons.time_decode_parts(gpt)

@@ -27,12 +27,11 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 16 s |
-# | `cpu` | 4 layers, 256 wide, context 128 | 27 to 77 s (the fine-tune: 19 to 47 s; 27 and 19 s for the committed outputs, on a newer, faster 2-core Xeon) |
-# | `gpu` | ultra-mini (44.9M), context 512 | 35 s on an NVIDIA H200 (torch 2.11, one run; the fine-tune: 24 steps in 2 s) |
+# | `cpu` | 4 layers, 192 wide, context 128 | about 25 s on a 2-core Xeon (24 s for the committed outputs, the fine-tune 15 s of it) |
+# | `gpu` | ultra-mini, context 512 | 35 s on an NVIDIA H200 with GPT-2's block (torch 2.11, one run) |
 #
-# Measured on the development machine (2 idle cores of an Intel Xeon at 2.5 GHz, or of the newer Xeon
-# that made the committed outputs; no GPU, torch 2.13,
-# torch's default threads: 2 here); training the checkpoint first, if it is missing, adds 05's time.
+# Measured on a 2-core Xeon VM without a GPU (torch 2.13); training the checkpoint first, if it is
+# missing, adds 05's time.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper

@@ -24,12 +24,10 @@
 # | profile | model | this notebook (checkpoint already trained) | exports (folder / HF / ONNX) | over HTTP |
 # |---|---|---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 27 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
-# | `cpu` | 4 layers, 256 wide, context 128 | 13 to 41 s | 21.5 / 21.5 / 21.3 MB, 4.4 to 13.8 s | 137 to 327 tokens/s (282 and 327 on a newer, faster 2-core Xeon, 327 in the committed run; 137 on a busy day) |
-# | `gpu` | ultra-mini (44.9M), context 512 | 45 s on an NVIDIA H200 (torch 2.11, one run) | 179.7 / 181.1 / 180.1 MB, 13.1 s | 451 tokens/s (300 tokens) |
+# | `cpu` | 4 layers, 192 wide, context 128 | about 16 s (the committed outputs) | 19.9 / 22.3 / 19.8 MB | 314 tokens/s in the committed run |
+# | `gpu` | ultra-mini, context 512 | 45 s on an NVIDIA H200 with GPT-2's block (torch 2.11, one run) | 179.7 / 181.1 / 180.1 MB with GPT-2's block | 451 tokens/s (300 tokens) |
 #
-# Measured on 2 idle cores of an Intel Xeon at 2.5 GHz, the kind of machine the course's CI runs on,
-# or of a newer, faster Xeon (the committed outputs), torch 2.13 CPU (the `ci` export sizes and time
-# come from an earlier run on busy cores); the HTTP figure is one 200-token greedy request.
+# Measured on a 2-core Xeon VM, torch 2.13 CPU; the HTTP figure is one 200-token greedy request.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
