@@ -643,13 +643,12 @@ PRESET_INFO: dict[str, PresetInfo] = {
         "course plan (its WikiText-2 model, with Xavier-uniform initialisation)",
         "a BPE of 16,000 tokens",
         46e6,
-        "17.0M counted here (23.1M with an untied head), not the ~46M the plan states: its own "
-        "shape (6 x 384, ffn 1536, 16k vocabulary) cannot reach 46M under any reading we tried "
-        "(untied head, GPT-2's vocabulary untied gives 49.4M); treat the plan's total as a slip.",
+        "17.0M counted here (23.1M with an untied head); the plan states ~46M, which its shape "
+        "(6 x 384, ffn 1536, 16k vocabulary) does not reach.",
     ),
     "shakespeare-char": PresetInfo(
         GPTConfig(vocab_size=65, context_length=64, n_layer=4, n_head=4, n_embd=128, bias=False),
-        "nanoGPT (shakespeare_char; the recipe: ~51 ms/step at batch 12 x 64 on the 2-core development machine)",
+        "nanoGPT (shakespeare_char, its 'on a MacBook' shape)",
         "characters: 65 in TinyShakespeare (our CharTokenizer adds <eot> and <unk>: pass vocab_size)",
         0.80e6,
         "0.80M; nanoGPT prints 0.80M too (it leaves out the 8,192 position parameters).",
@@ -661,7 +660,7 @@ PRESET_INFO: dict[str, PresetInfo] = {
     ),
     "cpu": PresetInfo(
         GPTConfig(vocab_size=8000, context_length=128, n_layer=4, n_head=3, n_embd=192),
-        "profile cpu (the width that learned most in 11 minutes on a 2-core CPU; benchmarks/README.md)",
+        "profile cpu (chosen by recipe_compare; benchmarks/README.md)",
         "the cpu profile's BPE of 8,000 tokens",
     ),
 }
