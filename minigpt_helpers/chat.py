@@ -10,7 +10,7 @@ oldest turns are dropped until the prompt, plus room for the reply, fits the mod
 
 ``ChatTemplate`` renders; ``ChatSession`` keeps the history and streams replies on top of
 ``generation.stream_text``; ``ReplyStart`` trims a reply's opening (the space after the tag, and
-tags the model wrote before its first word); ``cli`` is ``python -m minigpt_helpers chat``.
+tags the model wrote before its first word); ``python -m minigpt_helpers chat`` (in ``cli``) runs it in a terminal.
 """
 
 from __future__ import annotations

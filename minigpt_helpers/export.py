@@ -23,7 +23,7 @@ same function, which ``AutoModelForCausalLM.from_pretrained`` loads:
   says why, and ``export_hf`` refuses.
 
 ``export_onnx`` writes an ONNX graph (input_ids -> logits, batch and sequence dynamic) of either
-block for onnxruntime. ``build_exports`` is the stage builder; ``cli`` is ``python -m minigpt_helpers export``.
+block for onnxruntime. ``build_exports`` is the stage builder; ``python -m minigpt_helpers export`` (in ``cli``) runs it.
 """
 
 from __future__ import annotations

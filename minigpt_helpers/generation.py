@@ -23,7 +23,7 @@ The second part, "text on top", is the only code here that touches a tokenizer: 
 and ``stream_text`` take a prompt string, stop strings checked on the decoded text, and stream
 pieces of text that never split a multi-byte character (``TextDecoder`` does that decoding, and
 can be fed any ids). A stop may also be a ``StopRule``, for stops that no fixed string describes
-(the chat's "another speaker's tag"). ``cli`` is ``python -m minigpt_helpers generate``.
+(the chat's "another speaker's tag"). ``python -m minigpt_helpers generate`` (in ``cli``) uses it.
 """
 
 from __future__ import annotations

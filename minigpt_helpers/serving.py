@@ -1,6 +1,6 @@
 """Serving: an exported model over HTTP, with an OpenAI-compatible API and a web page.
 
-``python -m minigpt_helpers serve --model data/exports/<name>`` starts the server (``cli``); in
+``python -m minigpt_helpers serve --model data/exports/<name>`` starts the server (see ``cli``); in
 Python, ``create_app(folder)`` gives the FastAPI app (tests drive it without a port),
 ``serve(folder, port=...)`` runs it with uvicorn, and ``ServerProcess`` runs the command line in
 the background, waits until it answers, and stops it cleanly (what the notebook uses).

@@ -22,7 +22,7 @@ run is measured as it is and always has a best checkpoint). Every ``checkpoint_i
 and at a stop: a periodic checkpoint. A resume restores model, optimizer, gradient scaler, step,
 RNG states and the sampler's position, so it continues the same run.
 
-``python -m minigpt_helpers train ...`` runs the same loop (``cli``); ``torchrun`` runs it on
+``python -m minigpt_helpers train ...`` runs the same loop (see ``cli``); ``torchrun`` runs it on
 several GPUs or machines (``distributed``); ``recipes`` adds named runs beyond the books.
 A profile's training settings live in ``profiles`` (``TrainConfig.from_profile``).
 """
