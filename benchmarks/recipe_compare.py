@@ -44,7 +44,7 @@ from minigpt_helpers.evaluation import context_use, evaluate_split, prompt_use, 
 from minigpt_helpers.hardware import cpu_has_native_bf16  # noqa: E402
 from minigpt_helpers.notebook import hardware_summary  # noqa: E402
 from minigpt_helpers.profiles import PROFILES, Profile, recipe_profile  # noqa: E402
-from minigpt_helpers.training import TrainConfig, train  # noqa: E402
+from minigpt_helpers.training import TrainConfig, parse_value, train  # noqa: E402
 
 DEFAULT_MINUTES = {"ci": 0.1, "cpu": 11.0, "gpu": 5.0}
 ABLATION_FILE = Path(__file__).resolve().parent / "ablation.json"
@@ -74,13 +74,6 @@ class Arm:
         """Arms that tokenize alike share their stages' folder."""
         p = self.profile
         return f"{p.name}-{p.tokenizer}{p.bpe_vocab_size if p.tokenizer == 'bpe' else ''}"
-
-
-def parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def make_arm(label: str, recipe: str, sets: dict[str, Any]) -> Arm:

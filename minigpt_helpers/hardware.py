@@ -106,13 +106,12 @@ def choose_precision(device: str | torch.device, requested: str = "auto") -> Pre
         return Precision("fp32", kind, "CPU: float32 (this CPU has no native bfloat16 arithmetic)")
     if requested == "fp16":
         raise ValueError("precision='fp16' on a CPU: float16 training needs a GPU; use 'fp32' (or 'bf16' "
-                         "on CPUs with AVX512-BF16 or AMX, such as recent Xeons and EPYCs)")
+                         "on CPUs with AVX512-BF16 or AMX)")
     return Precision("bf16", kind, "asked for")
 
 
 def cpu_has_native_bf16() -> bool:
-    """True on x86 CPUs whose vector units compute in bfloat16 (AVX512-BF16 or AMX: recent Intel
-    Xeons, AMD EPYC Zen 4 and up). Elsewhere bf16 would be emulated, slower than float32."""
+    """True on x86 CPUs whose vector units compute in bfloat16 (AVX512-BF16 or AMX). Elsewhere bf16 would be emulated, slower than float32."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, so looked up with care
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 

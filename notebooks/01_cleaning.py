@@ -26,11 +26,10 @@
 # |---|---|---|---|
 # | `ci` | 3 short books, 0.4 MB | 2 s | 0.2 s |
 # | `cpu` | 33 books, 16 MB | 5 to 24 s | 1.4 to 5.8 s |
-# | `gpu` | the same 33 books | 7 to 9 s on an H200 machine's CPU (no GPU work here) | 2.0 to 2.3 s |
+# | `gpu` | the same 33 books | about 10 s (no GPU work here) | about 2 s |
 #
-# Measured on the development machine (2 CPU cores shared with other jobs, no GPU), with the books
-# read from the offline copies; the times exclude starting the kernel. The ranges are how busy the
-# shared machine was; the outputs below are from a run on a newer, faster 2-core Xeon (5 s), idle.
+# Times are for a 2-core CPU with the books read from local copies, kernel start excluded; the
+# measurements behind them are in benchmarks/README.md.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper

@@ -25,11 +25,11 @@
 # | profile | books | tokenizer written | this notebook |
 # |---|---|---|---|
 # | `ci` | 3 short books (0.38 MB) | BPE, 512 tokens | 8 to 12 s |
-# | `cpu` | 33 books (15.5 MB) | BPE, 8,000 tokens | 22 to 57 s idle (22 s on a newer, faster 2-core Xeon), up to 200 s on busy cores |
-# | `gpu` | 33 books | GPT-2 (50,257 tokens) | 20 to 25 s on an H200 machine's 16 CPU cores (kernel start included) |
+# | `cpu` | 33 books (15.5 MB) | BPE, 8,000 tokens | 20 s to 1 min (longer when other programs keep the cores busy) |
+# | `gpu` | 33 books | GPT-2 (50,257 tokens) | about 25 s |
 #
-# Measured on the development machine (2 CPU cores shared with other jobs, no GPU, torch 2.13)
-# with 01 already run; the outputs below are from a newer, faster 2-core Xeon, idle.
+# Times are for a 2-core CPU without a GPU; the measurements behind them are in benchmarks/README.md.
+# 01 has already run.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
@@ -375,12 +375,10 @@ for label in (bpe.name, "characters"):
     print(f"{label} on all threads: {stats[label].mb_per_s:.1f} MB/s")
 
 # %% [markdown]
-# On the development machine (2 cores), `benchmarks/tokenize_speed.py` encoded all 87 offline
-# Gutenberg books (44.8 MB) at 4.8 MB/s for GPT-2 on one thread and 10.0 MB/s on two, 2.6 MB/s for
-# an 8,000-token BPE (Hugging Face's regular-expression word split is its slow part) and 57 MB/s for
-# characters. The cell above measures this profile's books only (33 in `cpu`) on the machine that
-# ran it (a newer, faster 2-core Xeon for the committed outputs: 15.6 MB/s on one thread, 29.1 on
-# two). Run the script on your machine to see how it scales with cores.
+# Expect GPT-2's tokenizer to be a few times faster than a trained 8,000-token BPE (Hugging Face's
+# regular-expression word split is its slow part), characters faster still, and a second thread to
+# nearly double GPT-2's speed. `benchmarks/tokenize_speed.py` measures all the offline books on your
+# machine (benchmarks/README.md has its figures).
 #
 # ## 8. Compression against vocabulary size
 #
@@ -456,9 +454,8 @@ plt.show()
 # %% [markdown]
 # With GPT-2's vocabulary more than half of that small model is the token table, and on a CPU
 # the output layer (one score per token, per position) dominates the step time:
-# `benchmarks/train_speed.py --profile cpu --vocab-size N` measured, for the `cpu` model at
-# batch 8 × 128 on the 2-core development machine, 357 ms per step with 8,000 tokens against
-# 1,321 ms with GPT-2's 50,257 (medians of 20 steps). That is why the `cpu`
+# `benchmarks/train_speed.py --profile cpu --vocab-size N` finds a step with GPT-2's 50,257 tokens
+# between three and four times slower than with 8,000 on a 2-core CPU. That is why the `cpu`
 # profile trains its own 8,000-token BPE, and the `gpu` profile, with compute to spare, uses
 # GPT-2's.
 #

