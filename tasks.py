@@ -190,6 +190,21 @@ def sync(_args: argparse.Namespace | None = None, selected: list[Path] | None = 
     subprocess.run([sys.executable, "-m", "jupytext", "--sync", *map(str, paths)], check=True, cwd=ROOT)
 
 
+def skip_notes(env: dict[str, str]) -> list[str]:
+    """What will skip or need the network in this run, and the setting that changes it."""
+    notes = []
+    datasets = env.get("MINIGPT_DATASETS_DIR")
+    if not datasets or not Path(datasets).is_dir():
+        notes.append("MINIGPT_DATASETS_DIR is not set (or not a folder): the tests that read the offline copies "
+                     "of the books skip, and the notebooks download their books (network needed). Point it at "
+                     "a folder of downloaded corpora to run them offline.")
+    if not env.get("TIKTOKEN_CACHE_DIR"):
+        notes.append("TIKTOKEN_CACHE_DIR is not set: GPT-2's BPE files are downloaded once (network needed).")
+    if not shutil.which("chromium") and not env.get("MINIGPT_REQUIRE_BROWSER"):
+        notes.append("no chromium on PATH: the browser test of the chat page skips (apt-get install chromium).")
+    return notes
+
+
 def test(pytest_args: list[str]) -> int:
     """Unit tests and every notebook (nbval) in the ci profile, on a scratch data folder.
 
@@ -200,6 +215,8 @@ def test(pytest_args: list[str]) -> int:
     env["MINIGPT_PROFILE"] = env.get(TEST_PROFILE_ENV) or "ci"
     scratch = env["MINIGPT_DATA_DIR"] = tempfile.mkdtemp(prefix="minigpt-test-data-")
     print(f"[test] profile {env['MINIGPT_PROFILE']}, data folder {scratch}", flush=True)
+    for line in skip_notes(env):
+        print(f"[test] {line}", flush=True)
     code = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
     if code == 0:
         shutil.rmtree(scratch, ignore_errors=True)  # all passed: nothing in it worth a look

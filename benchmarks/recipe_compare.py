@@ -44,7 +44,8 @@ from minigpt_helpers.evaluation import context_use, evaluate_split, prompt_use, 
 from minigpt_helpers.hardware import cpu_has_native_bf16  # noqa: E402
 from minigpt_helpers.notebook import hardware_summary  # noqa: E402
 from minigpt_helpers.profiles import PROFILES, Profile, recipe_profile  # noqa: E402
-from minigpt_helpers.training import TrainConfig, parse_value, train  # noqa: E402
+from minigpt_helpers.cli import parse_value  # noqa: E402
+from minigpt_helpers.training import TrainConfig, train  # noqa: E402
 
 DEFAULT_MINUTES = {"ci": 0.1, "cpu": 11.0, "gpu": 5.0}
 ABLATION_FILE = Path(__file__).resolve().parent / "ablation.json"

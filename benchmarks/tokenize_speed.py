@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from minigpt_helpers import tokenization  # noqa: E402
+from minigpt_helpers import lessons, tokenization  # noqa: E402
 from minigpt_helpers.notebook import hardware_summary  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def main() -> None:
     print(f"{'tokenizer':>22} {'MB/s':>7} {'seconds':>8} {'tokens':>12} {'bytes/token':>12} {'tokens/word':>12}")
     for label, tok, threads in runs:
         tok.encode_batch([books[0][:20_000]], num_threads=threads)  # warm-up (thread pools, caches)
-        stats, _ = tokenization.measure(tok, books, num_threads=threads)
+        stats, _ = lessons.measure(tok, books, num_threads=threads)
         print(f"{label:>22} {stats.mb_per_s:7.1f} {stats.seconds:8.1f} {stats.tokens:12,} "
               f"{stats.bytes_per_token:12.2f} {stats.tokens_per_word:12.2f}", flush=True)
 

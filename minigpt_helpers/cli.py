@@ -26,15 +26,18 @@ from .dataset import load_tokens
 from .generation import SamplingConfig, resolve_checkpoint, stream_text
 from .notebook import hardware_summary
 from .profiles import get_profile, pick_device
-from .training import (
-    NonFiniteLossError,
-    TrainConfig,
-    parse_value,
-    train,
-    write_stage_manifest,
-)
+from .runs import write_stage_manifest
+from .training import NonFiniteLossError, TrainConfig, train
 
 PROG = "python -m minigpt_helpers"
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set FIELD=VALUE`` value: JSON where it parses (numbers, true, lists, dicts), else the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def _log_to_stderr() -> None:

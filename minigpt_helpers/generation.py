@@ -1,29 +1,13 @@
 """Generation: turn a trained GPT into text, one token at a time.
 
-The engine (the first part of this module) works on token ids only and knows nothing about
-tokenizers, like nanochat's: the sampling widget, the chat, the command line and the HTTP
-server all run on it.
-
-- ``SamplingConfig``: temperature (0 = greedy), top-k, top-p, repetition penalty, a maximum
-  length, a seed and stop sequences (lists of ids), validated with the field and its range named.
-- The logit processors one by one (``apply_repetition_penalty``, ``apply_temperature``,
-  ``top_k_filter``, ``top_p_filter``) and all together (``process_logits``), so a notebook can
-  draw the next-token distribution before and after each one.
-- ``stream(model, prompt_ids, config)`` yields ``StreamEvent``s as tokens come: one per token,
-  then a last one with the finish reason ("stop" or "length"). ``generate`` collects them;
-  ``stream_batch`` / ``generate_batch`` run several prompts in one batch.
-- A KV cache (``use_cache=True``, the default) makes each new token cost one position of work.
-  A prompt longer than the context is cropped from the left, with a warning. Past the context
-  the window slides: when the sequence outgrows it, the window jumps ``slide`` tokens forward and
-  the cache is filled again from the kept tokens (``window_start`` says where the window starts).
-  The cached and uncached paths read exactly the same windows, so greedy decoding gives the same
-  tokens either way.
-
-The second part, "text on top", is the only code here that touches a tokenizer: ``complete``
-and ``stream_text`` take a prompt string, stop strings checked on the decoded text, and stream
-pieces of text that never split a multi-byte character (``TextDecoder`` does that decoding, and
-can be fed any ids). A stop may also be a ``StopRule``, for stops that no fixed string describes
-(the chat's "another speaker's tag"). ``python -m minigpt_helpers generate`` (in ``cli``) uses it.
+The engine (first part) works on token ids only, like nanochat's: ``SamplingConfig``, the logit
+processors one by one and together (``process_logits``), and ``stream_batch`` / ``stream`` /
+``generate``, which run on a KV cache and slide the window past the context (the cached and
+uncached paths read the same windows, so greedy decoding gives the same tokens either way).
+The second part, "text on top", takes a tokenizer: ``complete`` and ``stream_text`` take a
+prompt string, stop at stop strings or ``StopRule``s, and stream pieces of text that never split
+a multi-byte character (``TextDecoder``). The sampling widget, the chat, the command line and
+the HTTP server all run on it.
 """
 
 from __future__ import annotations
@@ -294,6 +278,29 @@ class _Row:
 # --------------------------------------------------------------------------- the loop
 
 
+def _check_prompts(model: torch.nn.Module, prompts: Sequence[Sequence[int]]) -> list[list[int]]:
+    """The prompts as lists of ids cropped to the context, or a ValueError naming the bad one."""
+    if not prompts:
+        raise ValueError("prompts is empty: give at least one list of token ids")
+    vocab = model.config.vocab_size
+    rows_ids = [crop_prompt(p, model.config.context_length) for p in prompts]
+    for b, ids in enumerate(rows_ids):
+        if not ids:
+            raise ValueError(f"prompt {b} is empty: give at least one token id (e.g. the tokenizer's eot_id)")
+        if max(ids) >= vocab or min(ids) < 0:
+            raise ValueError(f"prompt {b} holds ids outside 0..{vocab - 1} (the model's vocab_size={vocab})")
+    if model.training and getattr(model.config, "dropout", 0) > 0:
+        log.warning("the model is in training mode, so dropout makes generation random: call model.eval() first")
+    return rows_ids
+
+
+def _draw(probs: torch.Tensor, drawing: list[bool], generators: list[torch.Generator]) -> torch.Tensor:
+    """One token per row from ``probs`` (on the CPU, so a seed gives the same text on any device);
+    a row that is not ``drawing`` (still in its prompt, or finished) gets 0."""
+    return torch.tensor([int(torch.multinomial(probs[b], 1, generator=generators[b])) if draw else 0
+                         for b, draw in enumerate(drawing)])
+
+
 @torch.inference_mode()
 def stream_batch(
     model: torch.nn.Module,
@@ -315,19 +322,8 @@ def stream_batch(
     """
     if not isinstance(config, SamplingConfig):
         raise TypeError(f"config must be a SamplingConfig, got {type(config).__name__}")
-    if not prompts:
-        raise ValueError("prompts is empty: give at least one list of token ids")
-    context = model.config.context_length
-    vocab = model.config.vocab_size
-    rows_ids = [crop_prompt(p, context) for p in prompts]
-    for b, ids in enumerate(rows_ids):
-        if not ids:
-            raise ValueError(f"prompt {b} is empty: give at least one token id (e.g. the tokenizer's eot_id)")
-        if max(ids) >= vocab or min(ids) < 0:
-            raise ValueError(f"prompt {b} holds ids outside 0..{vocab - 1} (the model's vocab_size={vocab})")
-    if model.training and getattr(model.config, "dropout", 0) > 0:
-        log.warning("the model is in training mode, so dropout makes generation random: call model.eval() first")
-
+    context, vocab = model.config.context_length, model.config.vocab_size
+    rows_ids = _check_prompts(model, prompts)
     device = model_device(model)
     B = len(rows_ids)
     lengths = [len(ids) for ids in rows_ids]
@@ -372,14 +368,8 @@ def stream_batch(
         if config.greedy:
             chosen = logits.argmax(dim=-1)
         else:
-            probs = logits.softmax(dim=-1).cpu()  # sample on the CPU: the same seed gives the same text on any device
-            picks = []
-            for b in range(B):
-                if rows[b].finish_reason is None and L >= lengths[b]:
-                    picks.append(int(torch.multinomial(probs[b], 1, generator=generators[b])))
-                else:
-                    picks.append(0)  # a row still in its prompt, or finished: nothing is drawn
-            chosen = torch.tensor(picks, device=device)
+            drawing = [row.finish_reason is None and L >= n for row, n in zip(rows, lengths, strict=True)]
+            chosen = _draw(logits.softmax(dim=-1).cpu(), drawing, generators).to(device)
         in_prompt = prompt_len > L
         seq[:, L] = torch.where(in_prompt, seq[:, L], chosen)
         new_tokens = seq[:, L].tolist()
@@ -420,11 +410,7 @@ def generate_batch(
     model: torch.nn.Module, prompts: Sequence[Sequence[int]], config: SamplingConfig, *, use_cache: bool = True
 ) -> list[list[int]]:
     """The new token ids for each prompt, computed in one batch (see ``stream_batch``)."""
-    out: list[list[int]] = [[] for _ in prompts]
-    for b, event in stream_batch(model, prompts, config, use_cache=use_cache):
-        if event.token_id is not None:
-            out[b].append(event.token_id)
-    return out
+    return [ids for ids, _ in generate_with_reasons(model, prompts, config, use_cache=use_cache)]
 
 
 def generate_with_reasons(

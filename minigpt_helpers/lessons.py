@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,8 @@ import torch.nn.functional as F
 from .dataset import check_length, windows
 from .generation import SamplingConfig, default_slide, stream
 from .hardware import model_device, synchronize
-from .model import PRESET_INFO, PRESETS, GPTConfig, count_parameters
+from .model import PRESETS, GPTConfig, count_parameters
+from .tokenization import Tokenizer
 
 # --------------------------------------------------------------------------- 03: batches
 
@@ -175,16 +177,24 @@ GiB = 1024**3
 MACHINES: dict[str, float] = {"8 GB GPU": 7.0, "Colab T4 (16 GB)": 14.0, "laptop (16 GB RAM)": 8.0}
 
 
+#: Where each preset comes from, and the total its source states (None: none stated).
+PRESET_SOURCES: dict[str, tuple[str, float | None]] = {
+    "ultra-mini": ("course plan", 40e6), "mini-gpt2": ("GPT-2 small", 124e6), "tinystories": ("course plan", None),
+    "wikitext": ("course plan", 46e6), "shakespeare-char": ("nanoGPT", 0.80e6), "ci": ("profile ci", None),
+    "cpu": ("profile cpu", None),
+}
+
+
 def preset_table(names: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """One row per preset: shape, parameter breakdown (millions) and the source's stated total."""
     rows = []
     for name in names or PRESETS:
-        info, c = PRESET_INFO[name], PRESETS[name]
+        (source, stated), c = PRESET_SOURCES[name], PRESETS[name]
         parts = count_parameters(c)
         total = sum(parts.values())
         rows.append({
             "preset": name,
-            "source": info.source.split(" (")[0],
+            "source": source,
             "layers x width / heads": f"{c.n_layer} x {c.n_embd} / {c.n_head}",
             "context": c.context_length,
             "vocab": c.vocab_size,
@@ -193,7 +203,7 @@ def preset_table(names: Iterable[str] | None = None) -> list[dict[str, Any]]:
             "blocks (M)": round(parts["transformer blocks"] / 1e6, 2),
             "head (M)": "tied" if c.tie_weights else round(parts["output head"] / 1e6, 2),
             "total (M)": round(total / 1e6, 2),
-            "source says (M)": None if info.stated_params is None else round(info.stated_params / 1e6, 2),
+            "source says (M)": None if stated is None else round(stated / 1e6, 2),
         })
     return rows
 
@@ -430,3 +440,54 @@ def time_decode_parts(model: torch.nn.Module, *, slide: int | None = None, repea
         "products": len(matrices),
         "ops": count_ops(one_token),
     }
+
+
+# --------------------------------------------------------------------------- 02: how well a tokenizer compresses
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """How well (and how fast) a tokenizer compresses some text."""
+
+    name: str
+    vocab_size: int
+    texts: int
+    bytes: int
+    words: int  # whitespace-separated
+    tokens: int
+    seconds: float
+
+    @property
+    def bytes_per_token(self) -> float:
+        return self.bytes / max(self.tokens, 1)
+
+    @property
+    def tokens_per_word(self) -> float:
+        return self.tokens / max(self.words, 1)
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / max(self.seconds, 1e-9)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name:>10}: {self.tokens:>11,} tokens, {self.bytes_per_token:5.2f} bytes/token, "
+            f"{self.tokens_per_word:5.2f} tokens/word, {self.mb_per_s:6.1f} MB/s"
+        )
+
+
+def measure(tok: Tokenizer, texts: Sequence[str], num_threads: int | None = None) -> tuple[TokenStats, list[list[int]]]:
+    """Encode ``texts`` with ``encode_batch`` and time it; returns the stats and the ids."""
+    start = time.perf_counter()
+    ids = tok.encode_batch(texts, num_threads=num_threads)
+    seconds = time.perf_counter() - start
+    stats = TokenStats(
+        name=tok.name,
+        vocab_size=tok.vocab_size,
+        texts=len(texts),
+        bytes=sum(len(t.encode("utf-8")) for t in texts),
+        words=sum(len(t.split()) for t in texts),
+        tokens=sum(len(x) for x in ids),
+        seconds=seconds,
+    )
+    return stats, ids

@@ -1,22 +1,12 @@
 """The model: a decoder-only transformer (GPT) in two architectures, and its presets.
 
 ``GPTConfig`` says how big the model is; ``GPT(config)`` is the network, laid out like GPT-2 and
-nanoGPT (``transformer.wte``, ``transformer.wpe``, ``transformer.h.<i>.{ln_1,attn,ln_2,mlp}``,
-``transformer.ln_f``; ``lm_head`` only when the head is untied), so the weights map name for name
-onto GPT-2's.
-
-- ``forward(idx, targets=None, *, kv_cache=None, return_attention=False) -> (logits, loss)``.
-  Attention runs through ``F.scaled_dot_product_attention`` (flash attention on GPUs that have
-  it); ``return_attention=True`` takes an explicit path that gives the same output and returns
-  ``(logits, loss, attentions)``, one ``(B, n_head, T, T_keys)`` tensor per layer.
-- Weight tying: with ``tie_weights`` the output head *is* ``transformer.wte.weight`` (logits =
-  ``x @ wte.weight.T``); there is no ``lm_head.weight`` key, so ``state_dict()`` holds no shared
-  tensors and saves with ``safetensors.torch.save_file`` as well as ``save_model``.
-- ``new_kv_cache(...)`` makes a ``KVCache``; ``model(idx_new, kv_cache=cache)`` appends the new
-  positions (absolute positions ``cache.length ...``) and attends to everything cached.
-- ``PRESETS`` / ``preset(name)``: the course plan's models, nanoGPT's and the profiles' models;
-  ``count_parameters(config)`` counts a config's weights without building it (04's memory
-  tables are in ``lessons``).
+nanoGPT (``transformer.wte``, ``transformer.h.<i>.{ln_1,attn,ln_2,mlp}``, ``transformer.ln_f``,
+``lm_head`` when the head is untied), so GPT-2's block maps name for name onto GPT-2's weights.
+``forward(idx, targets=None, *, kv_cache=None, return_attention=False)`` returns
+``(logits, loss)``; attention runs through ``F.scaled_dot_product_attention``. A ``KVCache``
+(``new_kv_cache``) lets each new token attend to everything cached. ``preset(name)`` gives the
+named models' configs; ``count_parameters(config)`` counts weights without building them.
 """
 
 from __future__ import annotations
@@ -601,72 +591,21 @@ def count_parameters(config: GPTConfig) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- presets
 
-
-@dataclass(frozen=True)
-class PresetInfo:
-    """Where a preset comes from and what its source says it weighs."""
-
-    config: GPTConfig
-    source: str  # the course plan, nanoGPT or a profile
-    vocab_note: str  # which vocabulary its source assumed
-    stated_params: float | None = None  # the source's own total, in parameters (None: none stated)
-    note: str = ""  # how our count compares with the source's
-
-
-PRESET_INFO: dict[str, PresetInfo] = {
-    "ultra-mini": PresetInfo(
-        GPTConfig(vocab_size=50257, context_length=512, n_layer=6, n_head=8, n_embd=512),
-        "course plan (the gpu profile's model)",
-        "GPT-2 BPE, 50,257 tokens",
-        40e6,
-        "44.9M counted here (25.7M of it the token table, 18.9M the blocks): 'about 40M' to one "
-        "significant figure. Without embeddings it is 19.2M.",
-    ),
-    "mini-gpt2": PresetInfo(
-        GPTConfig(vocab_size=50257, context_length=1024, n_layer=12, n_head=12, n_embd=768),
-        "course plan (its larger model: GPT-2 small)",
-        "GPT-2 BPE, 50,257 tokens",
-        124e6,
-        "124.4M, GPT-2 small exactly (nanoGPT prints 123.65M because it leaves out the "
-        "position table).",
-    ),
-    "tinystories": PresetInfo(
-        GPTConfig(vocab_size=50257, context_length=128, n_layer=6, n_head=6, n_embd=384, dropout=0.1),
-        "course plan (its TinyStories model)",
-        "GPT-2 BPE, 50,257 tokens",
-        None,
-        "30.0M, two thirds of it the token table; with a 8,000-token BPE it would be 13.7M.",
-    ),
-    "wikitext": PresetInfo(
-        GPTConfig(vocab_size=16000, context_length=512, n_layer=6, n_head=6, n_embd=384, ffn_hidden=1536,
-                  init="xavier"),
-        "course plan (its WikiText-2 model, with Xavier-uniform initialisation)",
-        "a BPE of 16,000 tokens",
-        46e6,
-        "17.0M counted here (23.1M with an untied head); the plan states ~46M, which its shape "
-        "(6 x 384, ffn 1536, 16k vocabulary) does not reach.",
-    ),
-    "shakespeare-char": PresetInfo(
-        GPTConfig(vocab_size=65, context_length=64, n_layer=4, n_head=4, n_embd=128, bias=False),
-        "nanoGPT (shakespeare_char, its 'on a MacBook' shape)",
-        "characters: 65 in TinyShakespeare (our CharTokenizer adds <eot> and <unk>: pass vocab_size)",
-        0.80e6,
-        "0.80M; nanoGPT prints 0.80M too (it leaves out the 8,192 position parameters).",
-    ),
-    "ci": PresetInfo(
-        GPTConfig(vocab_size=512, context_length=64, n_layer=2, n_head=4, n_embd=64),
-        "profile ci: seconds-long test runs",
-        "the ci profile's BPE of 512 tokens",
-    ),
-    "cpu": PresetInfo(
-        GPTConfig(vocab_size=8000, context_length=128, n_layer=4, n_head=3, n_embd=192),
-        "profile cpu (chosen by recipe_compare; benchmarks/README.md)",
-        "the cpu profile's BPE of 8,000 tokens",
-    ),
+#: Named models, with the vocabulary and context their source assumed (``preset`` changes them).
+PRESETS: dict[str, GPTConfig] = {
+    # GPT-2 BPE models of the course's first plan: the gpu profile's, GPT-2 small, a TinyStories one
+    "ultra-mini": GPTConfig(vocab_size=50257, context_length=512, n_layer=6, n_head=8, n_embd=512),
+    "mini-gpt2": GPTConfig(vocab_size=50257, context_length=1024, n_layer=12, n_head=12, n_embd=768),
+    "tinystories": GPTConfig(vocab_size=50257, context_length=128, n_layer=6, n_head=6, n_embd=384, dropout=0.1),
+    # the wikitext recipe's model: a BPE of 16,000 tokens, Xavier-uniform initialisation
+    "wikitext": GPTConfig(vocab_size=16000, context_length=512, n_layer=6, n_head=6, n_embd=384, ffn_hidden=1536,
+                          init="xavier"),
+    # nanoGPT's shakespeare_char "on a MacBook" shape (65 characters; our CharTokenizer has 67)
+    "shakespeare-char": GPTConfig(vocab_size=65, context_length=64, n_layer=4, n_head=4, n_embd=128, bias=False),
+    # the profiles' models: seconds-long test runs, and the cpu profile's (chosen by benchmarks/recipe_compare.py)
+    "ci": GPTConfig(vocab_size=512, context_length=64, n_layer=2, n_head=4, n_embd=64),
+    "cpu": GPTConfig(vocab_size=8000, context_length=128, n_layer=4, n_head=3, n_embd=192),
 }
-
-#: name -> the preset's config with the vocabulary and context its source assumed.
-PRESETS: dict[str, GPTConfig] = {name: info.config for name, info in PRESET_INFO.items()}
 
 
 def preset(name: str, vocab_size: int | None = None, context_length: int | None = None, *,
@@ -694,6 +633,6 @@ def config_for_profile(profile: Any, vocab_size: int) -> GPTConfig:
 
 __all__ = [
     "GPTConfig", "GPT", "KVCache", "Block", "MLP", "CausalSelfAttention", "causal_mask",
-    "causal_attention", "count_parameters", "PRESETS", "PRESET_INFO", "PresetInfo", "preset",
+    "causal_attention", "count_parameters", "PRESETS", "preset",
     "config_for_profile",
 ]

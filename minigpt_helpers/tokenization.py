@@ -26,7 +26,6 @@ import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -515,80 +514,6 @@ def load_tokenizer(folder: str | os.PathLike[str] | None = None) -> Tokenizer:
             "Re-run 02_tokenization to rebuild the tokenizer (and 03_dataset after it)."
         )
     return tok
-
-
-# --------------------------------------------------------------------------- looking at tokens
-
-
-def token_spans(tok: Tokenizer, text: str, ids: Sequence[int] | None = None) -> list[tuple[str, list[int]]]:
-    """``text`` cut where its tokens meet: (piece, ids) pairs whose pieces join back to ``text``.
-
-    A token that ends inside a multi-byte character (an emoji split into byte tokens) is kept
-    with the tokens that complete it, so every piece is readable text.
-    """
-    ids = tok.encode(text) if ids is None else ids
-    spans: list[tuple[str, list[int]]] = []
-    pending, group = b"", []
-    for i in ids:
-        pending += tok.token_bytes(i)
-        group.append(i)
-        try:
-            piece = pending.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        spans.append((piece, group))
-        pending, group = b"", []
-    if group:
-        spans.append((pending.decode("utf-8", errors="replace"), group))
-    return spans
-
-
-@dataclass(frozen=True)
-class TokenStats:
-    """How well (and how fast) a tokenizer compresses some text."""
-
-    name: str
-    vocab_size: int
-    texts: int
-    bytes: int
-    words: int  # whitespace-separated
-    tokens: int
-    seconds: float
-
-    @property
-    def bytes_per_token(self) -> float:
-        return self.bytes / max(self.tokens, 1)
-
-    @property
-    def tokens_per_word(self) -> float:
-        return self.tokens / max(self.words, 1)
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.bytes / 1e6 / max(self.seconds, 1e-9)
-
-    def __str__(self) -> str:
-        return (
-            f"{self.name:>10}: {self.tokens:>11,} tokens, {self.bytes_per_token:5.2f} bytes/token, "
-            f"{self.tokens_per_word:5.2f} tokens/word, {self.mb_per_s:6.1f} MB/s"
-        )
-
-
-def measure(tok: Tokenizer, texts: Sequence[str], num_threads: int | None = None) -> tuple[TokenStats, list[list[int]]]:
-    """Encode ``texts`` with ``encode_batch`` and time it; returns the stats and the ids."""
-    start = time.perf_counter()
-    ids = tok.encode_batch(texts, num_threads=num_threads)
-    seconds = time.perf_counter() - start
-    stats = TokenStats(
-        name=tok.name,
-        vocab_size=tok.vocab_size,
-        texts=len(texts),
-        bytes=sum(len(t.encode("utf-8")) for t in texts),
-        words=sum(len(t.split()) for t in texts),
-        tokens=sum(len(x) for x in ids),
-        seconds=seconds,
-    )
-    return stats, ids
 
 
 # --------------------------------------------------------------------------- the stage

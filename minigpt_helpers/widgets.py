@@ -8,16 +8,39 @@ only when a widget is built, so importing this module does nothing.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .tokenization import Tokenizer, token_spans
+from .tokenization import Tokenizer
 
 # --------------------------------------------------------------------------- 02 tokenization
 
 # Light backgrounds that stay readable with dark text, in light and dark notebook themes.
 TOKEN_COLOURS = ("#ffd97a", "#9fe0b4", "#a9c8f5", "#f7b0c8", "#d3bdf5", "#f9c49a")
 NEWLINE_MARK = "\u21b5"  # shown at the end of a line, so newline tokens can be seen
+
+
+def token_spans(tok: Tokenizer, text: str, ids: Sequence[int] | None = None) -> list[tuple[str, list[int]]]:
+    """``text`` cut where its tokens meet: (piece, ids) pairs whose pieces join back to ``text``.
+
+    A token that ends inside a multi-byte character (an emoji split into byte tokens) is kept
+    with the tokens that complete it, so every piece is readable text.
+    """
+    ids = tok.encode(text) if ids is None else ids
+    spans: list[tuple[str, list[int]]] = []
+    pending, group = b"", []
+    for i in ids:
+        pending += tok.token_bytes(i)
+        group.append(i)
+        try:
+            piece = pending.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        spans.append((piece, group))
+        pending, group = b"", []
+    if group:
+        spans.append((pending.decode("utf-8", errors="replace"), group))
+    return spans
 
 
 def render_tokens(tok: Tokenizer, text: str, *, max_tokens: int = 2000) -> str:

@@ -67,7 +67,7 @@ import regex  # like `re`, but knows Unicode classes such as \p{L} (any letter)
 import torch
 from IPython.display import HTML, display
 
-from minigpt_helpers import artifacts, model, tokenization, widgets
+from minigpt_helpers import artifacts, lessons, model, tokenization, widgets
 from minigpt_helpers.checks import check, check_between, exercise
 
 artifacts.ensure("clean", PROFILE)
@@ -314,7 +314,7 @@ widgets.token_viewer(tokenizers, "Type here: unbelievable, Gutenberg, Scrooge, 3
 # %%
 stats, encoded = {}, {}
 for label, tok in tokenizers.items():
-    stats[label], encoded[label] = tokenization.measure(tok, texts)
+    stats[label], encoded[label] = lessons.measure(tok, texts)
     print(stats[label])
 
 # %%
@@ -364,8 +364,8 @@ for label, tok in tokenizers.items():
 
 # %%
 gpt2.encode_batch([t[:20_000] for t in texts])  # warm up: each thread makes its own copy of the rules
-one, ids_one = tokenization.measure(gpt2, texts, num_threads=1)
-every, ids_every = tokenization.measure(gpt2, texts)
+one, ids_one = lessons.measure(gpt2, texts, num_threads=1)
+every, ids_every = lessons.measure(gpt2, texts)
 check(ids_one == ids_every, "one thread and all threads give exactly the same ids")
 whole = [gpt2.encode(t) for t in texts[:3]]  # plain encode: each book in one piece, one thread
 check(whole == ids_every[:3], "cutting books at newlines changes no id (the first 3 books encoded whole)")
@@ -392,9 +392,9 @@ check(big.shrink(bpe.vocab_size).sha256 == bpe.sha256,
       f"the first merges of {big.name} are exactly {bpe.name}, down to the last byte of tokenizer.json")
 sizes = [v for v in (300, 500, 1000, 2000, 4000, 8000, 16000, 32000) if v < 0.9 * big.vocab_size] + [big.vocab_size]
 some = [t[: 1_000_000 // len(texts)] for t in texts]  # about 1 MB: enough to compare
-compression = {v: tokenization.measure(big.shrink(v), some)[0].bytes_per_token for v in sizes}
+compression = {v: lessons.measure(big.shrink(v), some)[0].bytes_per_token for v in sizes}
 for label in ("GPT-2", "characters"):
-    compression[label] = tokenization.measure(tokenizers[label], some)[0].bytes_per_token
+    compression[label] = lessons.measure(tokenizers[label], some)[0].bytes_per_token
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.2), dpi=90)

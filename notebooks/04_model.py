@@ -604,24 +604,15 @@ for part, count in parts.items():
 check(parts == model.count_parameters(config), f"the count by formula equals the built model's: {sum(parts.values()):,}")
 
 # %% [markdown]
-# The presets are the models the course was planned around ("course plan"), nanoGPT's
-# Shakespeare model and the profiles' models. "source says" is the total the source states,
-# where it states one. The plan's "about 40M" for the ultra-mini is 44.9M here (to one
-# significant figure, 40M); its "mini-gpt2" is GPT-2 small, 124.4M (nanoGPT prints 123.65M
-# because it leaves out the position table). For its WikiText-2 model the plan states about 46M,
-# but that model's own shape (6 × 384, feed-forward 1536, 16,000 tokens) counts 17.0M, or 23.1M
-# with an untied head: no reading of that config reaches 46M, so take the plan's figure as a
-# slip.
+# The presets: GPT-2 small, nanoGPT's Shakespeare model, the profiles' models and a few others.
+# "source says" is the total the source states, where it states one. Count for yourself where
+# the parameters of a GPT-2-vocabulary model sit: most of a small model is its token table.
 
 # %%
 display(Markdown(lessons.format_table(lessons.preset_table())))
-for name in model.PRESETS:
-    info = model.PRESET_INFO[name]
-    print(f"{name}: {info.vocab_note}. {info.note}".rstrip(". ") + ".")
 
 # %%
 counted = {row["preset"]: row["total (M)"] for row in lessons.preset_table()}
-check(f"{counted['ultra-mini'] * 1e6:.0e}" == "4e+07", f"ultra-mini: {counted['ultra-mini']}M is 'about 40M' to one significant figure")
 check_between(counted["mini-gpt2"], 123.5, 124.5, "mini-gpt2 (M), GPT-2 small's 124M")
 check_between(counted["shakespeare-char"], 0.79, 0.81, "shakespeare-char (M), nanoGPT's 0.80M")
 

@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from minigpt_helpers import artifacts, checkpoint, dataset, hardware, model, schedule, tokenization, training
+from minigpt_helpers import artifacts, checkpoint, dataset, hardware, model, runs, schedule, tokenization, training
 from minigpt_helpers.checks import check, check_between, check_close, exercise
 from minigpt_helpers.dashboard import Dashboard
 
@@ -381,7 +381,7 @@ print([round(v, 3) for v in my_losses])
 
 # %%
 result = training.train(small, resume=False, progress=False)
-package_losses = [r["train_loss"] for r in training.read_metrics(result.run_dir) if r["train_loss"] is not None]
+package_losses = [r["train_loss"] for r in runs.read_metrics(result.run_dir) if r["train_loss"] is not None]
 check_close(package_losses, my_losses, "package's losses vs your loop's, step for step", atol=1e-5)
 
 # %% [markdown]
@@ -461,7 +461,7 @@ second = Dashboard(f"{config.run}: resumed", levels=levels).start(config, resume
 
 # %%
 final = await second.wait_async()
-records = training.read_metrics(final.run_dir)
+records = runs.read_metrics(final.run_dir)
 steps = [r["step"] for r in records]
 check(final.start_step == first_result.step, f"the second session started at step {final.start_step}")
 check(steps == sorted(set(steps)), "metrics.jsonl holds each step once, in order, across both sessions")
@@ -523,12 +523,12 @@ expect_between(real, {"ci": 0.0, "cpu": 0.6, "gpu": 0.7}[PROFILE.name], 1.0, "sh
 # %%
 for item in sorted(final.run_dir.iterdir()):
     print(f"{item.name}{'/' if item.is_dir() else ''}")
-run = training.read_run(config.run)
+run = runs.read_run(config.run)
 print(f"\ngit commit {run['git_commit']}; {run['hardware']}; sessions start at {[s['start_step'] for s in run['sessions']]}")
 print(f"metrics.jsonl keys: {list(records[-1])}")
 
 # %%
-training.write_stage_manifest(PROFILE, config.run)
+runs.write_stage_manifest(PROFILE, config.run)
 best = checkpoint.load_checkpoint(checkpoint.find_checkpoint())
 check(best.meta["step"] == final.best_step and artifacts.staleness("checkpoints", PROFILE) is None,
       f"the stage manifest names run {config.run!r}; its best checkpoint is from step {best.meta['step']}")

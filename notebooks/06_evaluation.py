@@ -65,7 +65,7 @@ import torch
 import torch.nn.functional as F
 
 from minigpt_helpers import (artifacts, baselines, checkpoint, dataset, eval_report, evaluation, lessons, sources,
-                             text_quality, training)
+                             runs, text_quality)
 from minigpt_helpers.checks import check, check_between, check_close, exercise
 from minigpt_helpers.profiles import pick_device
 
@@ -695,7 +695,7 @@ check(greedy["distinct_2"] <= hot["distinct_2"] + 1e-9 or greedy["words"] < 8,
 # falling: the model starts to learn its training books by heart instead of English.
 
 # %%
-records = training.read_metrics(run_dir)
+records = runs.read_metrics(run_dir)
 fig, ax = plt.subplots(figsize=(9, 3.5), dpi=90)
 evaluation.plot_curves(records, ax=ax, title=f"run {run_dir.name!r}")
 evaluation.save_figure(fig, eval_dir / "curves.png")

@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch
 
-from minigpt_helpers import checkpoint, cli, training
-from minigpt_helpers.tracking import read_metrics
+from minigpt_helpers import checkpoint, cli, runs
+from minigpt_helpers.runs import read_metrics
 
 from _textgen import write_tiny_data
 
@@ -47,9 +47,9 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(data_di
     assert cli.main(["train", *_args("one", 4), *choice]) == 0  # one process, 4 sequences per step
     _torchrun(data_dir, [*_args("two", 2), *choice])  # two processes, 2 sequences each
 
-    run = training.read_run("two")
+    run = runs.read_run("two")
     assert run["world_size"] == 2 and run["sessions"][0]["backend"] == "gloo" and run["global_batch_tokens"] == 4 * 16
-    one, two = read_metrics(training.run_dir("one")), read_metrics(training.run_dir("two"))
+    one, two = read_metrics(runs.run_dir("one")), read_metrics(runs.run_dir("two"))
     assert [r["step"] for r in one] == [r["step"] for r in two] == list(range(7))
     for a, b in zip(one, two):
         for key in ("train_loss", "val_loss", "grad_norm"):
@@ -70,10 +70,10 @@ def test_two_gloo_processes_stopped_and_resumed_repeat_the_run_exactly(data_dir)
     write_tiny_data(data_dir)
     _torchrun(data_dir, _args("whole", 2, dropout=0.2))
     _torchrun(data_dir, [*_args("halves", 2, dropout=0.2), "--set", "stop_at_step=3"])
-    assert training.read_run("halves")["stop_reason"] == "stopped"
+    assert runs.read_run("halves")["stop_reason"] == "stopped"
     _torchrun(data_dir, _args("halves", 2, dropout=0.2))  # resumes from step 3
-    assert [s["start_step"] for s in training.read_run("halves")["sessions"]] == [0, 3]
-    whole, halves = read_metrics(training.run_dir("whole")), read_metrics(training.run_dir("halves"))
+    assert [s["start_step"] for s in runs.read_run("halves")["sessions"]] == [0, 3]
+    whole, halves = read_metrics(runs.run_dir("whole")), read_metrics(runs.run_dir("halves"))
     assert [r["step"] for r in halves] == [r["step"] for r in whole] == list(range(7))
     for a, b in zip(whole, halves):
         assert (a["train_loss"], a["val_loss"], a["grad_norm"]) == (b["train_loss"], b["val_loss"], b["grad_norm"]), a["step"]

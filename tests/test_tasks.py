@@ -86,3 +86,11 @@ def test_a_long_temporary_folder_falls_back_to_tcp(tasks, tmp_path, monkeypatch)
     monkeypatch.setattr(tasks.tempfile, "tempdir", str(deep))
     assert tasks.local_kernel_manager() == (None, None)
     assert list(deep.iterdir()) == []  # nothing left behind
+
+
+def test_the_test_command_says_what_will_skip_and_how_to_enable_it(tasks, tmp_path) -> None:
+    notes = tasks.skip_notes({"MINIGPT_REQUIRE_BROWSER": "1"})
+    assert any("MINIGPT_DATASETS_DIR" in n and "skip" in n for n in notes)
+    assert any("TIKTOKEN_CACHE_DIR" in n for n in notes)
+    assert tasks.skip_notes({"MINIGPT_DATASETS_DIR": str(tmp_path), "TIKTOKEN_CACHE_DIR": str(tmp_path),
+                             "MINIGPT_REQUIRE_BROWSER": "1"}) == []

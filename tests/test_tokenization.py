@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from minigpt_helpers import artifacts, tokenization
+from minigpt_helpers import artifacts, lessons, tokenization, widgets
 from minigpt_helpers.profiles import get_profile
 from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer, GPT2Tokenizer, Tokenizer, load_tokenizer
 
@@ -265,11 +265,11 @@ def test_encode_batch_of_books_matches_whole_encoding(shared_books: list[tuple[s
 def test_token_spans_join_back_and_keep_characters_whole(gpt2: GPT2Tokenizer, small_bpe: BPETokenizer) -> None:
     for tok in _all(gpt2, small_bpe):
         ids = tok.encode(EDGE_TEXT)
-        spans = tokenization.token_spans(tok, EDGE_TEXT)
+        spans = widgets.token_spans(tok, EDGE_TEXT)
         assert "".join(p for p, _ in spans) == EDGE_TEXT
         assert [i for _, group in spans for i in group] == ids
         assert "\ufffd" not in "".join(p for p, _ in spans)
-    emoji = tokenization.token_spans(small_bpe, "😀")
+    emoji = widgets.token_spans(small_bpe, "😀")
     assert emoji == [("😀", small_bpe.encode("😀"))] and len(emoji[0][1]) == 4  # four byte tokens, one box
 
 
@@ -301,7 +301,7 @@ def test_token_viewer_rerenders_when_the_text_changes(gpt2: GPT2Tokenizer, small
 
 
 def test_measure_counts_bytes_words_and_tokens(gpt2: GPT2Tokenizer) -> None:
-    stats, ids = tokenization.measure(gpt2, ["Hello world", "é"])
+    stats, ids = lessons.measure(gpt2, ["Hello world", "é"])
     assert ids == [[15496, 995], gpt2.encode("é")]
     assert (stats.bytes, stats.words, stats.tokens) == (13, 3, 2 + len(ids[1]))
     assert stats.bytes_per_token == pytest.approx(13 / stats.tokens) and stats.mb_per_s > 0

@@ -14,16 +14,16 @@ import torch
 
 from _textgen import sentences
 from _textgen import tiny_config as cfg
-from minigpt_helpers import artifacts, checkpoint, cli, dataset, hardware, training
+from minigpt_helpers import artifacts, checkpoint, cli, dataset, hardware, runs, training
 from minigpt_helpers.schedule import LRSchedule
 from minigpt_helpers.tokenization import CharTokenizer
-from minigpt_helpers.tracking import METRIC_KEYS, read_metrics
+from minigpt_helpers.runs import METRIC_KEYS, read_metrics
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def losses(run: str) -> dict[int, float]:
-    return {r["step"]: r["train_loss"] for r in read_metrics(training.run_dir(run)) if r["train_loss"] is not None}
+    return {r["step"]: r["train_loss"] for r in read_metrics(runs.run_dir(run)) if r["train_loss"] is not None}
 
 
 def weights(folder) -> dict[str, torch.Tensor]:
@@ -192,7 +192,7 @@ def test_init_from_starts_a_run_from_a_checkpoints_weights(tiny_data) -> None:
     fresh = training.Trainer(cfg(run="fresh"), progress=False)
     assert not torch.equal(fresh.raw_model.state_dict()["transformer.wte.weight"], trained["transformer.wte.weight"])
     result = fine.run()
-    assert result.step == 8 and training.read_run("fine")["config"]["init_from"] == "checkpoints/base/best"
+    assert result.step == 8 and runs.read_run("fine")["config"]["init_from"] == "checkpoints/base/best"
     # dropout changes how it trains, not what the weights are; a different shape is refused, naming the field
     training.Trainer(cfg(run="fine2", init_from=str(base.run_dir / "best"),
                          model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 32, "dropout": 0.1}), progress=False)
@@ -218,7 +218,7 @@ def test_stop_request_ends_cleanly_with_a_checkpoint(tiny_data) -> None:
     assert result.best_val_loss is not None and result.best_step == 1
     assert checkpoint.load_checkpoint(result.run_dir / "best").meta["step"] == 1
     assert [x["step"] for x in result.samples] == [1]  # and what it writes so far
-    training.write_stage_manifest("ci", "tiny")  # the stage can name it: 06 to 09 can use it
+    runs.write_stage_manifest("ci", "tiny")  # the stage can name it: 06 to 09 can use it
 
 
 def test_every_stop_measures_the_model_as_it_is(tiny_data) -> None:
@@ -248,7 +248,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_d
     with pytest.raises(training.NonFiniteLossError, match="step-000004") as err:
         training.train(cfg(max_steps=20, checkpoint_interval=4), progress=False)
     assert "NaN" in str(err.value) and "at step 6" in str(err.value)
-    folder = training.run_dir("tiny")
+    folder = runs.run_dir("tiny")
     assert json.loads((folder / "latest.json").read_text())["step"] == 4
     assert sorted(p.name for p in folder.glob("step-*")) == ["step-000004"]
     assert all(torch.isfinite(w).all() for w in weights(folder / "step-000004").values())
@@ -282,7 +282,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint_and_pointer_intact(tiny_da
     monkeypatch.setattr(torch, "save", failing)
     with pytest.raises(OSError, match="disk full"):
         training.train(cfg(max_steps=8, checkpoint_interval=4), progress=False)
-    folder = training.run_dir("tiny")
+    folder = runs.run_dir("tiny")
     assert json.loads((folder / "latest.json").read_text())["step"] == 4
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(("step-", ".step-"))) == ["step-000004"]
     checkpoint.load_training_state(folder / "step-000004")  # complete and loadable
@@ -307,23 +307,23 @@ def test_each_rank_puts_the_saved_gpu_generator_back_on_its_own_gpu(tmp_path, mo
     monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device="cuda": gpus[torch.device(device).index].clone())
     monkeypatch.setattr(torch.cuda, "set_rng_state",
                         lambda new, device="cuda": gpus.__setitem__(torch.device(device).index, new.clone()))
-    torch.save(training.rng_state("cuda:0"), tmp_path / "s.pt")
+    torch.save(runs.rng_state("cuda:0"), tmp_path / "s.pt")
     gpus.update({0: torch.zeros(2, dtype=torch.uint8), 1: torch.zeros(2, dtype=torch.uint8)})  # a new process
     saved = torch.load(tmp_path / "s.pt", weights_only=True)
-    training.set_rng_state(saved, "cuda:1")
+    runs.set_rng_state(saved, "cuda:1")
     assert gpus[1].tolist() == [7, 7] and gpus[0].tolist() == [0, 0]
-    training.set_rng_state(saved, "cpu")  # resumed on a CPU: the GPU's state is not for it
+    runs.set_rng_state(saved, "cpu")  # resumed on a CPU: the GPU's state is not for it
     assert gpus[0].tolist() == [0, 0]
-    assert training.rng_state("cpu")["device"] is None
+    assert runs.rng_state("cpu")["device"] is None
 
 
 def test_rng_state_round_trips_through_weights_only_load(tmp_path) -> None:
     training.seed_everything(7)
-    state = training.rng_state()
+    state = runs.rng_state()
     torch.save(state, tmp_path / "s.pt")
     expected = (random.random(), float(np.random.rand()), torch.rand(1).item())
     training.seed_everything(99)
-    training.set_rng_state(torch.load(tmp_path / "s.pt", weights_only=True))
+    runs.set_rng_state(torch.load(tmp_path / "s.pt", weights_only=True))
     assert (random.random(), float(np.random.rand()), torch.rand(1).item()) == expected
 
 
@@ -338,7 +338,7 @@ def test_cli_trains_a_tiny_run_end_to_end(tiny_data, capsys) -> None:
     assert cli.main(["train", *args]) == 0
     out = capsys.readouterr().out
     assert "cli-run" in out and "max_steps at step 6" in out and "ms/step" in out
-    run = training.read_run("cli-run")
+    run = runs.read_run("cli-run")
     assert run["config"]["beta2"] == 0.99 and run["config"]["model_overrides"]["n_layer"] == 1
     assert checkpoint.load_checkpoint(checkpoint.find_checkpoint("cli-run", "latest")).meta["step"] == 6
     assert not artifacts.manifest_path("checkpoints").exists()  # an experiment does not claim the stage
@@ -467,7 +467,7 @@ def test_peak_flops_and_flops_per_token(monkeypatch) -> None:
 def test_metrics_are_mirrored_to_tensorboard_and_wandb_when_installed(tmp_path, monkeypatch) -> None:
     import types
 
-    from minigpt_helpers.tracking import MetricsLogger
+    from minigpt_helpers.runs import MetricsLogger
 
     calls: dict[str, list] = {"tb": [], "wandb": [], "init": []}
 
@@ -513,7 +513,7 @@ def test_a_failing_torch_compile_falls_back_to_eager_and_leaves_the_rng_alone(ti
     eager = training.train(cfg(run="eager", compile=False, max_steps=4), progress=False)
     fallback = training.train(cfg(run="fallback", compile=True, max_steps=4), progress=False)
     assert losses("fallback") == losses("eager") and fallback.step == eager.step == 4
-    run = training.read_run("fallback")
+    run = runs.read_run("fallback")
     assert run["compile"] is False and run["sessions"][0]["compile"] is False
 
 
@@ -543,7 +543,7 @@ def test_compiling_before_training_covers_the_training_and_evaluation_graphs(tin
                            progress=False)
     finally:
         torch._dynamo.reset()
-    if not training.read_run("compiled")["compile"]:
+    if not runs.read_run("compiled")["compile"]:
         pytest.skip("torch.compile failed here (no C++ compiler?), so there is nothing to check")
     assert t.step == 4 and t.val_loss is not None  # trained and evaluated, both compiled, no recompiling
 
