@@ -1,14 +1,10 @@
 """Sources: where the books (and the other corpora) come from.
 
-- Project Gutenberg books by id, downloaded over HTTP (retries, a User-Agent, a cache in
-  ``data/raw/``, the SHA-256 of every file recorded in ``data/raw/manifest.json``);
-- a local folder of ``.txt`` files ("train on my own books");
-- TinyShakespeare, TinyStories and WikiText-2 raw (Hugging Face ``datasets`` when online).
-
-``MINIGPT_DATASETS_DIR`` may point at a folder of already-downloaded copies laid out as
-``gutenberg/pg<ID>.txt``, ``tinyshakespeare/input.txt``, ``tinystories/*.txt`` and
-``wikitext-2-raw/wiki.<split>.raw``; when it is set, those copies are read before any
-network is tried (workshops without Wi-Fi, CI).
+Project Gutenberg books by id (HTTP with retries, cached in ``data/raw/`` with their SHA-256),
+a local folder of ``.txt`` files, and TinyShakespeare, TinyStories and WikiText-2 raw.
+``MINIGPT_DATASETS_DIR`` may name a folder of downloaded copies (``gutenberg/pg<ID>.txt``,
+``tinyshakespeare/input.txt``, ``tinystories/*.txt``, ``wikitext-2-raw/wiki.<split>.raw``),
+read before any network is tried (workshops without Wi-Fi, CI).
 """
 
 from __future__ import annotations
@@ -38,16 +34,14 @@ log = logging.getLogger(__name__)
 DATASETS_ENV = "MINIGPT_DATASETS_DIR"
 GUTENBERG_URL_ENV = "MINIGPT_GUTENBERG_URL"
 
-# Tried in order; "{id}" is replaced by the ebook number. MINIGPT_GUTENBERG_URL (one template,
-# or several separated by spaces) replaces this list, e.g. to use a mirror.
+# Tried in order; "{id}" is the ebook number. MINIGPT_GUTENBERG_URL (templates separated by
+# spaces) replaces this list, e.g. to use a mirror.
 GUTENBERG_URLS: tuple[str, ...] = (
     "https://www.gutenberg.org/cache/epub/{id}/pg{id}.txt",
     "https://www.gutenberg.org/files/{id}/{id}-0.txt",
     "https://www.gutenberg.org/files/{id}/{id}.txt",
 )
-TINYSHAKESPEARE_URL = (
-    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
-)
+TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 USER_AGENT = f"minigpt-course/{__version__} (educational; python-urllib)"
 
 
@@ -71,13 +65,16 @@ class RawBook:
         return asdict(self)
 
 
-# --------------------------------------------------------------------------- HTTP
+@dataclass
+class Skipped:
+    path: str
+    reason: str
 
 
 def http_get(url: str, *, retries: int = 3, timeout: float = 30.0, backoff: float = 1.0) -> bytes:
     """GET ``url`` with a User-Agent, retrying server errors and dropped connections.
 
-    A 404 (or any other 4xx) is not retried: the file is not there. Raises DownloadError.
+    A 4xx other than 429 is not retried: the file is not there. Raises DownloadError.
     """
     last: Exception | None = None
     for attempt in range(retries + 1):
@@ -109,12 +106,7 @@ def datasets_dir() -> Path | None:
     return path
 
 
-# --------------------------------------------------------------------------- Gutenberg
-
-
-def _gutenberg_urls() -> list[str]:
-    env = os.environ.get(GUTENBERG_URL_ENV)
-    return env.split() if env else list(GUTENBERG_URLS)
+# --------------------------------------------------------------------------- books
 
 
 def _header_field(text: str, name: str) -> str | None:
@@ -141,87 +133,60 @@ def describe_book(data: bytes, fallback: str) -> tuple[str, str]:
     return title or fallback, author or "unknown"
 
 
-def gutenberg_book(book_id: int, *, refresh: bool = False) -> RawBook:
-    """Project Gutenberg ebook ``book_id`` as a file in ``data/raw/gutenberg/``.
+def _raw_book(book_id: str, source: str, target: Path, data: bytes) -> RawBook:
+    """The record of a book whose bytes ``data`` are in ``target`` (under the data directory)."""
+    title, author = describe_book(data, fallback=book_id)
+    path = str(target.relative_to(target.parents[2]))
+    return RawBook(book_id, title, author, source, path, sha256_bytes(data), len(data))
 
-    Order: the cached copy (unless ``refresh``), the offline copy in ``MINIGPT_DATASETS_DIR``,
-    then each URL template in turn.
-    """
+
+def gutenberg_book(book_id: int, *, refresh: bool = False) -> RawBook:
+    """Project Gutenberg ebook ``book_id`` as a file in ``data/raw/gutenberg/``: the cached copy
+    (unless ``refresh``), else the offline copy in ``MINIGPT_DATASETS_DIR``, else downloaded."""
     book_id = int(book_id)
     name = f"pg{book_id}"
     target = stage_dir("raw") / "gutenberg" / f"{name}.txt"
-    source = None
     if target.is_file() and not refresh:
-        data = target.read_bytes()
-        source = _cached_source(name) or f"cache:{target.name}"
-    else:
-        offline = datasets_dir()
-        copy = offline / "gutenberg" / f"{name}.txt" if offline else None
-        if copy is not None and copy.is_file():
-            data = copy.read_bytes()
-            source = f"{DATASETS_ENV}/gutenberg/{copy.name}"
-        else:
-            errors = []
-            data = b""
-            for template in _gutenberg_urls():
-                url = template.format(id=book_id)
-                try:
-                    data = http_get(url)
-                    source = url
-                    break
-                except DownloadError as err:
-                    errors.append(str(err))
-            if source is None:
-                hint = (
-                    f"check the id on gutenberg.org, your connection, or set {DATASETS_ENV} "
-                    "to a folder of downloaded copies"
-                )
-                raise DownloadError(f"could not fetch Gutenberg book {book_id}: " + "; ".join(errors) + f". {hint}")
-        write_bytes_atomic(target, data)
-    title, author = describe_book(data, fallback=name)
-    return RawBook(
-        book_id=name,
-        title=title,
-        author=author,
-        source=source,
-        path=str(target.relative_to(target.parents[2])),
-        sha256=sha256_bytes(data),
-        bytes=len(data),
+        return _raw_book(name, _cached_source(name) or f"cache:{target.name}", target, target.read_bytes())
+    data, source = _fetch_gutenberg(book_id)
+    write_bytes_atomic(target, data)
+    return _raw_book(name, source, target, data)
+
+
+def _fetch_gutenberg(book_id: int) -> tuple[bytes, str]:
+    """(bytes, where they came from): the offline copy, else the first URL that answers."""
+    offline = datasets_dir()
+    copy = offline / "gutenberg" / f"pg{book_id}.txt" if offline else None
+    if copy is not None and copy.is_file():
+        return copy.read_bytes(), f"{DATASETS_ENV}/gutenberg/{copy.name}"
+    errors = []
+    for template in os.environ.get(GUTENBERG_URL_ENV, "").split() or GUTENBERG_URLS:
+        url = template.format(id=book_id)
+        try:
+            return http_get(url), url
+        except DownloadError as err:
+            errors.append(str(err))
+    raise DownloadError(
+        f"could not fetch Gutenberg book {book_id}: " + "; ".join(errors)
+        + f". check the id on gutenberg.org, your connection, or set {DATASETS_ENV} to a folder of downloaded copies"
     )
 
 
 def _cached_source(name: str) -> str | None:
     """Where a cached book originally came from, according to the raw manifest."""
     manifest = stage_dir("raw") / "manifest.json"
-    if not manifest.is_file():
-        return None
-    for book in read_json(manifest).get("books", []):
-        if book.get("book_id") == name:
-            return book.get("source")
-    return None
-
-
-# --------------------------------------------------------------------------- local folder
-
-
-@dataclass
-class Skipped:
-    path: str
-    reason: str
+    books = read_json(manifest).get("books", []) if manifest.is_file() else []
+    return next((b.get("source") for b in books if b.get("book_id") == name), None)
 
 
 def local_books(folder: str | os.PathLike[str]) -> tuple[list[RawBook], list[Skipped]]:
-    """Copy every ``.txt`` file of ``folder`` into ``data/raw/local/``.
-
-    Other files, and files that look binary (NUL bytes), are skipped and reported; the rest
-    are processed. An empty folder is an error that says what to put there.
-    """
+    """Copy every ``.txt`` file of ``folder`` into ``data/raw/local/``; other files, empty ones and
+    binary ones (NUL bytes) are skipped and reported. No usable file is an error."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder; point it at a folder of .txt books")
     books: list[RawBook] = []
     skipped: list[Skipped] = []
-    target_dir = stage_dir("raw") / "local"
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         if path.suffix.lower() != ".txt":
             skipped.append(Skipped(str(path), f"not a .txt file ({path.suffix or 'no extension'})"))
@@ -229,36 +194,20 @@ def local_books(folder: str | os.PathLike[str]) -> tuple[list[RawBook], list[Ski
         data = path.read_bytes()
         if not data.strip():
             skipped.append(Skipped(str(path), "empty file"))
-            continue
-        if b"\x00" in data[:65536]:
+        elif b"\x00" in data[:65536]:
             skipped.append(Skipped(str(path), "looks binary (contains NUL bytes), not plain text"))
-            continue
-        target = target_dir / path.name
-        write_bytes_atomic(target, data)
-        title, author = describe_book(data, fallback=path.stem)
-        books.append(
-            RawBook(
-                book_id=path.stem,
-                title=title,
-                author=author,
-                source=str(path),
-                path=str(target.relative_to(target.parents[2])),
-                sha256=sha256_bytes(data),
-                bytes=len(data),
-            )
-        )
+        else:
+            target = write_bytes_atomic(stage_dir("raw") / "local" / path.name, data)
+            books.append(_raw_book(path.stem, str(path), target, data))
     for s in skipped:
         log.warning("skipped %s: %s", s.path, s.reason)
     if not books:
+        listed = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped)
         raise ValueError(
-            f"{folder} holds no usable .txt files"
-            + (f" ({len(skipped)} skipped: " + "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped) + ")" if skipped else "")
+            f"{folder} holds no usable .txt files" + (f" ({len(skipped)} skipped: {listed})" if skipped else "")
             + ". Put plain-text books (UTF-8 or Latin-1 .txt files) in it."
         )
     return books, skipped
-
-
-# --------------------------------------------------------------------------- the raw stage
 
 
 def build_raw(profile: Profile, *, local_folder: str | os.PathLike[str] | None = None) -> Path:
@@ -270,16 +219,12 @@ def build_raw(profile: Profile, *, local_folder: str | os.PathLike[str] | None =
     else:
         books = [gutenberg_book(i) for i in profile.book_ids]
         origin = {"kind": "gutenberg", "ids": list(profile.book_ids)}
-    write_manifest(
-        "raw",
-        profile,
-        {
-            "origin": origin,
-            "books": [b.to_dict() for b in books],
-            "skipped": [asdict(s) for s in skipped],
-            "total_bytes": sum(b.bytes for b in books),
-        },
-    )
+    write_manifest("raw", profile, {
+        "origin": origin,
+        "books": [b.to_dict() for b in books],
+        "skipped": [asdict(s) for s in skipped],
+        "total_bytes": sum(b.bytes for b in books),
+    })
     return stage_dir("raw")
 
 
@@ -307,19 +252,19 @@ def tinystories(split: str = "train", max_stories: int | None = None) -> list[st
     if split not in ("train", "validation"):
         raise ValueError(f"split={split!r}: use 'train' or 'validation'")
     offline = datasets_dir()
-    if offline and (offline / "tinystories").is_dir():
-        pattern = "*train*.txt" if split == "train" else "*valid*.txt"
-        files = sorted((offline / "tinystories").glob(pattern))
-        if files:
-            text = "".join(f.read_text(encoding="utf-8") for f in files)
-            stories = [s.strip() for s in text.split("<|endoftext|>") if s.strip()]
-            return stories[:max_stories] if max_stories else stories
-    from datasets import load_dataset
+    files = sorted((offline / "tinystories").glob(f"*{split[:5]}*.txt")) if offline else []
+    if files:
+        text = "".join(f.read_text(encoding="utf-8") for f in files)
+        stories = [s.strip() for s in text.split("<|endoftext|>") if s.strip()]
+    else:
+        # deferred: slow to import, and only needed online
+        from datasets import load_dataset
 
-    rows = load_dataset("roneneldan/TinyStories", split=split)
-    if max_stories:
-        rows = rows.select(range(min(max_stories, len(rows))))
-    return [r["text"].strip() for r in rows]
+        rows = load_dataset("roneneldan/TinyStories", split=split)
+        if max_stories:
+            rows = rows.select(range(min(max_stories, len(rows))))
+        stories = [r["text"].strip() for r in rows]
+    return stories[:max_stories] if max_stories else stories
 
 
 def wikitext2(split: str) -> str:
@@ -337,9 +282,8 @@ def wikitext2(split: str) -> str:
                 f"WikiText-2 {split!r} is not in {path.parent} and HF_DATASETS_OFFLINE=1; "
                 "only the splits present there can be used offline"
             )
+    # deferred: slow to import, and only needed online
     from datasets import load_dataset
 
     hf_split = "validation" if names[split] == "valid" else names[split]
-    rows = load_dataset("Salesforce/wikitext", "wikitext-2-raw-v1", split=hf_split)
-    return "".join(r["text"] for r in rows)
-
+    return "".join(r["text"] for r in load_dataset("Salesforce/wikitext", "wikitext-2-raw-v1", split=hf_split))

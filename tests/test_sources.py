@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typing import Self
 
 from minigpt_helpers import sources
 from minigpt_helpers.profiles import get_profile
@@ -33,7 +34,7 @@ class _Server:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:  # http.server's name
                 outer.requests.append((self.path, self.headers.get("User-Agent", "")))
                 if outer.fail_first > 0:
                     outer.fail_first -= 1
@@ -55,7 +56,7 @@ class _Server:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> _Server:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
