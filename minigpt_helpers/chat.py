@@ -1,16 +1,9 @@
-"""Chat: a conversation with a base model that only ever learned to continue books.
+"""Chat with a base model of books: the conversation written like a play script.
 
-A base model has no idea of "turns". The trick is a prompt template that makes the
-conversation look like a text it has read: a persona line that sets the scene, then the turns
-written like a play script ("READER: ...", "LIBRARIAN: ..."), ending with the next speaker's tag
-so that the likeliest continuation is that speaker's line. Every turn is one line, so generation
-stops at the end of the reply's line (where any next turn would begin), or where the model starts
-another speaker's tag inside that line (``SpeakerTag``, a stop rule). Before each reply the
-oldest turns are dropped until the prompt, plus room for the reply, fits the model's context.
-
-``ChatTemplate`` renders; ``ChatSession`` keeps the history and streams replies on top of
-``generation.stream_text``; ``ReplyStart`` trims a reply's opening (the space after the tag, and
-tags the model wrote before its first word); ``python -m minigpt_helpers chat`` (in ``cli``) runs it in a terminal.
+A persona line, then one ``NAME: text`` line per turn, ending with the bot's tag so that the
+likeliest continuation is its line. A reply ends at the end of its line or at another speaker's
+tag (``SpeakerTag``); the oldest turns are dropped to fit the context (``fit_turns``).
+``ChatSession`` keeps the history and streams replies; ``cli`` runs it in a terminal.
 """
 
 from __future__ import annotations
@@ -18,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,10 +29,8 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-# A speaker's tag as the plays write it: a name in capitals of up to four words, the last of at
-# least two letters (so "I:" is not one), then a colon. Words are split by single spaces and
-# have at most 24 characters, so a search costs a bounded amount per position of the text, even
-# on a long run of capitals (these run once per generated token).
+# A speaker's tag: a name in capitals of up to four words, the last of at least two letters (so
+# "I:" is not one), then a colon. Words have at most 24 characters, so a search per token stays cheap.
 _CAPS_WORD = r"[A-Z][A-Z'\-]{0,23}"
 _CAPS_NAME = rf"(?:{_CAPS_WORD} ){{0,3}}[A-Z][A-Z'\-]{{0,22}}[A-Z]"
 _PARTIAL_CAPS = re.compile(rf"(?<![A-Za-z0-9])(?:{_CAPS_WORD} ){{0,3}}{_CAPS_WORD} ?$")  # may still become a tag
@@ -49,14 +40,11 @@ _WORD = re.compile(r"[A-Za-z0-9]")
 
 @dataclass(frozen=True)
 class SpeakerTag:
-    """A stop rule (``generation.StopRule``): the reply ends where the model starts another
-    speaker's tag *inside* its line, as in ``Oh, my lord! HAMLET: Nay``.
+    """A stop rule (``generation.StopRule``): the reply ends where another speaker's tag starts
+    inside its line (``Oh, my lord! HAMLET: Nay``): a name in capitals, or one of ``names``, and a colon.
 
-    A tag is a name in capitals followed by a colon, or one of ``names`` (the template's own,
-    which may be written otherwise) with a colon. Tags before the reply's first word are not a
-    stop: the model sometimes names a speaker again (``LIBRARIAN: CYRANO: Nay``), and
-    ``ReplyStart`` drops them. Whitespace before a stopping tag goes with it, so ``pending`` holds
-    back whitespace at the end of the text until the next token shows what follows it.
+    Tags before the reply's first word are no stop (``ReplyStart`` drops them). Whitespace before
+    a stopping tag goes with it, so ``pending`` holds back trailing whitespace too.
     """
 
     names: tuple[str, ...] = ()
@@ -77,12 +65,7 @@ class SpeakerTag:
 
     def find(self, text: str) -> int:
         m = self._tag.search(text, self.leading(text))
-        if m is None:
-            return -1
-        start = m.start()
-        while start > 0 and text[start - 1].isspace():
-            start -= 1
-        return start
+        return -1 if m is None else len(text[:m.start()].rstrip())
 
     def pending(self, text: str) -> int:
         held = 0
@@ -90,18 +73,14 @@ class SpeakerTag:
         if m is not None:
             held = len(text) - m.start()
         held = max(held, _stop_prefix_chars(text, [f"{name}:" for name in self.names]))  # the start of "Name:"
-        start = len(text) - held
-        while start > 0 and text[start - 1].isspace():  # a space waits too: a tag after it would take it along
-            start -= 1
-        return len(text) - start
+        return len(text) - len(text[:len(text) - held].rstrip())  # a space waits too: a tag would take it along
 
 
 class ReplyStart:
-    """The opening of a streamed chat reply: ``push(piece)`` returns what to show.
+    """The opening of a streamed reply: ``push(piece)`` returns what to show.
 
-    Until the first word it holds the pieces back and drops the space after the bot's tag and
-    any speaker tags the model wrote first (``SpeakerTag.leading``); after that, pieces pass
-    through unchanged. ``flush()`` returns what is held if the reply ended before a word.
+    Until the first word it drops the space after the bot's tag and any tags the model wrote
+    first; then pieces pass unchanged. ``flush()`` returns what is held if no word came.
     """
 
     def __init__(self, rule: SpeakerTag | None = None) -> None:
@@ -129,13 +108,24 @@ class ReplyStart:
         return text
 
 
+def reply_pieces(pieces: Iterable[str], stops: Sequence[Any]) -> Iterator[str]:
+    """The streamed pieces of a reply without its opening (``ReplyStart``), empty ones left out."""
+    opening = ReplyStart.for_stops(stops)
+    for piece in pieces:
+        piece = opening.push(piece)
+        if piece:
+            yield piece
+    rest = opening.flush()  # a reply that ended before its first word
+    if rest:
+        yield rest
+
+
 @dataclass
 class ChatTemplate:
-    """How a conversation becomes text: a persona line, then one line per turn, like a play.
+    """How a conversation becomes text: a persona line, then one ``NAME: text`` line per turn.
 
-    Names are upper case and followed by a colon because that is how the plays among the books
-    tag speakers; a reply is prompted with the bot's tag and a colon but *no* trailing space,
-    because the tokenizer glues a space to the word after it (" Well", not " " + "Well").
+    The reply is prompted with the bot's tag and *no* trailing space: the tokenizer glues a
+    space to the word after it (" Well", not " " + "Well").
     """
 
     persona: str = DEFAULT_PERSONA
@@ -172,32 +162,18 @@ class ChatTemplate:
         return text + f"{self.bot_name}:" if open_reply else text
 
     def stops(self) -> list[str | SpeakerTag]:
-        """Where a reply ends: at the end of its line. Every turn is one line (``one_line``), so the
-        next speaker's tag on a line of its own, a blank line or a new paragraph all begin with a
-        newline. And where the model writes another speaker's tag inside the line (``SpeakerTag``)."""
+        """Where a reply ends: at the end of its line (every turn is one line), or at another speaker's tag."""
         return ["\n", SpeakerTag((self.user_name, self.bot_name))]
 
-    def replace(self, **changes: Any) -> ChatTemplate:
-        return dataclasses.replace(self, **changes)
 
+def fit_turns(turns: Sequence[tuple[str, str]], count_tokens: Any, budget: int,
+              template: ChatTemplate) -> tuple[list[tuple[str, str]], int]:
+    """Drop the oldest turns until the rendered prompt has at most ``budget`` tokens; returns the
+    kept turns and how many were dropped. The last turn (the new message) always stays.
 
-def fit_turns(
-    turns: Sequence[tuple[str, str]], count_tokens: Any, budget: int, template: ChatTemplate
-) -> tuple[list[tuple[str, str]], int]:
-    """Drop the oldest turns until the rendered prompt has at most ``budget`` tokens.
-
-    ``count_tokens(text) -> int``. The last turn (the new message) is always kept, even when it
-    alone is too long (``ChatSession`` then leaves out the persona; if that is not enough,
-    generation crops the prompt from the left, and says so).
-    Returns the kept turns and how many were dropped: the fewest dropped that fit, as dropping
-    them one by one from the oldest would find.
-
-    Dropping one at a time would re-encode the rest each time: quadratic, tens of seconds for a
-    long conversation sent to the server. Instead: keep the newest 2, 4, 8, ... turns until a
-    prompt does not fit, then bisect the gap, counting whole prompts (exact even where a tokenizer
-    merges across turns): O(log n) calls on prompts at most about twice the kept size. It finds
-    the same turns as dropping one at a time because a prompt with fewer turns has fewer tokens
-    (every turn adds at least its speaker's name and a newline).
+    Dropping one at a time re-counts the rest each time (quadratic on a long conversation), so
+    this keeps the newest 2, 4, 8, ... turns until a prompt does not fit, then bisects: O(log n)
+    counts, the same answer since fewer turns never take more tokens.
     """
     turns = list(turns)
     n = len(turns)
@@ -226,20 +202,12 @@ def fit_turns(
 class ChatSession:
     """A conversation with a model: the history, the template, and replies streamed as they come.
 
-    With ``config.seed`` set, reply n (from 0) samples with seed ``seed + n``: a conversation
-    replays exactly, without every reply starting from the same random draw.
+    With ``config.seed`` set, reply n (from 0) samples with seed ``seed + n``: a conversation replays exactly.
     """
 
-    def __init__(
-        self,
-        model: Any,
-        tokenizer: Any,
-        config: SamplingConfig | None = None,
-        template: ChatTemplate | None = None,
-        *,
-        reply_room: int | None = None,
-        use_cache: bool = True,
-    ) -> None:
+    def __init__(self, model: Any, tokenizer: Any, config: SamplingConfig | None = None,
+                 template: ChatTemplate | None = None, *, reply_room: int | None = None,
+                 use_cache: bool = True) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.config = config or SamplingConfig(temperature=0.8, top_k=50, top_p=0.95, max_new_tokens=64)
         self.template = template or ChatTemplate()
@@ -275,7 +243,7 @@ class ChatSession:
         if self.count_tokens(text) > self.budget and self.template.persona:
             # Even the new message alone does not fit beside the persona: the persona goes too.
             self.persona_dropped = True
-            text = self.template.replace(persona="").render(turns)
+            text = dataclasses.replace(self.template, persona="").render(turns)
             log.debug("left out the persona line: the new message and the reply need the whole context")
         return text, encode_prompt(self.tokenizer, text)
 
@@ -286,22 +254,14 @@ class ChatSession:
         config = self.config
         if config.seed is not None:  # repeatable, but not the same draw for every reply
             config = config.replace(seed=config.seed + len(self.history) // 2)
-        # nonblank_start: a model of books often answers "NAME:" with a newline, and the blank
-        # line would end the reply before it began
+        # nonblank_start: a newline right after "NAME:" would end the reply before it began
         stops = self.template.stops()
         stream = stream_text(self.model, self.tokenizer, ids, config, stop=stops,
                              use_cache=self.use_cache, nonblank_start=True)
-        opening = ReplyStart.for_stops(stops)
         shown = []
-        for piece in stream:
-            piece = opening.push(piece)  # the reply begins after "NAME:" and any tags the model repeats
-            if piece:
-                shown.append(piece)
-                yield piece
-        rest = opening.flush()  # a reply that ended before its first word
-        if rest:
-            shown.append(rest)
-            yield rest
+        for piece in reply_pieces(stream, stops):
+            shown.append(piece)
+            yield piece
         self.last_finish_reason = stream.finish_reason
         self.history += [(USER, message), (BOT, one_line("".join(shown)))]
 
@@ -319,5 +279,5 @@ class ChatSession:
         return self.template.render(self.history, open_reply=False)
 
 
-__all__ = ["ChatTemplate", "ChatSession", "SpeakerTag", "ReplyStart", "fit_turns", "one_line",
-           "DEFAULT_PERSONA", "USER", "BOT", "EXIT_WORDS"]
+__all__ = ["BOT", "DEFAULT_PERSONA", "EXIT_WORDS", "USER", "ChatSession", "ChatTemplate", "ReplyStart", "SpeakerTag",
+           "fit_turns", "one_line", "reply_pieces"]

@@ -1,22 +1,18 @@
 """Dialogue from the plays among the books, in the chat template's shape (08's fine-tune).
 
-A play tags every speech with its speaker, like ``CHRISTIAN (detaining him):`` followed by
-indented lines. ``play_speeches`` reads a play's clean text into (speaker, speech) pairs and
-``dialogue_scenes`` writes them the way ``chat.ChatTemplate`` renders a conversation: a short
-line that sets the scene, a blank line, then one ``NAME: speech`` line per speech. A model
-fine-tuned on that text learns the turn format: answer in one line, then hand the turn back.
-
-``build_dialogue_tokens`` writes those scenes as token files (train and val, the usual format)
-under ``data/dialogue/<profile>``, encoded with the profile's tokenizer.
+``play_speeches`` reads a play's speeches (``CHRISTIAN (detaining him):`` then indented lines);
+``dialogue_scenes`` writes them as ``chat.ChatTemplate`` renders a conversation, so a model
+fine-tuned on them learns the turn format; ``build_dialogue_tokens`` writes them as token files.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .artifacts import data_dir, read_json, stage_dir, write_json_atomic
 from .cleaning import clean_text, decode_bytes
@@ -25,8 +21,7 @@ from .sources import gutenberg_book
 
 log = logging.getLogger(__name__)
 
-# The plays among the course's books (Project Gutenberg ids): their speeches are tagged
-# "NAME (stage direction):" with the speech on the indented lines below.
+# The plays among the course's books (Project Gutenberg ids).
 PLAYS: dict[int, str] = {1254: "Cyrano de Bergerac"}
 
 DIALOGUE_FORMAT = 1
@@ -54,13 +49,11 @@ def _tag(line: str) -> tuple[str, str] | None:
 
 
 def play_speeches(text: str) -> list[Speech]:
-    """The speeches of a play's text, in order, stage directions left out.
+    """The speeches of a play's text, in order, stage directions in brackets left out.
 
-    A speech starts at a line like ``CYRANO (to Christian): Nay!`` (a stage direction in
-    brackets may run on to the next lines) and goes on over the lines below it: indented ones,
-    and wrapped ones with no blank line before them. Directions in brackets are left out. Any
-    other line (a stage direction, a heading) ends it; an act or scene heading also starts a new
-    scene.
+    A speech starts at a line like ``CYRANO (to Christian): Nay!`` and goes on over the indented
+    lines below it, and wrapped ones with no blank line before them. Any other line ends it; an
+    act or scene heading also starts a new scene.
     """
     speeches: list[Speech] = []
     speaker: str | None = None
@@ -110,19 +103,10 @@ def play_speeches(text: str) -> list[Speech]:
     return speeches
 
 
-def dialogue_scenes(
-    speeches: Sequence[Speech],
-    title: str,
-    *,
-    max_words: int = 40,
-    min_turns: int = 2,
-) -> list[str]:
-    """The speeches as chat-shaped texts, one per run of short speeches.
-
-    Each text is a scene line (``A scene from <title>.``), a blank line, then one
-    ``NAME: speech`` line per speech, like ``ChatTemplate.render``. A speech longer than
-    ``max_words`` (a monologue, not a reply) ends the run, as does a new scene; runs of fewer
-    than ``min_turns`` speeches are left out.
+def dialogue_scenes(speeches: Sequence[Speech], title: str, *, max_words: int = 40, min_turns: int = 2) -> list[str]:
+    """The speeches as chat-shaped texts (``A scene from <title>.``, a blank line, one ``NAME: speech``
+    line each), one per run of short speeches. A speech over ``max_words`` (a monologue) or a new
+    scene ends a run; runs of fewer than ``min_turns`` speeches are left out.
     """
     if max_words < 1 or min_turns < 1:
         raise ValueError(f"max_words={max_words}, min_turns={min_turns}: use whole numbers of at least 1")
@@ -153,7 +137,6 @@ def split_scenes(scenes: Sequence[str], val_every: int = 10) -> dict[str, list[s
 
 def play_text(book_id: int) -> str:
     """The clean text of a play (fetched like every book: cache, offline copy, then download)."""
-
     raw = gutenberg_book(book_id)
     text, _ = decode_bytes((stage_dir("raw").parent / raw.path).read_bytes())
     return clean_text(text).text
@@ -168,10 +151,9 @@ def build_dialogue_tokens(profile: Any, tokenizer: Any, *, plays: dict[int, str]
                           val_every: int = 10, force: bool = False) -> Path:
     """Token files (train, val) of the plays' dialogue for ``tokenizer``; returns their folder.
 
-    Every ``val_every``-th scene goes to validation. Written once per profile (the manifest
-    records the tokenizer); ``force`` writes them again.
+    Every ``val_every``-th scene goes to validation. Written once per profile and tokenizer;
+    ``force`` writes them again.
     """
-
     plays = PLAYS if plays is None else plays
     if not plays:
         raise ValueError("plays is empty: give at least one {gutenberg_id: title}, e.g. dialogue.PLAYS")

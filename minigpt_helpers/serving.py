@@ -1,13 +1,8 @@
 """Serving: an exported model over HTTP, with an OpenAI-compatible API and a web page.
 
-``python -m minigpt_helpers serve --model data/exports/<name>`` starts the server (see ``cli``); in
-Python, ``create_app(folder)`` gives the FastAPI app (tests drive it without a port),
-``serve(folder, port=...)`` runs it with uvicorn, and ``ServerProcess`` runs the command line in
-the background, waits until it answers, and stops it cleanly (what the notebook uses).
-
-The pieces live in two modules: ``serving_engine`` (the queue and the worker threads that run
-the model) and ``serving_api`` (routes, request validation, OpenAI's shapes, the page). The
-server binds 127.0.0.1 unless told otherwise: only programs on this machine reach it.
+``create_app(folder)`` gives the FastAPI app (``serving_api``, over the queue and workers of
+``serving_engine``); ``serve`` runs it with uvicorn (``python -m minigpt_helpers serve``); and
+``ServerProcess`` runs that command in the background until stopped. It binds 127.0.0.1 by default.
 """
 
 from __future__ import annotations
@@ -24,7 +19,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,9 +34,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 READY = re.compile(r"serving \S+ on (http://\S+?)/? ")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-# The exit code of a server that ``ServerProcess.stop()`` stopped as asked. POSIX: SIGTERM, uvicorn
-# shuts down gracefully and ``serve`` exits with 0. Windows has no SIGTERM: Popen.terminate() is
-# TerminateProcess, which ends the process at once with exit code 1 (no graceful shutdown).
+# The exit code of a server that ``ServerProcess.stop()`` stopped: 0 after SIGTERM's graceful shutdown;
+# Windows has no SIGTERM, and TerminateProcess exits with 1.
 STOPPED_EXIT_CODE = 1 if os.name == "nt" else 0
 
 
@@ -77,12 +70,11 @@ def _watch_parent(pid: int, server: Any) -> None:
 
 def serve(model: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, log_level: str = "info",
           parent_pid: int | None = None, **options: Any) -> None:
-    """Run the app with uvicorn until interrupted (Ctrl-C or SIGTERM stop it gracefully).
+    """Run ``create_app(model, **options)`` with uvicorn until Ctrl-C or SIGTERM.
 
     Prints ``serving <name> on http://host:port/`` once the port is bound (port 0 picks a free one).
-    ``options`` go to ``create_app`` (api_key, max_concurrency, request_timeout_s, ...).
     """
-    import uvicorn
+    import uvicorn  # deferred: the web server is an optional dependency
 
     app = create_app(model, **options)
     if host not in LOOPBACK and not options.get("api_key"):
@@ -109,17 +101,12 @@ def serve(model: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, log
             signal.signal(signal.SIGTERM, previous)
 
 
-# --------------------------------------------------------------------------- a server in the background
-
-
 class ServerProcess:
     """``python -m minigpt_helpers serve`` as a background process: ``start()``, ``url``, ``stop()``.
 
-    The server picks a free port (``port=0``) and prints it; ``start`` waits until ``/health``
-    answers. ``stop`` sends SIGTERM (uvicorn shuts down gracefully; on Windows it is
-    TerminateProcess, see ``STOPPED_EXIT_CODE``) and kills it if it hangs. It is also stopped at
-    interpreter exit, and on POSIX the server exits by itself when this process dies, so a
-    failing notebook cell never leaves it running. Use it as a context manager, or call ``stop``.
+    ``start`` waits until ``/health`` answers on the port the server picked. It is stopped at
+    interpreter exit too, and the server exits when this process dies, so a failing notebook cell
+    never leaves it running. Use it as a context manager, or call ``stop``.
     """
 
     def __init__(self, model: str | os.PathLike[str], *, host: str = DEFAULT_HOST, port: int = 0,
@@ -155,29 +142,19 @@ class ServerProcess:
         atexit.register(self.stop)
         deadline = time.monotonic() + self.startup_timeout_s
         try:
-            while self.url is None:
-                self._check_alive()
+            while not self.healthy():  # first the line that names the URL, then /health answering
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the server exited with code {self.process.returncode}:\n{self.log()[-2000:]}")
                 found = READY.search(self.log())
-                if found:
-                    self.url = found.group(1)
-                elif time.monotonic() > deadline:
-                    raise TimeoutError(f"the server did not start within {self.startup_timeout_s:g} s:\n{self.log()[-2000:]}")
-                else:
-                    time.sleep(0.1)
-            while not self.healthy():
-                self._check_alive()
+                self.url = found.group(1) if found else None
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{self.url}/health did not answer within {self.startup_timeout_s:g} s")
+                    raise TimeoutError(f"the server did not answer within {self.startup_timeout_s:g} s:\n"
+                                       f"{self.log()[-2000:]}")
                 time.sleep(0.1)
         except BaseException:
             self.stop()
             raise
         return self
-
-    def _check_alive(self) -> None:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {self.process.returncode}:\n{self.log()[-2000:]}")
 
     def healthy(self) -> bool:
         """True when ``/health`` answers 200."""
@@ -186,14 +163,12 @@ class ServerProcess:
         try:
             with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
                 return response.status == 200
-        except (urllib.error.URLError, OSError):
+        except OSError:  # URLError too
             return False
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
-        """Stop the server (SIGTERM, then kill after ``timeout_s``); returns its exit code. Safe to call twice.
-
-        A server that stopped as asked returns ``STOPPED_EXIT_CODE``: 0 on POSIX, 1 on Windows.
-        """
+        """Stop the server (SIGTERM, then kill after ``timeout_s``); returns its exit code
+        (``STOPPED_EXIT_CODE`` when it stopped as asked). Safe to call twice."""
         p = self.process
         if p is None:
             return None
@@ -217,7 +192,7 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         return self.start() if self.process is None else self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:
@@ -225,5 +200,5 @@ class ServerProcess:
         return f"ServerProcess({self.model.name!r}, url={self.url!r}, {state})"
 
 
-__all__ = ["create_app", "ServerConfig", "APIError", "error_body", "Engine", "Generation", "QueueFull",
-           "GenerationTimeout", "serve", "ServerProcess", "API_KEY_ENV", "STOPPED_EXIT_CODE"]
+__all__ = ["API_KEY_ENV", "STOPPED_EXIT_CODE", "APIError", "Engine", "Generation", "GenerationTimeout", "QueueFull",
+           "ServerConfig", "ServerProcess", "create_app", "error_body", "serve"]
