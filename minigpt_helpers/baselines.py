@@ -1,15 +1,9 @@
 """Baselines that give a model's loss a scale: uniform, unigram, bigram, and an untrained GPT.
 
-Each is scored on exactly the tokens the model was scored on (every held-out document after an
-end-of-text id, the same share of it under a cap), so the bytes, and with them the bits per
-byte, are the same denominators as the model's.
-
-- uniform: every token 1 / vocab_size, a loss of ln(vocab_size) whatever the text;
-- unigram: token frequencies of the training split (add-one smoothed): no context at all;
-- bigram: p(next | previous) from training-split pair counts, interpolated with the unigram
-  (the weight chosen on the last tenth of the training split, never on validation);
-- untrained: a freshly initialised GPT of the checkpoint's shape, which should score close to
-  ln(vocab_size) (its logits start near zero).
+Each is scored on exactly the tokens the model was scored on (each held-out document after an
+end-of-text id, the same share under a cap), so bits per byte share the model's denominators.
+The bigram's interpolation weight is chosen on the last tenth of the training split, never on
+validation; an untrained GPT should score close to ln(vocab_size).
 """
 
 from __future__ import annotations
@@ -34,15 +28,10 @@ def uniform_nll(n_tokens: int, vocab_size: int) -> float:
 
 def _prev_next(docs: Sequence[np.ndarray], eot_id: int) -> tuple[np.ndarray, np.ndarray]:
     """(previous, next) pairs of every document token, the first one after an end-of-text id."""
-    prev, nxt = [], []
-    for ids in docs:
-        ids = np.asarray(ids, dtype=np.int64)
-        if ids.size:
-            prev.append(np.concatenate([[eot_id], ids[:-1]]))
-            nxt.append(ids)
-    if not nxt:
+    pieces = [a for a in (np.asarray(ids, dtype=np.int64) for ids in docs) if a.size]
+    if not pieces:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(prev), np.concatenate(nxt)
+    return np.concatenate([np.concatenate([[eot_id], a[:-1]]) for a in pieces]), np.concatenate(pieces)
 
 
 class UnigramModel:
@@ -70,7 +59,7 @@ class BigramModel:
         if lam is None:  # pick the weight on the last tenth of the training tokens
             cut = int(ids.size * 0.9)
             held = BigramModel(ids[:cut], vocab_size, lam=0.5)
-            scores = {c: held._nll_pairs(ids[cut:-1], ids[cut + 1:], c).mean() for c in LAMBDAS}
+            scores = {c: held.nll(ids[cut:-1], ids[cut + 1:], c).mean() for c in LAMBDAS}
             lam = min(scores, key=scores.get)
         self.lam = float(lam)
         self.unigram = UnigramModel(ids, vocab_size)
@@ -78,7 +67,9 @@ class BigramModel:
         self.keys, self.pair_counts = np.unique(keys, return_counts=True)
         self.context_counts = np.bincount(ids[:-1], minlength=vocab_size)
 
-    def _nll_pairs(self, prev: np.ndarray, nxt: np.ndarray, lam: float | None = None) -> np.ndarray:
+    def nll(self, prev: np.ndarray, nxt: np.ndarray, lam: float | None = None) -> np.ndarray:
+        """-ln p(next | previous) for each pair (with weight ``lam``, default the chosen one)."""
+        prev, nxt = np.asarray(prev, np.int64), np.asarray(nxt, np.int64)
         lam = self.lam if lam is None else lam
         q = prev * self.vocab_size + nxt
         pos = np.clip(np.searchsorted(self.keys, q), 0, len(self.keys) - 1)
@@ -87,10 +78,6 @@ class BigramModel:
         cond = np.divide(pair, ctx, out=np.zeros_like(pair), where=ctx > 0)
         weight = np.where(ctx > 0, lam, 0.0)  # a context never seen in training: the unigram alone
         return -np.log(weight * cond + (1 - weight) * np.exp(self.unigram.log_probs[nxt]))
-
-    def nll(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
-        """-ln p(next | previous) for each pair."""
-        return self._nll_pairs(np.asarray(prev, np.int64), np.asarray(nxt, np.int64))
 
 
 def loss_levels(train_ids: Any, val_ids: Any, vocab_size: int) -> dict[str, float]:
@@ -104,36 +91,23 @@ def loss_levels(train_ids: Any, val_ids: Any, vocab_size: int) -> dict[str, floa
 @torch.inference_mode()
 def untrained_nll(model_config: Any, ids: np.ndarray, eot_id: int, seed: int = 0) -> tuple[float, int]:
     """Total NLL and token count of ``ids`` (after an end-of-text id) under a freshly initialised GPT."""
-
     torch.manual_seed(seed)
     model = GPT(model_config.replace(dropout=0.0, activation_checkpointing=False))
     scores = score_tokens(model, np.concatenate([[eot_id], np.asarray(ids, np.int64)]), progress=False)
     return scores.total, len(ids)
 
 
-def evaluate_baselines(
-    train_data: Any,
-    docs: Sequence[dict[str, Any]],
-    scored: Sequence[dict[str, Any]],
-    tokenizer: Any,
-    *,
-    model_config: Any = None,
-    untrained_tokens: int = 4096,
-) -> dict[str, Any]:
+def evaluate_baselines(train_data: Any, docs: Sequence[dict[str, Any]], scored: Sequence[dict[str, Any]],
+                       tokenizer: Any, *, model_config: Any = None, untrained_tokens: int = 4096) -> dict[str, Any]:
     """Uniform, unigram and bigram on the same tokens the model scored (``scored[i]["tokens"]`` of
-    ``docs[i]["ids"]``), and an untrained GPT on the first ``untrained_tokens`` of them.
-
-    Returns ``{name: {nll_nats, tokens, bytes, loss, perplexity, bits_per_byte, ...}}``.
-    """
-
+    ``docs[i]["ids"]``), and an untrained GPT on the first ``untrained_tokens`` of them:
+    ``{name: {nll_nats, tokens, bytes, loss, perplexity, bits_per_byte, ...}}``."""
     V, eot = tokenizer.vocab_size, tokenizer.eot_id
     pieces = [np.asarray(d["ids"][:s["tokens"]], dtype=np.int64) for d, s in zip(docs, scored)]
-    n_tokens = sum(s["tokens"] for s in scored)
-    n_bytes = sum(s["bytes"] for s in scored)
+    n_tokens, n_bytes = sum(s["tokens"] for s in scored), sum(s["bytes"] for s in scored)
     train_ids = np.asarray(train_data[:], dtype=np.int64)
     prev, nxt = _prev_next(pieces, eot)
-    unigram = UnigramModel(train_ids, V)
-    bigram = BigramModel(train_ids, V)
+    unigram, bigram = UnigramModel(train_ids, V), BigramModel(train_ids, V)
     out = {
         "uniform": {**summarize(uniform_nll(n_tokens, V), n_tokens, n_bytes), "what": "every token 1 / vocab_size"},
         "unigram": {**summarize(float(unigram.nll(nxt).sum()), n_tokens, n_bytes),

@@ -1,34 +1,20 @@
-"""Evaluation: honest numbers for a trained checkpoint (the ``eval`` stage, notebook 06).
+"""Evaluation: honest numbers for a trained checkpoint (notebook 06).
 
-- ``perplexity``, ``bits_per_byte``, ``count_words`` / ``word_perplexity``: what each number means,
-  in one line each.
-- ``plan_windows`` / ``score_tokens``: the exact sliding-window evaluation. Windows of the model's
-  context move ``stride`` tokens at a time; the first window scores all its tokens, every later
-  window only the tokens no earlier window scored, so each token is scored exactly once with at
-  least ``context - stride + 1`` tokens of context (the first ``context`` with what there is).
-  Deterministic, batched, with a progress bar.
-- ``evaluate_documents`` / ``evaluate_split``: every held-out book as its own document (the
-  end-of-text id, then its tokens), per book and in total. Bytes are counted exactly from the
-  tokens scored (``token_byte_lengths``), so a capped evaluation (``eval_max_tokens``) is still
-  honest: bits per byte divides by the bytes of the text actually scored.
-- ``quick_estimate``: the random-batch estimate 05_training logs, to compare with the exact one.
-- ``evaluate_wikitext``: WikiText-2 raw validation and test, as one stream each, with word-level
-  perplexity.
-- ``plot_curves`` / ``overfitting_summary``: the run's loss curves from ``metrics.jsonl``.
-- ``context_use`` / ``prompt_use``: does the model read its context (loss by position, shuffled
-  context, repeated random tokens), and does its text pick up the prompt's names.
-
-Baselines live in ``baselines``, sample-quality measures in ``text_quality``, and the stage's
-report (``data/eval/metrics.json``) in ``report``.
+Loss, perplexity and bits per byte by exact sliding windows (``score_tokens``: each token scored
+once, with at least ``context - stride + 1`` tokens of context), per held-out book
+(``evaluate_split``) and on WikiText-2; training's random-batch estimate (``quick_estimate``);
+whether the model reads its context (``context_use``, ``prompt_use``); the run's loss curves.
+Baselines are in ``baselines``, sample quality in ``text_quality``, the stage's report in ``eval_report``.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import math
+import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,28 +22,22 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
-from .artifacts import (
-    atomic_path,
-    data_dir,
-    stage_dir,
-)
-from .dataset import get_batch
+from .artifacts import atomic_path, data_dir, stage_dir
 from .generation import SamplingConfig, complete_batch
 from .hardware import choose_precision, model_device
 from .profiles import DEFAULT_EVALUATION
 from .sources import wikitext2
-
-log = logging.getLogger(__name__)
+from .training import estimate_loss
 
 LN2 = math.log(2.0)
 WIKITEXT_SPLITS = ("validation", "test")
 
-# Evaluation settings that profiles.Profile has no field for, per profile name.
+
 def eval_settings(profile: Any) -> dict[str, Any]:
     """This profile's evaluation settings (``Profile.evaluation``), every key present."""
-    from_profile = getattr(profile, "evaluation", {})
-    return {**DEFAULT_EVALUATION, **from_profile}
+    return {**DEFAULT_EVALUATION, **getattr(profile, "evaluation", {})}
 
 
 # --------------------------------------------------------------------------- the numbers
@@ -76,9 +56,8 @@ def bits_per_byte(nll_nats: float, n_bytes: int) -> float:
 
 
 def count_words(text: str) -> int:
-    """Words as WikiText results count them here: the whitespace-separated pieces of the raw text
-    (``len(text.split())``). WikiText's raw text already has spaces around punctuation (" , ",
-    " @-@ "), so a comma is a word; line ends are not counted."""
+    """Words as WikiText results count them: whitespace-separated pieces of the raw text (its
+    punctuation is already spaced, " , ", so a comma is a word); line ends are not counted."""
     return len(text.split())
 
 
@@ -104,14 +83,32 @@ def summarize(nll_nats: float, tokens: int, n_bytes: int, words: int | None = No
 
 
 def token_byte_lengths(tokenizer: Any) -> np.ndarray:
-    """UTF-8 bytes each token id stands for (special tokens: 0), for exact byte counts of any
-    run of scored tokens. Exact for byte-level tokenizers (GPT-2, the course's BPE, characters)."""
+    """UTF-8 bytes each token id stands for (special tokens: 0), for exact byte counts of any run
+    of scored tokens (exact for byte-level tokenizers: GPT-2, the course's BPE, characters)."""
     specials = set(tokenizer.special_tokens.values())
     return np.array([0 if i in specials else len(tokenizer.token_bytes(i)) for i in range(tokenizer.vocab_size)],
                     dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- sliding windows
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``model`` in eval mode (no dropout) inside the block, then back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def _next_token_losses(model: torch.nn.Module, x: torch.Tensor, autocast: Any = None) -> torch.Tensor:
+    """-ln p(x[:, t + 1] | x[:, :t + 1]) for each t: (B, T - 1), in float32."""
+    with autocast or contextlib.nullcontext():
+        logits, _ = model(x[:, :-1])
+    return F.cross_entropy(logits.float().transpose(1, 2), x[:, 1:], reduction="none")
 
 
 @dataclass(frozen=True)
@@ -125,22 +122,17 @@ class Window:
 
 
 def plan_windows(n_tokens: int, context: int, stride: int | None = None) -> list[Window]:
-    """The windows that score every target of ``n_tokens`` ids (``ids[1:]``) exactly once.
-
-    Window k starts at ``k * stride``; the last one is moved back to end on the last token, so
-    every window has the same length. The first scores all its targets, later ones only the new
-    ones: at least ``context - stride + 1`` tokens of context each.
-    """
+    """The windows that score every target of ``n_tokens`` ids (``ids[1:]``) exactly once: window k
+    starts at ``k * stride`` (the last one moved back to end on the last token, so all have one
+    length); the first scores all its targets, later ones only the new ones."""
     stride = context // 2 if stride is None else stride
     if context < 1 or not 1 <= stride <= context:
         raise ValueError(f"stride={stride}, context={context}: use a stride from 1 to the context "
                          f"(1: most context, slowest; {context}: no overlap, fastest)")
-    n_targets = n_tokens - 1
     windows: list[Window] = []
-    done = 0  # targets 1..done are scored
-    a = 0
-    while done < n_targets:
-        end = min(a + context, n_targets)  # the last target position this window scores
+    done, a = 0, 0  # targets 1..done are scored; a: where the next window would start
+    while done < n_tokens - 1:
+        end = min(a + context, n_tokens - 1)  # the last target position this window scores
         start = max(0, end - context)
         windows.append(Window(start, end - start, done - start))
         done = end
@@ -149,8 +141,7 @@ def plan_windows(n_tokens: int, context: int, stride: int | None = None) -> list
 
 
 def default_batch_size(context: int, vocab_size: int, device: str | torch.device = "cpu") -> int:
-    """Windows per forward pass, so the logits (B x context x vocab floats) stay near 128 MB
-    (1 GB on CUDA)."""
+    """Windows per forward pass, so the logits (B x context x vocab floats) stay near 128 MB (1 GB on CUDA)."""
     budget = 2**28 if torch.device(device).type == "cuda" else 2**25
     return int(max(1, min(256, budget // max(1, context * vocab_size))))
 
@@ -158,13 +149,13 @@ def default_batch_size(context: int, vocab_size: int, device: str | torch.device
 @dataclass
 class TokenScores:
     """Per-target results of ``score_tokens``: ``nll[k]`` is -ln p(ids[k+1] | what came before),
-    ``context[k]`` how many tokens that prediction read, ``times_scored[k]`` how often it was written
-    (1 everywhere, or something is wrong)."""
+    ``context[k]`` how many tokens that prediction read, ``times_scored[k]`` how often it was
+    written (1 everywhere, or something is wrong); ``forward_positions`` is the cost."""
 
     nll: np.ndarray  # float64, (n - 1,)
     context: np.ndarray  # int32, (n - 1,)
     times_scored: np.ndarray  # int32, (n - 1,)
-    forward_positions: int  # positions the model computed (the cost)
+    forward_positions: int = 0
 
     @property
     def total(self) -> float:
@@ -172,69 +163,37 @@ class TokenScores:
 
 
 @torch.inference_mode()
-def score_tokens(
-    model: torch.nn.Module,
-    ids: Sequence[int] | np.ndarray,
-    *,
-    stride: int | None = None,
-    context: int | None = None,
-    batch_size: int | None = None,
-    progress: Any = True,
-    desc: str = "scoring",
-) -> TokenScores:
-    """Score every token of ``ids`` after the first with the sliding windows of ``plan_windows``.
-
-    ``context`` defaults to the model's; ``stride`` to half of it. The model runs in eval mode
-    (restored afterwards) on its own device, in float32 on CPUs (bfloat16 autocast on GPUs that
-    have it). ``progress`` is True (a tqdm bar), False, or a tqdm bar to update.
-    """
-
+def score_tokens(model: torch.nn.Module, ids: Sequence[int] | np.ndarray, *, stride: int | None = None,
+                 batch_size: int | None = None, progress: Any = True, desc: str = "scoring") -> TokenScores:
+    """Score every token of ``ids`` after the first with the windows of ``plan_windows`` (context:
+    the model's, stride: half of it by default), in eval mode on the model's device, float32 on CPUs (bfloat16
+    autocast on GPUs that have it). ``progress``: True (a bar), False, or a tqdm bar to update."""
     arr = np.asarray(ids, dtype=np.int64)
-    W = context or model.config.context_length
-    if W > model.config.context_length:
-        raise ValueError(f"context={W} is longer than the model's context_length={model.config.context_length}")
+    W = model.config.context_length
     plan = plan_windows(len(arr), W, stride)
-    n_targets = max(len(arr) - 1, 0)
-    nll = np.zeros(n_targets, dtype=np.float64)
-    ctx = np.zeros(n_targets, dtype=np.int32)
-    times = np.zeros(n_targets, dtype=np.int32)
+    n = max(len(arr) - 1, 0)
+    scores = TokenScores(np.zeros(n, np.float64), np.zeros(n, np.int32), np.zeros(n, np.int32))
     device = model_device(model)
     B = batch_size or default_batch_size(W, model.config.vocab_size, device)
     precision = choose_precision(device, "fp32" if device.type == "cpu" else "auto")  # exact on CPUs
-    own_bar = progress is True
-    bar = None
-    if own_bar:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_targets, unit="tok", unit_scale=True, desc=desc, leave=False)
-    elif progress:
-        bar = progress
-    was_training = model.training
-    model.eval()
-    positions = 0
-    try:
+    if isinstance(progress, bool):
+        bars: Any = tqdm(total=n, unit="tok", unit_scale=True, desc=desc, leave=False, disable=not progress)
+    else:
+        bars = contextlib.nullcontext(progress)  # the caller's bar: updated, left open
+    with bars as bar, eval_mode(model):
         for i in range(0, len(plan), B):
             chunk = plan[i:i + B]
             L = chunk[0].length  # every window has the same length (see plan_windows)
-            x = torch.from_numpy(np.stack([arr[w.start:w.start + L] for w in chunk])).to(device)  # (B, L)
-            y = torch.from_numpy(np.stack([arr[w.start + 1:w.start + L + 1] for w in chunk])).to(device)  # (B, L)
-            with precision.autocast():
-                logits, _ = model(x)  # (B, L, vocab)
-            losses = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1),
-                                     reduction="none").view(len(chunk), L).double().cpu().numpy()
-            positions += len(chunk) * L
+            x = torch.from_numpy(np.stack([arr[w.start:w.start + L + 1] for w in chunk])).to(device)
+            losses = _next_token_losses(model, x, precision.autocast()).double().cpu().numpy()  # (B, L)
+            scores.forward_positions += len(chunk) * L
             for row, w in enumerate(chunk):
                 lo, hi = w.start + w.first, w.start + L  # target k predicts ids[k + 1]
-                nll[lo:hi] = losses[row, w.first:]
-                ctx[lo:hi] = np.arange(w.first + 1, L + 1)
-                times[lo:hi] += 1
-                if bar is not None:
-                    bar.update(hi - lo)
-    finally:
-        model.train(was_training)
-        if own_bar and bar is not None:
-            bar.close()
-    return TokenScores(nll, ctx, times, positions)
+                scores.nll[lo:hi] = losses[row, w.first:]
+                scores.context[lo:hi] = np.arange(w.first + 1, L + 1)
+                scores.times_scored[lo:hi] += 1
+                bar.update(hi - lo)
+    return scores
 
 
 # --------------------------------------------------------------------------- documents and splits
@@ -249,56 +208,36 @@ def allocate(lengths: Sequence[int], max_tokens: int | None) -> list[int]:
     return [int(min(n, max(1, math.floor(max_tokens * n / total)))) for n in lengths]
 
 
-def evaluate_documents(
-    model: torch.nn.Module,
-    docs: Sequence[dict[str, Any]],
-    byte_lengths: np.ndarray,
-    eot_id: int,
-    *,
-    stride: int | None = None,
-    max_tokens: int | None = None,
-    batch_size: int | None = None,
-    progress: bool = True,
-    desc: str = "evaluating",
-) -> dict[str, Any]:
-    """Score each document (a dict with ``ids`` and any labels) as the end-of-text id followed by
-    its tokens (the first ``allocate`` share of them under ``max_tokens``).
-
-    Returns ``{"total": summary, "documents": [labels + summary + tokens_total, complete]}``; the
-    bytes are those of the scored tokens, so bits per byte stays exact under a cap.
-    """
+def evaluate_documents(model: torch.nn.Module, docs: Sequence[dict[str, Any]], byte_lengths: np.ndarray,
+                       eot_id: int, *, stride: int | None = None, max_tokens: int | None = None,
+                       batch_size: int | None = None, progress: bool = True,
+                       desc: str = "evaluating") -> dict[str, Any]:
+    """Score each document (a dict with ``ids`` and any labels) as the end-of-text id, then its
+    tokens (its ``allocate`` share under ``max_tokens``): ``{"total": ..., "documents": [...]}``.
+    Bytes are those of the scored tokens, so bits per byte stays exact under a cap."""
     lengths = [len(d["ids"]) for d in docs]
     if not docs or not any(lengths):
         raise ValueError("no document tokens to evaluate; check the split and its books")
     take = allocate(lengths, max_tokens)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=sum(take), unit="tok", unit_scale=True, desc=desc)
     t0 = time.perf_counter()
     results = []
-    nll_total, tok_total, byte_total, positions = 0.0, 0, 0, 0
-    try:
+    nll_total, byte_total, positions = 0.0, 0, 0
+    with tqdm(total=sum(take), unit="tok", unit_scale=True, desc=desc, disable=not progress) as bar:
         for doc, k in zip(docs, take):
             tokens = np.asarray(doc["ids"][:k], dtype=np.int64)
-            stream = np.concatenate([[eot_id], tokens])
-            scores = score_tokens(model, stream, stride=stride, batch_size=batch_size, progress=bar or False)
+            scores = score_tokens(model, np.concatenate([[eot_id], tokens]), stride=stride, batch_size=batch_size,
+                                  progress=bar)
             nbytes = int(byte_lengths[tokens].sum())
             labels = {key: value for key, value in doc.items() if key != "ids"}
             results.append({**labels, **summarize(scores.total, k, nbytes), "tokens_total": len(doc["ids"]),
                             "complete": k == len(doc["ids"])})
             nll_total += scores.total
-            tok_total += k
             byte_total += nbytes
             positions += scores.forward_positions
-    finally:
-        if bar is not None:
-            bar.close()
     seconds = time.perf_counter() - t0
-    total = {**summarize(nll_total, tok_total, byte_total), "tokens_total": sum(lengths),
-             "complete": tok_total == sum(lengths), "forward_positions": positions, "seconds": round(seconds, 2),
-             "tokens_per_s": round(tok_total / max(seconds, 1e-9), 1)}
+    total = {**summarize(nll_total, sum(take), byte_total), "tokens_total": sum(lengths),
+             "complete": sum(take) == sum(lengths), "forward_positions": positions, "seconds": round(seconds, 2),
+             "tokens_per_s": round(sum(take) / max(seconds, 1e-9), 1)}
     return {"total": total, "documents": results}
 
 
@@ -317,16 +256,9 @@ def split_documents(data: Any) -> list[dict[str, Any]]:
              "ids": data[b["start"]:b["end"]]} for b in data.books]
 
 
-def evaluate_split(
-    model: torch.nn.Module,
-    tokenizer: Any,
-    data: Any,
-    *,
-    stride: int | None = None,
-    max_tokens: int | None = None,
-    batch_size: int | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+def evaluate_split(model: torch.nn.Module, tokenizer: Any, data: Any, *, stride: int | None = None,
+                   max_tokens: int | None = None, batch_size: int | None = None,
+                   progress: bool = True) -> dict[str, Any]:
     """Exact loss, perplexity and bits per byte of a token split, in total and per book."""
     result = evaluate_documents(model, split_documents(data), token_byte_lengths(tokenizer), tokenizer.eot_id,
                                 stride=stride, max_tokens=max_tokens, batch_size=batch_size, progress=progress,
@@ -338,38 +270,8 @@ def evaluate_split(
     return result
 
 
-@torch.inference_mode()
-def quick_estimate(
-    model: torch.nn.Module,
-    data: Any,
-    *,
-    batches: int,
-    batch_size: int,
-    context: int | None = None,
-    seed: int = 43,
-    precision: str = "fp32",
-) -> float:
-    """The estimate 05_training logs as ``val_loss``: the mean loss of ``batches`` random windows
-    (drawn with ``seed``; training uses its seed + 1). Windows cross book boundaries and their
-    targets include end-of-text ids; each token reads 0 to context - 1 tokens before it.
-    ``precision`` as in training ("auto" picks the device's: bf16 or fp16 on most GPUs)."""
-
-    device = model_device(model)
-    T = context or model.config.context_length
-    generator = torch.Generator().manual_seed(seed)
-    autocast = choose_precision(device, precision).autocast()
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    try:
-        for _ in range(batches):
-            x, y = get_batch(data, batch_size, T, generator=generator, device=device)
-            with autocast:
-                _, loss = model(x, y)
-            total += float(loss)
-    finally:
-        model.train(was_training)
-    return total / batches
+#: The ``val_loss`` training logs: the mean loss of fixed random batches (one implementation, in training).
+quick_estimate = estimate_loss
 
 
 # --------------------------------------------------------------------------- does it use its context?
@@ -412,17 +314,10 @@ def _val_windows(ids: np.ndarray, n: int, length: int, seed: int) -> torch.Tenso
 @torch.inference_mode()
 def _position_losses(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """-ln p of every next token of each window (n, length - 1), in float32 on the model's device."""
-    device, was_training = model_device(model), model.training
-    model.eval()
-    out = []
-    try:
-        for i in range(0, len(windows), batch_size):
-            x = windows[i:i + batch_size].to(device)
-            logits, _ = model(x[:, :-1])
-            out.append(F.cross_entropy(logits.float().transpose(1, 2), x[:, 1:], reduction="none").cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(out)
+    device = model_device(model)
+    with eval_mode(model):
+        return torch.cat([_next_token_losses(model, windows[i:i + batch_size].to(device)).cpu()
+                          for i in range(0, len(windows), batch_size)])
 
 
 def context_use(
@@ -431,14 +326,12 @@ def context_use(
 ) -> dict[str, Any]:
     """Three measures of whether a model reads its context, on held-out token ids ``ids``.
 
-    - ``by_position``: mean loss of the prediction at each position 1 .. length (default: 128, or
-      the model's context if shorter) of ``windows`` random windows; a model that uses its context
-      gets better further in (``early`` is the mean over positions 1-8, ``late`` over the second
-      half, ``gain`` = early - late).
+    - ``by_position``: mean loss at each position 1 .. length (default: 128 or the model's context)
+      of ``windows`` random windows; ``gain`` = ``early`` (positions 1-8) - ``late`` (second half).
     - ``shuffle_gain``: how much worse the last prediction gets when the tokens before the last
       one are shuffled (the last token stays, so only the longer context is lost).
-    - ``induction``: windows of ``length // 2`` distinct random tokens repeated once; the mean loss over
-      the first and the second copy. Copying from context ("induction") makes the second cheap.
+    - ``induction``: ``length // 2`` distinct random tokens repeated once; the mean loss over the
+      first and the second copy. Copying from context ("induction") makes the second cheap.
     """
     vocab = model.config.vocab_size
     length = length or min(128, model.config.context_length)
@@ -454,18 +347,18 @@ def context_use(
     allowed = torch.tensor(sorted(set(range(vocab)) - set(special_ids)))  # random tokens, none special
     # Each block draws distinct tokens, so that every token of the second copy has one right answer.
     block = torch.stack([allowed[torch.randperm(len(allowed), generator=g)[:half]] for _ in range(windows)])
-    repeated = torch.cat([block, block], dim=1)  # (n, length)
-    losses = _position_losses(model, repeated, batch_size)  # predictions of tokens 1 .. length - 1
+    losses = _position_losses(model, torch.cat([block, block], dim=1), batch_size)  # tokens 1 .. length - 1
     first, second = losses[:, :half - 1].mean(), losses[:, half - 1:].mean()
-    return {
-        "windows": windows, "length": length, "seed": seed,
-        "by_position": [round(float(v), 4) for v in by_position],
-        "early": float(by_position[:8].mean()), "late": float(by_position[half:].mean()),
-        "gain": float(by_position[:8].mean() - by_position[half:].mean()),
-        "last_loss": float(last_full), "last_loss_shuffled": float(last_shuffled),
-        "shuffle_gain": float(last_shuffled - last_full),
-        "induction_first": float(first), "induction_second": float(second),
-    }
+    early, late = by_position[:8].mean(), by_position[half:].mean()
+    return {"windows": windows, "length": length, "seed": seed,
+            "by_position": [round(float(v), 4) for v in by_position],
+            "early": float(early), "late": float(late), "gain": float(early - late), "last_loss": float(last_full),
+            "last_loss_shuffled": float(last_shuffled), "shuffle_gain": float(last_shuffled - last_full),
+            "induction_first": float(first), "induction_second": float(second)}
+
+
+_COMMON = {"the", "a", "an", "and", "mr", "mrs", "he", "she", "it", "i", "on", "in", "at", "of", "to", "with",
+           "doctor", "captain", "lord", "count"}
 
 
 def picked_up(prompt: str, continuation: str) -> list[str]:
@@ -476,32 +369,21 @@ def picked_up(prompt: str, continuation: str) -> list[str]:
     return sorted(wanted & set(re.findall(r"[A-Za-z]+", continuation)))
 
 
-def prompt_use(
-    model: torch.nn.Module, tokenizer: Any, prompts: dict[str, Sequence[str]] | Sequence[str] = NAMED_PROMPTS, *,
-    max_new_tokens: int = 50,
-) -> dict[str, Any]:
-    """How much greedy continuations pick up their prompts.
-
-    ``share``: continuations that repeat a word of their prompt (``picked_up``). ``same_book``:
-    with ``prompts`` a dict of prompt -> other names of its book, continuations that use one of
-    those (it knows which book the prompt is from). ``rows`` lists what each prompt got.
-    """
-
-    sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+def prompt_use(model: torch.nn.Module, tokenizer: Any,
+               prompts: dict[str, Sequence[str]] | Sequence[str] = NAMED_PROMPTS, *,
+               max_new_tokens: int = 50) -> dict[str, Any]:
+    """How much greedy continuations pick up their prompts: ``share`` repeat a word of their prompt
+    (``picked_up``); ``same_book`` use another name of the prompt's book (with ``prompts`` a dict
+    of prompt -> those names); ``rows`` lists what each prompt got."""
     book_words = prompts if isinstance(prompts, dict) else {p: () for p in prompts}
+    sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
     texts = complete_batch(model, tokenizer, list(book_words), sampling)
-    rows = []
-    for (prompt, names), text in zip(book_words.items(), texts):
-        said = set(re.findall(r"[A-Za-z]+", text))
-        rows.append({"prompt": prompt, "continuation": text, "repeats": picked_up(prompt, text),
-                     "same_book": sorted(set(names) & said)})
+    rows = [{"prompt": prompt, "continuation": text, "repeats": picked_up(prompt, text),
+             "same_book": sorted(set(names) & set(re.findall(r"[A-Za-z]+", text)))}
+            for (prompt, names), text in zip(book_words.items(), texts)]
     n = len(rows)
     return {"share": sum(bool(r["repeats"]) for r in rows) / n, "same_book": sum(bool(r["same_book"]) for r in rows) / n,
             "prompts": n, "max_new_tokens": max_new_tokens, "rows": rows}
-
-
-_COMMON = {"the", "a", "an", "and", "mr", "mrs", "he", "she", "it", "i", "on", "in", "at", "of", "to", "with",
-           "doctor", "captain", "lord", "count"}
 
 
 # --------------------------------------------------------------------------- WikiText-2
@@ -520,9 +402,8 @@ def wikitext_articles(text: str) -> list[str]:
 
 
 def wikitext_prefix(text: str, tokenizer: Any, max_tokens: int | None) -> tuple[str, int, int]:
-    """The longest run of whole articles from the start whose tokens fit ``max_tokens`` (at least one).
-
-    Returns (text, articles kept, articles in all)."""
+    """The longest run of whole articles from the start whose tokens fit ``max_tokens`` (at least
+    one): (text, articles kept, articles in all)."""
     articles = wikitext_articles(text)
     if max_tokens is None:
         return text, len(articles), len(articles)
@@ -537,16 +418,13 @@ def wikitext_prefix(text: str, tokenizer: Any, max_tokens: int | None) -> tuple[
 
 def short_reason(err: Exception) -> str:
     """An exception as one line, with the offline folder written as $MINIGPT_DATASETS_DIR."""
-    import os
-
     text = f"{type(err).__name__}: {err}"
     folder = os.environ.get("MINIGPT_DATASETS_DIR")
     return text.replace(folder.rstrip("/"), "$MINIGPT_DATASETS_DIR") if folder else text
 
 
 def wikitext_available(split: str) -> tuple[bool, str]:
-    """Whether WikiText-2 raw ``split`` can be read here, and from where (or why not)."""
-
+    """Whether WikiText-2 raw ``split`` can be read here ("ok"), or why not."""
     try:
         wikitext2(split)
     except Exception as err:  # FileNotFoundError offline; datasets' own errors without network
@@ -554,16 +432,8 @@ def wikitext_available(split: str) -> tuple[bool, str]:
     return True, "ok"
 
 
-def evaluate_text(
-    model: torch.nn.Module,
-    tokenizer: Any,
-    text: str,
-    *,
-    stride: int | None = None,
-    batch_size: int | None = None,
-    progress: bool = True,
-    desc: str = "text",
-) -> dict[str, Any]:
+def evaluate_text(model: torch.nn.Module, tokenizer: Any, text: str, *, stride: int | None = None,
+                  batch_size: int | None = None, progress: bool = True, desc: str = "text") -> dict[str, Any]:
     """Score ``text`` as one stream (end-of-text id, then its tokens): loss, perplexity per token,
     bits per byte and word-level perplexity (words: ``count_words``)."""
     ids = tokenizer.encode(text)
@@ -578,19 +448,11 @@ def evaluate_text(
     return out
 
 
-def evaluate_wikitext(
-    model: torch.nn.Module,
-    tokenizer: Any,
-    *,
-    splits: Sequence[str] = WIKITEXT_SPLITS,
-    max_tokens: int | None = None,
-    stride: int | None = None,
-    batch_size: int | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+def evaluate_wikitext(model: torch.nn.Module, tokenizer: Any, *, splits: Sequence[str] = WIKITEXT_SPLITS,
+                      max_tokens: int | None = None, stride: int | None = None, batch_size: int | None = None,
+                      progress: bool = True) -> dict[str, Any]:
     """WikiText-2 raw ``splits`` (whole file, one stream each; under ``max_tokens`` its first whole
     articles), or the reason a split could not be read."""
-
     out: dict[str, Any] = {}
     for split in splits:
         try:
@@ -629,7 +491,7 @@ def overfitting_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def plot_curves(records: Sequence[dict[str, Any]], ax: Any = None, title: str = "") -> Any:
     """Training loss (raw and smoothed), validation loss, their gap shaded, the best step marked."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: plotting only
 
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3.5), dpi=90)
@@ -659,7 +521,7 @@ def plot_curves(records: Sequence[dict[str, Any]], ax: Any = None, title: str = 
 def plot_per_book(books: Sequence[dict[str, Any]], *, total_bpb: float | None = None,
                   baseline_bpb: float | None = None, ax: Any = None) -> Any:
     """Bits per byte of each held-out book, easiest at the top, with the total and a baseline."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: plotting only
 
     rows = sorted(books, key=lambda d: d["bits_per_byte"])
     if ax is None:
@@ -683,14 +545,3 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight")
     return Path(path)
-
-
-__all__ = [
-    "perplexity", "bits_per_byte", "count_words", "word_perplexity", "summarize", "token_byte_lengths",
-    "Window", "plan_windows", "default_batch_size", "TokenScores", "score_tokens", "allocate",
-    "evaluate_documents", "evaluate_split", "split_documents", "tokens_folder", "quick_estimate",
-    "wikitext_articles", "wikitext_prefix", "short_reason", "wikitext_available", "evaluate_text", "evaluate_wikitext",
-    "overfitting_summary", "plot_curves", "plot_per_book", "save_figure", "context_use", "prompt_use",
-    "picked_up", "NAMED_PROMPTS",
-    "eval_settings",
-]

@@ -1,29 +1,11 @@
 """Export: a trained checkpoint as a model folder that stands on its own, and in other formats.
 
-``export_model`` writes the folder the server loads (``data/exports/<name>/``):
-
-    model.safetensors   the weights (safetensors: loading it runs no code)
-    config.json         the model's shape, the tokenizer's fingerprint, generation defaults,
-                        where it came from, and the SHA-256 of the weights
-    tokenizer/          the tokenizer files (``tokenization.load_tokenizer`` reads them)
-    README.md           what it is and how to load or serve it
-
-It is a checkpoint folder without the training state, so ``load_exported`` reuses
-``checkpoint.load_checkpoint``: safetensors and JSON only, nothing is unpickled.
-
-``export_hf`` writes the same weights as a Hugging Face ``transformers`` model that computes the
-same function, which ``AutoModelForCausalLM.from_pretrained`` loads:
-
-- GPT-2's block (learned positions, LayerNorm, GELU) -> ``GPT2LMHeadModel``: our ``nn.Linear``
-  weights transposed into GPT-2's ``Conv1D`` ones; bias=False becomes zero biases.
-- the modern block (rotary, RMSNorm with QK-norm, no biases) -> ``Qwen3ForCausalLM``: ``c_attn``
-  split into q, k, v; norm weights all ones; swiglu's ``c_fc`` split into gate and up (silu);
-  relu2 as relu(gate) * up with gate = up = ``c_fc`` (relu(a) * a = relu(a)^2).
-- anything else (a mix of the two, the modern block with GELU) maps onto neither: ``hf_problems``
-  says why, and ``export_hf`` refuses.
-
-``export_onnx`` writes an ONNX graph (input_ids -> logits, batch and sequence dynamic) of either
-block for onnxruntime. ``build_exports`` is the stage builder; ``python -m minigpt_helpers export`` (in ``cli``) runs it.
+``export_model`` writes ``data/exports/<name>/`` (model.safetensors, config.json with generation
+defaults and the weights' SHA-256, tokenizer/, README.md), which ``load_exported`` and the server
+read: safetensors and JSON only, nothing is unpickled. ``export_hf`` writes the same function as
+a Hugging Face ``GPT2LMHeadModel`` (GPT-2's block) or ``Qwen3ForCausalLM`` (the modern block);
+``export_onnx`` writes an ONNX graph (input_ids -> logits) for onnxruntime. ``build_exports`` is
+the stage builder.
 """
 
 from __future__ import annotations
@@ -41,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file, save_model
 
 from . import __version__
 from . import model as model_module
@@ -64,7 +47,6 @@ from .checkpoint import (
     find_checkpoint,
     load_checkpoint,
     read_config,
-    save_checkpoint,
 )
 from .generation import SamplingConfig
 from .hardware import model_device
@@ -81,9 +63,6 @@ DEFAULT_GENERATION: dict[str, Any] = {"temperature": 0.8, "top_k": 50, "top_p": 
                                       "repetition_penalty": 1.1, "max_new_tokens": 200}
 ONNX_TOLERANCE = 1e-4  # largest |onnxruntime - torch| logit difference accepted (float32)
 HF_TOLERANCE = 1e-4
-
-
-# --------------------------------------------------------------------------- generation defaults
 
 
 def generation_defaults(values: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
@@ -121,77 +100,49 @@ class ExportedModel:
 
 
 def _readme(name: str, config: dict[str, Any]) -> str:
-    m, t, g = config["model"], config["tokenizer"], config["generation"]
-    source = config.get("source", {})
-    lines = [
-        f"# {name}: a mini GPT trained from books",
-        "",
-        f"A decoder-only transformer ({m['position']} positions, {m['norm']}, {m['mlp']} MLP): "
-        f"{m['n_layer']} layers, {m['n_embd']} wide, "
-        f"{m['n_head']} heads, context {m['context_length']} tokens, vocabulary {m['vocab_size']} "
-        f"({t['kind']} tokenizer `{t['name']}`).",
-    ]
-    if source:
-        lines.append(f"Exported from `{source.get('checkpoint', '?')}` (step {source.get('step', '?')}, "
-                     f"validation loss {source.get('val_loss', '?')}).")
-    lines += [
-        "",
-        "Files: `model.safetensors` (weights), `config.json` (shape, tokenizer fingerprint, generation "
-        "defaults, SHA-256 of the weights), `tokenizer/` (tokenizer files).",
-    ]
-    if t["kind"] == "gpt2":
-        lines.append("GPT-2's tokenizer is read through tiktoken, which downloads its two files once "
-                     "(or finds them in `TIKTOKEN_CACHE_DIR`).")
-    lines += [
-        "",
-        "Generation defaults: " + ", ".join(f"{k}={v}" for k, v in g.items()) + ".",
-        "",
-        "```python",
-        "from minigpt_helpers.export import load_exported",
-        "m = load_exported('path/to/this/folder')",
-        "```",
-        "",
-        "Serve it: `python -m minigpt_helpers serve --model path/to/this/folder` (OpenAI-compatible API "
-        "and a web page on http://127.0.0.1:8000/).",
-        "",
-    ]
-    return "\n".join(lines)
+    m, t, g, source = config["model"], config["tokenizer"], config["generation"], config["source"]
+    gpt2_note = ("\nGPT-2's tokenizer is read through tiktoken, which downloads its two files once "
+                 "(or finds them in `TIKTOKEN_CACHE_DIR`).") if t["kind"] == "gpt2" else ""
+    return f"""# {name}: a mini GPT trained from books
+
+A decoder-only transformer ({m['position']} positions, {m['norm']}, {m['mlp']} MLP): {m['n_layer']} layers, \
+{m['n_embd']} wide, {m['n_head']} heads, context {m['context_length']} tokens, vocabulary {m['vocab_size']} \
+({t['kind']} tokenizer `{t['name']}`).
+Exported from `{source['checkpoint']}` (step {source['step']}, validation loss {source['val_loss']}).
+
+Files: `model.safetensors` (weights), `config.json` (shape, tokenizer fingerprint, generation defaults, \
+SHA-256 of the weights), `tokenizer/` (tokenizer files).{gpt2_note}
+
+Generation defaults: {", ".join(f"{k}={v}" for k, v in g.items())}.
+
+```python
+from minigpt_helpers.export import load_exported
+m = load_exported('path/to/this/folder')
+```
+
+Serve it: `python -m minigpt_helpers serve --model path/to/this/folder` (OpenAI-compatible API and a web \
+page on http://127.0.0.1:8000/).
+"""
 
 
-def export_model(
-    source: str | os.PathLike[str] | Checkpoint,
-    folder: str | os.PathLike[str],
-    *,
-    name: str | None = None,
-    generation: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``folder``: weights, config with generation defaults, tokenizer files and a README.
-
-    ``source`` is a checkpoint folder or a loaded ``Checkpoint``. The folder is built beside
-    its target and renamed into place. Returns the folder.
-    """
+def export_model(source: str | os.PathLike[str] | Checkpoint, folder: str | os.PathLike[str], *,
+                 name: str | None = None, generation: dict[str, Any] | None = None) -> Path:
+    """Write ``folder`` (built beside it, then renamed into place) from a checkpoint folder or a
+    loaded ``Checkpoint``: weights, config with generation defaults, tokenizer files and a README."""
     ckpt = source if isinstance(source, Checkpoint) else load_checkpoint(source, "cpu")
     target = Path(folder)
     name = name or target.name
-    defaults = generation_defaults(generation)
-    meta = ckpt.meta
-    src_path = Path(ckpt.path).resolve()
-    try:
-        shown = str(src_path.relative_to(data_dir().resolve()))
-    except ValueError:
-        shown = src_path.name
+    meta, src, root = ckpt.meta, Path(ckpt.path).resolve(), data_dir().resolve()
+    shown = str(src.relative_to(root)) if src.is_relative_to(root) else src.name  # no user's home in a config
     with atomic_folder(target) as tmp:
-        model = ckpt.model
-        save_checkpoint(tmp / "weights", model, ckpt.tokenizer)  # the checkpoint module writes the weights
-        os.replace(tmp / "weights" / WEIGHTS, tmp / WEIGHTS)
-        os.replace(tmp / "weights" / TOKENIZER_DIR, tmp / TOKENIZER_DIR)
-        shutil.rmtree(tmp / "weights")
+        save_model(ckpt.model, str(tmp / WEIGHTS))
+        ckpt.tokenizer.save(tmp / TOKENIZER_DIR)
         config = {
             "format": EXPORT_FORMAT,
             "name": name,
-            "model": model.config.to_dict(),
+            "model": ckpt.model.config.to_dict(),
             "tokenizer": ckpt.tokenizer.config(),
-            "generation": defaults,
+            "generation": generation_defaults(generation),
             "meta": {k: meta[k] for k in ("run", "step", "tokens", "val_loss", "best_val_loss") if k in meta},
             "source": {"checkpoint": shown, "step": meta.get("step"), "val_loss": meta.get("val_loss"),
                        "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "package_version": __version__},
@@ -204,11 +155,8 @@ def export_model(
 
 
 def load_exported(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> ExportedModel:
-    """Load an exported folder (or a checkpoint folder) with the package only: safetensors + JSON + tokenizer.
-
-    Refuses folders whose weights are not safetensors (a pickled ``.bin``/``.pt`` is never loaded)
-    and weights whose SHA-256 differs from the one recorded at export.
-    """
+    """Load an exported folder (or a checkpoint folder) from safetensors, JSON and tokenizer files;
+    refuses pickled weights (never loaded) and weights whose SHA-256 differs from the recorded one."""
     folder = Path(folder)
     weights = folder / WEIGHTS
     if not weights.is_file():
@@ -228,8 +176,7 @@ def load_exported(folder: str | os.PathLike[str], device: str | torch.device = "
                          "damaged after export. Export the model again")
     defaults = sampling_config(config)  # validated before the weights are read
     ckpt = load_checkpoint(folder, device)
-    name = config.get("name") or folder.name
-    return ExportedModel(ckpt.model, ckpt.tokenizer, config, folder, name, defaults)
+    return ExportedModel(ckpt.model, ckpt.tokenizer, config, folder, config.get("name") or folder.name, defaults)
 
 
 def folder_size(path: str | os.PathLike[str]) -> int:
@@ -246,19 +193,6 @@ def folder_size(path: str | os.PathLike[str]) -> int:
 #: ``hf_family`` -> the transformers class its export loads as (``architectures`` in config.json).
 HF_CLASSES = {"gpt2": "GPT2LMHeadModel", "qwen3": "Qwen3ForCausalLM"}
 
-# Our weight names -> GPT-2's, per block; "T" marks nn.Linear weights that GPT-2 stores
-# transposed (its Conv1D keeps (in, out), nn.Linear keeps (out, in)).
-_BLOCK_PARAMS = {
-    "ln_1.weight": "", "ln_1.bias": "",
-    "attn.c_attn.weight": "T", "attn.c_attn.bias": "",
-    "attn.c_proj.weight": "T", "attn.c_proj.bias": "",
-    "ln_2.weight": "", "ln_2.bias": "",
-    "mlp.c_fc.weight": "T", "mlp.c_fc.bias": "",
-    "mlp.c_proj.weight": "T", "mlp.c_proj.bias": "",
-}
-# The modern block's weights (its RMSNorms have none); Qwen3's norms get weights of ones.
-_MODERN_PARAMS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-
 
 def hf_family(config: GPTConfig) -> str | None:
     """The transformers model type a block maps onto: "gpt2" (learned positions, LayerNorm), "qwen3"
@@ -270,146 +204,92 @@ def hf_family(config: GPTConfig) -> str | None:
     return None
 
 
-def _expected_names(c: GPTConfig, family: str) -> set[str]:
-    if family == "gpt2":
-        names = {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight"}
-        if c.bias:
-            names.add("transformer.ln_f.bias")
-        per_block = [k for k in _BLOCK_PARAMS if c.bias or not k.endswith(".bias")]
-    else:
-        names, per_block = {"transformer.wte.weight"}, list(_MODERN_PARAMS)
-    names |= {f"transformer.h.{i}.{k}" for i in range(c.n_layer) for k in per_block}
-    if not c.tie_weights:
-        names.add("lm_head.weight")
-    return names
-
-
 def hf_problems(model: torch.nn.Module) -> list[str]:
-    """Why ``model`` maps onto no Hugging Face architecture (an empty list when it maps onto one).
-
-    GPT-2's block goes to ``GPT2LMHeadModel``; the modern block (relu2 or swiglu MLP) to
-    ``Qwen3ForCausalLM``. Mixes of the two map onto neither.
-    """
-
+    """Why ``model`` maps onto neither ``GPT2LMHeadModel`` nor ``Qwen3ForCausalLM`` (empty: it maps)."""
     if not isinstance(model, GPT):
         return [f"the model is a {type(model).__name__}, not a minigpt_helpers GPT"]
     c = model.config
     family = hf_family(c)
     if family is None:
-        return [f"position={c.position!r} with norm={c.norm!r} is neither GPT-2's block (learned positions, "
-                "LayerNorm) nor Qwen3's (rotary positions, RMSNorm); train with "
-                "ARCHITECTURES['gpt2'] (position='learned', norm='layernorm') or ARCHITECTURES['modern'] "
-                "(position='rotary', norm='rmsnorm')"]
+        return [(f"position={c.position!r} with norm={c.norm!r} is neither GPT-2's block (learned positions, "
+                 "LayerNorm) nor Qwen3's (rotary positions, RMSNorm); train with ARCHITECTURES['gpt2'] "
+                 "(position='learned', norm='layernorm') or ARCHITECTURES['modern'] "
+                 "(position='rotary', norm='rmsnorm')")]
+    modern = family == "qwen3"
     problems = []
-    if family == "gpt2" and c.mlp != "gelu":
+    if not modern and c.mlp != "gelu":
         problems.append(f"mlp={c.mlp!r}: GPT-2's MLP is GELU with the tanh approximation; use mlp='gelu' "
                         "with learned positions and LayerNorm, or the modern block (rotary, RMSNorm) for "
                         f"mlp={c.mlp!r}")
-    if family == "qwen3" and c.mlp == "gelu":
+    if modern and c.mlp == "gelu":
         problems.append("mlp='gelu' with the modern block: Qwen3's MLP is gated (act(gate) * up) and no "
                         "activation makes that equal GELU; use mlp='relu2' or mlp='swiglu'")
-    if family == "qwen3" and c.bias:
+    if modern and c.bias:
         problems.append("bias=True with the modern block: Qwen3's MLP has no biases; use bias=False")
+    with torch.device("meta"):  # the parameters a GPT of this config has, without memory for them
+        expected = set(GPT(c).state_dict())
     names = set(model.state_dict())
-    expected = _expected_names(c, family)
     if names != expected:
         extra, missing = sorted(names - expected), sorted(expected - names)
-        shown = {"gpt2": "GPT-2", "qwen3": "Qwen3"}[family]
-        problems.append(f"its parameters are not {shown}'s (extra {extra[:4]}, missing "
-                        f"{missing[:4]}): the architecture was changed, so not every one of ours has a "
-                        "counterpart")
-    modern = family == "qwen3"
+        problems.append(f"its parameters are not {'Qwen3' if modern else 'GPT-2'}'s (extra {extra[:4]}, missing "
+                        f"{missing[:4]}): the architecture was changed, so not every one of ours has a counterpart")
     for name, module in model.named_modules():
         if isinstance(module, model_module.MLP) and module.kind != c.mlp:
             problems.append(f"{name}.kind is {module.kind!r} but the config says mlp={c.mlp!r}; set it back")
         if isinstance(module, model_module.CausalSelfAttention) and (module.rotary, module.qk_norm) != (modern, modern):
             problems.append(f"{name} has rotary={module.rotary}, qk_norm={module.qk_norm}, which the config "
                             f"(position={c.position!r}, norm={c.norm!r}) does not say; set them back")
-        if family == "gpt2" and isinstance(module, torch.nn.LayerNorm) and module.eps != 1e-5:
+        if not modern and isinstance(module, torch.nn.LayerNorm) and module.eps != 1e-5:
             problems.append(f"{name} has eps={module.eps}; GPT-2's layer norms use 1e-5")
     if modern and model_module.RMS_EPS != 1e-6:
         problems.append(f"minigpt_helpers.model.RMS_EPS is {model_module.RMS_EPS}; Qwen3's norms use 1e-6")
     return problems
 
 
-def _gpt2_config(model: GPT) -> dict[str, Any]:
-    c = model.config
-    return {
-        "architectures": ["GPT2LMHeadModel"],
-        "model_type": "gpt2",
-        "vocab_size": c.vocab_size,
-        "n_positions": c.context_length,
-        "n_embd": c.n_embd,
-        "n_layer": c.n_layer,
-        "n_head": c.n_head,
-        "n_inner": c.hidden_dim,
-        "activation_function": "gelu_new",  # GELU, tanh approximation: ours
-        "layer_norm_epsilon": 1e-5,
-        "resid_pdrop": c.dropout, "embd_pdrop": c.dropout, "attn_pdrop": c.dropout,
-        "initializer_range": c.init_std,
-        "scale_attn_weights": True,
-        "scale_attn_by_inverse_layer_idx": False,
-        "reorder_and_upcast_attn": False,
-        "tie_word_embeddings": c.tie_weights,
-    }
-
-
-def _qwen3_config(model: GPT) -> dict[str, Any]:
-    c = model.config
-    return {
-        "architectures": ["Qwen3ForCausalLM"],
-        "model_type": "qwen3",
-        "vocab_size": c.vocab_size,
-        "hidden_size": c.n_embd,
-        "intermediate_size": c.hidden_dim,
-        "num_hidden_layers": c.n_layer,
-        "num_attention_heads": c.n_head,
-        "num_key_value_heads": c.n_head,  # no grouped-query attention
-        "head_dim": c.head_dim,
-        # swiglu: silu(gate) * up. relu2: relu(a) * a with gate = up = c_fc, which is relu(a)^2.
-        "hidden_act": "silu" if c.mlp == "swiglu" else "relu",
-        "max_position_embeddings": c.context_length,
-        "rms_norm_eps": 1e-6,
-        # transformers 5 reads rope_parameters; 4.51 to 4.x read rope_theta
-        "rope_parameters": {"rope_type": "default", "rope_theta": float(c.rope_theta)},
-        "rope_theta": float(c.rope_theta),
-        "attention_bias": False,
-        "attention_dropout": c.dropout,
-        "use_sliding_window": False,
-        "sliding_window": None,
-        "max_window_layers": c.n_layer,
-        "initializer_range": c.init_std,
-        "use_cache": True,
-        "tie_word_embeddings": c.tie_weights,
-    }
-
-
 def _hf_config(model: GPT, tokenizer: Any) -> dict[str, Any]:
     """The config.json of ``model``'s Hugging Face architecture (``hf_family``)."""
-    config = _gpt2_config(model) if hf_family(model.config) == "gpt2" else _qwen3_config(model)
-    return {**config, "bos_token_id": tokenizer.eot_id, "eos_token_id": tokenizer.eot_id, "dtype": "float32"}
+    c = model.config
+    if hf_family(c) == "gpt2":
+        config = {
+            "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": c.vocab_size,
+            "n_positions": c.context_length, "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head,
+            "n_inner": c.hidden_dim, "activation_function": "gelu_new",  # GELU, tanh approximation: ours
+            "layer_norm_epsilon": 1e-5, "resid_pdrop": c.dropout, "embd_pdrop": c.dropout, "attn_pdrop": c.dropout,
+            "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False,
+        }
+    else:
+        config = {
+            "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": c.vocab_size,
+            "hidden_size": c.n_embd, "intermediate_size": c.hidden_dim, "num_hidden_layers": c.n_layer,
+            "num_attention_heads": c.n_head, "num_key_value_heads": c.n_head, "head_dim": c.head_dim,
+            # swiglu: silu(gate) * up. relu2: relu(a) * a with gate = up = c_fc, which is relu(a)^2.
+            "hidden_act": "silu" if c.mlp == "swiglu" else "relu",
+            "max_position_embeddings": c.context_length, "rms_norm_eps": 1e-6,
+            # transformers 5 reads rope_parameters; 4.51 to 4.x read rope_theta
+            "rope_parameters": {"rope_type": "default", "rope_theta": float(c.rope_theta)},
+            "rope_theta": float(c.rope_theta), "attention_bias": False, "attention_dropout": c.dropout,
+            "use_sliding_window": False, "sliding_window": None, "max_window_layers": c.n_layer, "use_cache": True,
+        }
+    return {**config, "initializer_range": c.init_std, "tie_word_embeddings": c.tie_weights,
+            "bos_token_id": tokenizer.eot_id, "eos_token_id": tokenizer.eot_id, "dtype": "float32"}
 
 
 def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
-    """Our weights under the names and layout of ``model``'s Hugging Face architecture.
-
-    GPT-2: matrices transposed, bias=False becomes zero biases (the same function). Qwen3: c_attn
-    split into q, k, v; c_fc into gate and up (swiglu) or copied to both (relu2); norms all ones.
-    """
+    """Our weights under the names and layout of ``model``'s Hugging Face architecture. GPT-2:
+    matrices transposed, missing biases as zeros. Qwen3: c_attn split into q, k, v; c_fc into gate
+    and up (swiglu) or copied to both (relu2, since relu(a) * a = relu(a)^2); norms all ones."""
     c = model.config
     sd = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
     if hf_family(c) == "gpt2":
-        out = {"transformer.wte.weight": sd["transformer.wte.weight"],
-               "transformer.wpe.weight": sd["transformer.wpe.weight"]}
-        for i in range(c.n_layer):
-            for key, how in _BLOCK_PARAMS.items():
-                name = f"transformer.h.{i}.{key}"
-                if name in sd:
-                    out[name] = sd[name].t() if how == "T" else sd[name]
-                else:  # no biases in our model: GPT-2 always has them, so they are zeros
-                    out[name] = torch.zeros(sd[name.replace(".bias", ".weight")].shape[0])
-        out["transformer.ln_f.weight"] = sd["transformer.ln_f.weight"]
+        out = {k: sd[k] for k in ("transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight")}
         out["transformer.ln_f.bias"] = sd.get("transformer.ln_f.bias", torch.zeros(c.n_embd))
+        for i in range(c.n_layer):
+            for layer in ("ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"):
+                name = f"transformer.h.{i}.{layer}."
+                w = sd[name + "weight"]
+                out[name + "weight"] = w if layer.startswith("ln") else w.t()  # Conv1D keeps (in, out)
+                # no biases in our model: GPT-2 always has them, so they are zeros
+                out[name + "bias"] = sd.get(name + "bias", torch.zeros(w.shape[0]))
     else:
         ones = torch.ones(c.n_embd)
         out = {"model.embed_tokens.weight": sd["transformer.wte.weight"], "model.norm.weight": ones}
@@ -418,19 +298,14 @@ def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
             q, k, v = sd[ours + "attn.c_attn.weight"].split(c.n_embd, dim=0)  # (C, C) each
             fc = sd[ours + "mlp.c_fc.weight"]  # (hidden, C), or (2 * hidden, C): [gate; up]
             gate, up = fc.chunk(2, dim=0) if c.mlp == "swiglu" else (fc, fc)
-            out |= {
-                theirs + "input_layernorm.weight": ones,
-                theirs + "self_attn.q_proj.weight": q,
-                theirs + "self_attn.k_proj.weight": k,
-                theirs + "self_attn.v_proj.weight": v,
-                theirs + "self_attn.q_norm.weight": torch.ones(c.head_dim),
-                theirs + "self_attn.k_norm.weight": torch.ones(c.head_dim),
-                theirs + "self_attn.o_proj.weight": sd[ours + "attn.c_proj.weight"],
-                theirs + "post_attention_layernorm.weight": ones,
-                theirs + "mlp.gate_proj.weight": gate,
-                theirs + "mlp.up_proj.weight": up,
-                theirs + "mlp.down_proj.weight": sd[ours + "mlp.c_proj.weight"],
-            }
+            out |= {theirs + "input_layernorm.weight": ones, theirs + "post_attention_layernorm.weight": ones,
+                    theirs + "self_attn.q_proj.weight": q, theirs + "self_attn.k_proj.weight": k,
+                    theirs + "self_attn.v_proj.weight": v,
+                    theirs + "self_attn.o_proj.weight": sd[ours + "attn.c_proj.weight"],
+                    theirs + "self_attn.q_norm.weight": torch.ones(c.head_dim),
+                    theirs + "self_attn.k_norm.weight": torch.ones(c.head_dim),
+                    theirs + "mlp.gate_proj.weight": gate, theirs + "mlp.up_proj.weight": up,
+                    theirs + "mlp.down_proj.weight": sd[ours + "mlp.c_proj.weight"]}
     if not c.tie_weights:
         out["lm_head.weight"] = sd["lm_head.weight"]
     return {k: v.contiguous().clone() for k, v in out.items()}  # clones: safetensors refuses shared tensors
@@ -451,13 +326,12 @@ def _hf_tokenizer(tokenizer: Any, folder: Path, context_length: int) -> str | No
         tokenizer.save(folder / "tmp-tokenizer")
         os.replace(folder / "tmp-tokenizer" / "tokenizer.json", folder / "tokenizer.json")
         shutil.rmtree(folder / "tmp-tokenizer")
-        specials = tokenizer.special_tokens
         cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": context_length,
-               "eos_token": "<eos>" if "<eos>" in specials else None,
-               "bos_token": "<bos>" if "<bos>" in specials else None,
-               "pad_token": "<pad>" if "<pad>" in specials else None,
                "clean_up_tokenization_spaces": False}
-        write_json_atomic(folder / "tokenizer_config.json", {k: v for k, v in cfg.items() if v is not None})
+        for role in ("eos", "bos", "pad"):
+            if f"<{role}>" in tokenizer.special_tokens:
+                cfg[f"{role}_token"] = f"<{role}>"
+        write_json_atomic(folder / "tokenizer_config.json", cfg)
         return None
     if kind == "gpt2":
         try:
@@ -477,25 +351,22 @@ def _hf_tokenizer(tokenizer: Any, folder: Path, context_length: int) -> str | No
             "(tokenizer/ in the exported folder) and pass the ids to the model")
 
 
+def _loaded(source: str | os.PathLike[str] | Checkpoint | ExportedModel) -> Checkpoint | ExportedModel:
+    return source if isinstance(source, (Checkpoint, ExportedModel)) else load_checkpoint(source, "cpu")
+
+
 def export_hf(source: str | os.PathLike[str] | Checkpoint | ExportedModel, folder: str | os.PathLike[str]) -> Path:
-    """Write a Hugging Face folder (config.json, model.safetensors, generation_config.json, tokenizer)
-    that ``AutoModelForCausalLM.from_pretrained`` loads: GPT-2 for GPT-2's block, Qwen3 for the modern one.
-
-    Raises ValueError naming what does not map (``hf_problems``) and how to change it.
-    """
-    from safetensors.torch import save_file
-
-    loaded = source if isinstance(source, (Checkpoint, ExportedModel)) else load_checkpoint(source, "cpu")
+    """Write a Hugging Face folder that ``AutoModelForCausalLM.from_pretrained`` loads: GPT-2 for
+    GPT-2's block, Qwen3 for the modern one. Raises ValueError naming what does not map and the fix."""
+    loaded = _loaded(source)
     model, tokenizer = loaded.model, loaded.tokenizer
     problems = hf_problems(model)
     if problems:
         raise ValueError("this model maps onto no Hugging Face architecture (GPT-2's block goes to "
                          "GPT2LMHeadModel, the modern block to Qwen3ForCausalLM), so it cannot be exported "
                          "in that format:\n- " + "\n- ".join(problems))
-    cls = HF_CLASSES[hf_family(model.config)]
     defaults = loaded.defaults if isinstance(loaded, ExportedModel) else sampling_config(loaded.config)
-    target = Path(folder)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(folder) as tmp:
         save_file(hf_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         write_json_atomic(tmp / "config.json", _hf_config(model, tokenizer))
         write_json_atomic(tmp / "generation_config.json", {
@@ -504,7 +375,8 @@ def export_hf(source: str | os.PathLike[str] | Checkpoint | ExportedModel, folde
             "max_new_tokens": defaults.max_new_tokens,
             "bos_token_id": tokenizer.eot_id, "eos_token_id": tokenizer.eot_id, "pad_token_id": tokenizer.eot_id})
         note = _hf_tokenizer(tokenizer, tmp, model.config.context_length)
-        text = (f"# Hugging Face format: {cls}\n\n```python\nfrom transformers import AutoModelForCausalLM\n"
+        text = (f"# Hugging Face format: {HF_CLASSES[hf_family(model.config)]}\n\n```python\n"
+                "from transformers import AutoModelForCausalLM\n"
                 "model = AutoModelForCausalLM.from_pretrained('path/to/this/folder')\n```\n")
         if model.config.mlp == "relu2":
             text += ("\nQwen3's MLP computes act(gate) * up; with act = relu and gate = up = our first MLP "
@@ -517,7 +389,7 @@ def export_hf(source: str | os.PathLike[str] | Checkpoint | ExportedModel, folde
                      "unlike minigpt_helpers' tokenizer it turns text that spells a special token "
                      "(such as `<eos>`) into that token.\n")
         write_text_atomic(tmp / README, text)
-    return target
+    return Path(folder)
 
 
 # --------------------------------------------------------------------------- ONNX
@@ -551,33 +423,27 @@ def _quiet_exporter() -> Iterator[None]:
 
 
 def export_onnx(source: str | os.PathLike[str] | Checkpoint | ExportedModel, path: str | os.PathLike[str]) -> Path:
-    """Write an ONNX file: ``input_ids`` (int64, batch x sequence, both dynamic) -> ``logits`` (float32).
-
-    Uses ``torch.onnx.export(dynamo=True)`` (needs onnxscript); sequences up to the context length.
-    """
-    loaded = source if isinstance(source, (Checkpoint, ExportedModel)) else load_checkpoint(source, "cpu")
-    model = loaded.model
+    """Write an ONNX file: ``input_ids`` (int64, batch x sequence, both dynamic, sequences up to the
+    context length) -> ``logits`` (float32), with ``torch.onnx.export(dynamo=True)`` (needs onnxscript)."""
+    model = _loaded(source).model
     if model_device(model).type != "cpu":
         model = copy.deepcopy(model).to("cpu")  # the caller's model stays where it is
     c = model.config
-    wrapper = LogitsOnly(model).eval()
     example = torch.randint(0, c.vocab_size, (2, min(8, c.context_length)))
     batch = torch.export.Dim("batch", min=1, max=4096)
     sequence = torch.export.Dim("sequence", min=1, max=c.context_length)
-    path = Path(path)
     with _quiet_exporter():
-        program = torch.onnx.export(wrapper, (example,), dynamo=True, input_names=["input_ids"],
+        program = torch.onnx.export(LogitsOnly(model).eval(), (example,), dynamo=True, input_names=["input_ids"],
                                     output_names=["logits"], dynamic_shapes={"input_ids": {0: batch, 1: sequence}},
                                     verbose=False)
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(atomic_path(path))
+    with atomic_path(path) as tmp:
         program.save(str(tmp))
-    return path
+    return Path(path)
 
 
 def onnx_logits(path: str | os.PathLike[str], input_ids: torch.Tensor) -> torch.Tensor:
     """Run an exported ONNX file with onnxruntime (CPU) on ``input_ids``; returns the logits."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional: the [export] extra
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, torch.get_num_threads())
@@ -597,59 +463,37 @@ def max_logit_difference(model: GPT, input_ids: torch.Tensor, other: torch.Tenso
 
 
 def build_exports(profile: Any, *, hf: bool = True, onnx: bool = True) -> Path:
-    """The stage builder: export the default run's best checkpoint to ``data/exports/<run>/``.
-
-    Beside it, when possible: ``<run>-hf/`` (Hugging Face GPT-2 or Qwen3) and ``<run>.onnx``. Writes the
-    manifest last.
-    """
-
+    """The stage builder: the default run's best checkpoint to ``data/exports/<run>/`` and, where it
+    maps and the libraries are there, ``<run>-hf/`` and ``<run>.onnx``. Writes the manifest last."""
     ensure("checkpoints", profile, quiet=True)
     source = find_checkpoint()
     ckpt = load_checkpoint(source, "cpu")
     name = ckpt.meta.get("run") or source.parent.name
     out = stage_dir("exports")
-    folder = export_model(ckpt, out / name, name=name,
-                          generation={"max_new_tokens": profile.max_new_tokens})
+    folder = export_model(ckpt, out / name, name=name, generation={"max_new_tokens": profile.max_new_tokens})
     shown = source.relative_to(data_dir()) if source.is_relative_to(data_dir()) else source
     entry: dict[str, Any] = {"folder": name, "source": str(shown), "step": ckpt.meta.get("step"),
                              "val_loss": ckpt.meta.get("val_loss"), "bytes": folder_size(folder)}
     if hf:
         problems = hf_problems(ckpt.model)
         if problems:
-            entry["hf"] = None
-            entry["hf_skipped"] = "; ".join(problems)
+            entry |= {"hf": None, "hf_skipped": "; ".join(problems)}
         else:
-            export_hf(ckpt, out / f"{name}-hf")
-            entry["hf"] = f"{name}-hf"
-            entry["hf_bytes"] = folder_size(out / f"{name}-hf")
+            entry |= {"hf": f"{name}-hf", "hf_bytes": folder_size(export_hf(ckpt, out / f"{name}-hf"))}
     if onnx:
         try:
-            export_onnx(ckpt, out / f"{name}.onnx")
-            entry["onnx"] = f"{name}.onnx"
-            entry["onnx_bytes"] = folder_size(out / f"{name}.onnx")
+            entry |= {"onnx": f"{name}.onnx", "onnx_bytes": folder_size(export_onnx(ckpt, out / f"{name}.onnx"))}
         except ImportError as err:  # onnx / onnxscript not installed (the [export] extra)
             log.warning("ONNX export skipped: %s (pip install 'minigpt-helpers[export]')", err)
-            entry["onnx"] = None
-            entry["onnx_skipped"] = str(err)
+            entry |= {"onnx": None, "onnx_skipped": str(err)}
     write_manifest("exports", profile, {"default": name, "exports": {name: entry}})
     return out
 
 
 def find_export(name: str | None = None) -> Path:
     """The folder of an export under ``data/exports`` (default: the one the stage manifest names)."""
-
-    root = stage_dir("exports")
-    name = name or read_manifest("exports").get("default")
-    folder = root / str(name)
+    folder = stage_dir("exports") / str(name or read_manifest("exports").get("default"))
     if not (folder / CONFIG).is_file():
         raise FileNotFoundError(f"{folder} holds no exported model; run notebooks/09_serving.ipynb or "
                                 "`python -m minigpt_helpers export`")
     return folder
-
-
-__all__ = [
-    "EXPORT_FORMAT", "DEFAULT_GENERATION", "GENERATION_KEYS", "ONNX_TOLERANCE", "HF_TOLERANCE",
-    "ExportedModel", "generation_defaults", "sampling_config", "export_model", "load_exported", "folder_size",
-    "HF_CLASSES", "hf_family", "hf_problems", "hf_state_dict", "export_hf", "LogitsOnly", "export_onnx", "onnx_logits",
-    "max_logit_difference", "build_exports", "find_export",
-]

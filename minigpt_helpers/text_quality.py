@@ -1,16 +1,10 @@
-"""Text quality: samples from fixed prompts, and simple automatic measures of them.
+"""Text quality: samples from fixed prompts, and two cheap automatic measures of them.
 
-Loss says how well a model predicts real text; it does not say how its own text reads. Two
-cheap measures catch the commonest failures of small models:
-
-- ``distinct_n``: unique word n-grams / all word n-grams over a set of samples (Li et al.'s
-  distinct-1/2/3). Low: the model says the same few things.
-- ``repetition_rate``: the share of a sample's word 4-grams that already occurred earlier in the
-  same sample. High: loops ("and the door and the door and the door").
-
-Words are whitespace-separated pieces. Both depend on length, so compare samples of the same
-length, and compare with real text of that length (``reference_quality``). Neither says whether
-the text makes sense: read the samples too.
+Loss says how well a model predicts real text, not how its own text reads. ``distinct_n``
+(unique word n-grams / all, Li et al.): low means the model says the same few things.
+``repetition_rate`` (share of a sample's word 4-grams seen earlier in it): high means loops.
+Both depend on length, so compare samples of one length, and with real text of that length
+(``reference_quality``). Neither says whether the text makes sense: read the samples too.
 """
 
 from __future__ import annotations
@@ -74,22 +68,11 @@ def quality(texts: Sequence[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- sampling
 
 
-def sample_grid(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[str] = PROMPTS,
-    temperatures: Sequence[float] = TEMPERATURES,
-    *,
-    max_new_tokens: int = 100,
-    seed: int = 0,
-    top_k: int = 0,
-) -> list[dict[str, Any]]:
-    """One continuation per (prompt, temperature), all prompts of a temperature in one batch.
-
-    No top-k by default, so the temperature alone shapes the distribution. Seeded: the same
-    checkpoint gives the same samples.
-    """
-
+def sample_grid(model: Any, tokenizer: Any, prompts: Sequence[str] = PROMPTS,
+                temperatures: Sequence[float] = TEMPERATURES, *, max_new_tokens: int = 100, seed: int = 0,
+                top_k: int = 0) -> list[dict[str, Any]]:
+    """One seeded continuation per (prompt, temperature), all prompts of a temperature in one batch;
+    no top-k by default, so the temperature alone shapes the distribution."""
     out = []
     for t in temperatures:
         config = SamplingConfig(temperature=float(t), top_k=top_k, max_new_tokens=max_new_tokens, seed=seed)
@@ -124,43 +107,28 @@ def write_samples(samples: Sequence[dict[str, Any]], folder: str | Path, *, chec
 def checkpoint_folders(run_dir: str | Path) -> list[tuple[int, str, Path]]:
     """(step, label, folder) of a run's saved checkpoints, by step: the periodic ``step-NNNNNN``
     ones that were kept, and ``best/`` unless a periodic one has the same step."""
-
     run_dir = Path(run_dir)
-    found: dict[int, tuple[int, str, Path]] = {}
+    found: dict[int, tuple[str, Path]] = {}
     for folder in sorted(run_dir.glob("step-*")):
         if re.fullmatch(r"step-\d+", folder.name) and (folder / "config.json").is_file():
-            step = int(folder.name[5:])
-            found[step] = (step, folder.name, folder)
+            found[int(folder.name[5:])] = (folder.name, folder)
     best = run_dir / "best"
     if (best / "config.json").is_file():
         step = int(read_config(best).get("meta", {}).get("step", -1))
-        if step not in found:
-            found[step] = (step, "best", best)
-        else:
-            found[step] = (step, f"{found[step][1]} (= best)", found[step][2])
-    return [found[k] for k in sorted(found)]
+        found[step] = (f"{found[step][0]} (= best)", found[step][1]) if step in found else ("best", best)
+    return [(step, *found[step]) for step in sorted(found)]
 
 
-def quality_over_checkpoints(
-    run_dir: str | Path,
-    prompts: Sequence[str] = PROMPTS,
-    *,
-    temperature: float = QUALITY_TEMPERATURE,
-    max_new_tokens: int = 100,
-    samples_per_prompt: int = 2,
-    seed: int = 0,
-    device: str | None = None,
-) -> list[dict[str, Any]]:
+def quality_over_checkpoints(run_dir: str | Path, prompts: Sequence[str] = PROMPTS, *,
+                             temperature: float = QUALITY_TEMPERATURE, max_new_tokens: int = 100,
+                             samples_per_prompt: int = 2, seed: int = 0,
+                             device: str | None = None) -> list[dict[str, Any]]:
     """``quality`` of fresh samples (fixed prompts, seeds ``seed``...) from each saved checkpoint."""
-
     rows = []
     for step, label, folder in checkpoint_folders(run_dir):
         ckpt = load_checkpoint(folder, device or pick_device())
-        texts = []
-        for k in range(samples_per_prompt):
-            config = SamplingConfig(temperature=temperature, top_k=0, max_new_tokens=max_new_tokens,
-                                    seed=seed + 1000 * k)
-            texts += complete_batch(ckpt.model, ckpt.tokenizer, list(prompts), config)
+        texts = [s["text"] for k in range(samples_per_prompt) for s in sample_grid(
+            ckpt.model, ckpt.tokenizer, prompts, [temperature], max_new_tokens=max_new_tokens, seed=seed + 1000 * k)]
         rows.append({"step": step, "checkpoint": label, "temperature": temperature, **quality(texts),
                      "example": prompts[0] + texts[0]})
     return rows
@@ -171,12 +139,8 @@ def quality_of_training_samples(run_dir: str | Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / "samples.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: the run wrote no samples (sample_interval=0?)")
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            rows.append({"step": record["step"], **quality([record["text"]])})
-    return rows
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [{"step": r["step"], **quality([r["text"]])} for r in records]
 
 
 def reference_quality(tokenizer: Any, docs: Sequence[dict[str, Any]], *, n_words: int, pieces: int = 8,
@@ -197,10 +161,10 @@ def reference_quality(tokenizer: Any, docs: Sequence[dict[str, Any]], *, n_words
 def plot_quality(quality: dict[str, Any], axes: Any = None) -> Any:
     """distinct-2 and repetition by temperature (left) and across training (right), from a
     ``quality_section`` dict; returns the figure."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: plotting only
 
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3), dpi=90)
+        _, axes = plt.subplots(1, 2, figsize=(10, 3), dpi=90)
     ax1, ax2 = axes
     by_temp, reference = quality["by_temperature"], quality.get("reference")
     temps = [r["temperature"] for r in by_temp]

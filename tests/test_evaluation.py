@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from _textgen import sentences
-from minigpt_helpers import artifacts, baselines, cli, dataset, eval_report, evaluation, text_quality, training
+from minigpt_helpers import artifacts, baselines, cli, dataset, eval_report, evaluation, runs, text_quality, training
 from minigpt_helpers.model import GPT, GPTConfig
 from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer
 
@@ -284,7 +284,7 @@ def test_quality_over_checkpoints_and_curves(tiny_run) -> None:
                                                  samples_per_prompt=1, device="cpu")
     assert [r["step"] for r in rows] == sorted(r["step"] for r in rows) and len(rows) >= 2
     assert all(r["samples"] == 2 and 0 <= r["distinct_1"] <= 1 for r in rows)
-    summary = evaluation.overfitting_summary(training.read_metrics(result.run_dir))
+    summary = evaluation.overfitting_summary(runs.read_metrics(result.run_dir))
     assert summary["best_step"] in (0, 3, 6) and summary["last_step"] == 6
     during = text_quality.quality_of_training_samples(result.run_dir)
     assert [r["step"] for r in during] == [3, 6]
