@@ -37,7 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout used without installing
 
 from minigpt_helpers import baselines  # noqa: E402
-from minigpt_helpers.artifacts import DATA_DIR_ENV, data_dir, ensure  # noqa: E402
+from minigpt_helpers.artifacts import DATA_DIR_ENV, data_dir  # noqa: E402
+from minigpt_helpers.stages import ensure  # noqa: E402
 from minigpt_helpers.checkpoint import load_checkpoint  # noqa: E402
 from minigpt_helpers.dataset import load_tokens  # noqa: E402
 from minigpt_helpers.evaluation import context_use, evaluate_split, prompt_use, split_documents  # noqa: E402

@@ -1,17 +1,15 @@
-"""Artifacts: where each stage writes, manifests, atomic writes, and rebuilding what is missing.
+"""Artifacts: where each stage writes, its manifest, and atomic writes.
 
 Every stage writes a folder under the data directory (``data/`` at the repository root, or
-``MINIGPT_DATA_DIR``) with a ``manifest.json``. A manifest records the profile it was built
-for and a fingerprint of the upstream manifest it was built from, so a later stage can tell
-when its inputs are missing or stale and rebuild them with ``ensure`` (each notebook also runs
-on its own, on a fresh Colab).
+``MINIGPT_DATA_DIR``) with a ``manifest.json`` that records the profile it was built for and a
+fingerprint of the upstream manifest it was built from, so ``staleness`` can tell when a stage's
+inputs are missing or changed (``stages.ensure`` then rebuilds them).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -39,18 +37,6 @@ UPSTREAM: dict[str, str | None] = {
     "checkpoints": "tokens",
     "eval": "checkpoints",
     "exports": "checkpoints",
-}
-
-# The package function that builds each stage for a profile: ``builder(profile) -> Path``.
-# Named as strings so importing this module imports no stage module.
-BUILDERS: dict[str, str] = {
-    "raw": "minigpt_helpers.sources:build_raw",
-    "clean": "minigpt_helpers.cleaning:build_clean",
-    "tokenizer": "minigpt_helpers.tokenization:build_tokenizer_stage",
-    "tokens": "minigpt_helpers.dataset:build_tokens",
-    "checkpoints": "minigpt_helpers.training:build_checkpoints",
-    "eval": "minigpt_helpers.eval_report:build_eval",
-    "exports": "minigpt_helpers.export:build_exports",
 }
 
 # The notebook that teaches each stage, named in error messages.
@@ -212,7 +198,7 @@ def _upstream(stage: str) -> str | None:
     return UPSTREAM[stage]
 
 
-def _chain(stage: str) -> list[str]:
+def chain(stage: str) -> list[str]:
     """``stage`` and the stages it is built from, upstream first."""
     chain = [stage]
     while (up := UPSTREAM[chain[0]]) is not None:
@@ -240,7 +226,7 @@ def read_manifest(stage: str) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: run notebooks/{NOTEBOOKS[stage]}.ipynb first, or call "
-            f"minigpt_helpers.artifacts.ensure({stage!r}, PROFILE) to rebuild it"
+            f"minigpt_helpers.stages.ensure({stage!r}, PROFILE) to rebuild it"
         )
     return read_json(path)
 
@@ -261,32 +247,3 @@ def staleness(stage: str, profile: Profile) -> str | None:
     if up and manifest.get("upstream", {}).get(up) != fingerprint(up):
         return f"{path.parent} was built from a different {up!r} stage than the one on disk"
     return None
-
-
-def _builder(stage: str):
-    module_name, func_name = BUILDERS[stage].split(":")
-    return getattr(importlib.import_module(module_name), func_name)
-
-
-def ensure(stage: str, profile: Profile, *, quiet: bool = False) -> Path:
-    """Make sure ``stage`` and everything upstream of it exist and match ``profile``.
-
-    Stages that are missing, built for another profile, or built from other inputs are
-    rebuilt in order with the package's functions, saying so. Returns the stage's folder.
-    """
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
-    for s in _chain(stage):
-        reason = staleness(s, profile)
-        if reason is None:
-            continue
-        name = BUILDERS[s].replace(":", ".")
-        message = f"[rebuild] {reason}: building it with {name} for profile {profile.name!r}"
-        if not quiet:
-            print(message, flush=True)
-        log.info(message)
-        _builder(s)(profile)
-        still = staleness(s, profile)
-        if still is not None:
-            raise RuntimeError(f"rebuilding {s!r} did not produce a current manifest: {still}")
-    return stage_dir(stage)

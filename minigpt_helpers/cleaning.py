@@ -3,7 +3,7 @@
 Bytes are decoded (``decode_bytes``), then small rules ``str -> str`` run in order (``RULES``:
 line endings, Unicode, HTML, ASCII folding here, the Gutenberg apparatus in ``gutenberg``), then
 whole documents are filtered by length, exact repeats and profanity. ``clean_text`` reports
-what each rule and filter removed; ``build_clean`` writes the stage.
+what each rule and filter removed; ``stages.build_clean`` writes the stage.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from .gutenberg import (  # the Gutenberg rules are also cleaning.<name>, as not
     remove_transcriber_notes,
     strip_gutenberg,
 )
-from .profiles import Profile
 
 log = logging.getLogger(__name__)
 
@@ -392,43 +391,7 @@ def clean_file(path: str | os.PathLike[str], options: CleanOptions | None = None
     return clean_text(text, options, seen=seen), encoding
 
 
-def build_clean(profile: Profile, *, local_folder: str | os.PathLike[str] | None = None, options: CleanOptions | None = None) -> Path:
-    """Clean every book of the raw stage into ``data/clean/<book_id>.txt`` and write the manifest.
-
-    With ``local_folder``, the raw stage is first rebuilt from that folder of .txt files. A file
-    that cannot be decoded, or that the filters drop, is skipped and listed with its reason.
-    """
-    options = options or CleanOptions()
-    if local_folder is not None:
-        sources.build_raw(profile, local_folder=local_folder)
-    else:
-        artifacts.ensure("raw", profile, quiet=True)
-    raw = artifacts.read_manifest("raw")
-    out_dir = artifacts.stage_dir("clean")
-    books, skipped = _clean_books(raw, options, out_dir)
-    if not books:
-        raise ValueError(
-            "no book could be cleaned: " + "; ".join(f"{Path(s['path']).name}: {s['reason']}" for s in skipped)
-            + ". Give it plain-text books (UTF-8, Windows-1252 or Latin-1 .txt files)."
-        )
-    keep = {b["file"] for b in books}
-    for old in out_dir.glob("*.txt"):
-        if old.name not in keep:
-            old.unlink()  # a book from an earlier build that is not part of this one
-    names = [r.name for r in RULES] + list(FILTERS)
-    artifacts.write_manifest("clean", profile, {
-        "books": books,
-        "skipped": skipped,
-        "totals": _totals(books, names),
-        "options": options.to_dict(),
-        "rules": names,
-        "token_count": TOKEN_COUNT_NOTE,
-        "origin": raw.get("origin"),
-    })
-    return out_dir
-
-
-def _clean_books(raw: dict[str, Any], options: CleanOptions, out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def clean_books(raw: dict[str, Any], options: CleanOptions, out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Clean each book of the raw manifest into ``out_dir``: (manifest records, skipped files with reasons)."""
     books: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = [dict(s) for s in raw.get("skipped", [])]
@@ -449,7 +412,7 @@ def _clean_books(raw: dict[str, Any], options: CleanOptions, out_dir: Path) -> t
     return books, skipped
 
 
-def _totals(books: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+def clean_totals(books: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     """The corpus's size, and what each rule and filter (``names``) removed from it."""
     sizes = {key: sum(b[key] for b in books) for key in ("chars", "bytes", "raw_chars", "tokens_estimate")}
     removed = {name: {key: sum(b["removed"][name][key] for b in books) for key in ("chars", "lines")} for name in names}

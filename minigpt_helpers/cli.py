@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import eval_report, evaluation, recipes
-from .artifacts import ensure, stage_dir, write_json_atomic
+from .artifacts import stage_dir, write_json_atomic
+from .stages import ensure
 from .chat import DEFAULT_PERSONA, EXIT_WORDS, ChatSession, ChatTemplate
 from .checkpoint import load_checkpoint
 from .dataset import load_tokens

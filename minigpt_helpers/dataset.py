@@ -1,6 +1,6 @@
 """Dataset: token ids on disk (``data/tokens/``) and the batches a GPT trains on.
 
-``build_tokens`` splits the cleaned books into train and validation text (whole held-out books,
+``stages.build_tokens`` splits the cleaned books into train and validation text (whole held-out books,
 or the tail of every book), encodes them and writes
 
     train.bin, val.bin   every piece's token ids followed by one end-of-text id
@@ -31,16 +31,11 @@ import torch
 
 from .artifacts import (
     atomic_path,
-    ensure,
-    manifest_path,
     read_json,
     read_manifest,
     stage_dir,
     write_json_atomic,
-    write_manifest,
 )
-from .profiles import Profile
-from .tokenization import load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +47,7 @@ META_FORMAT = 1
 # enough that the Python lists of ids stay far below the memory of a laptop.
 ENCODE_CHUNK_CHARS = 8_000_000
 
-_FIX = "re-run notebooks/03_dataset.ipynb (or dataset.build_tokens(PROFILE)) with the tokenizer you mean to use"
+_FIX = "re-run notebooks/03_dataset.ipynb (or stages.build_tokens(PROFILE)) with the tokenizer you mean to use"
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -211,41 +206,18 @@ def encode_pieces(pieces: Sequence[Piece], tokenizer: Any, folder: Path, dtype: 
     return entries
 
 
-def build_tokens(profile: Profile, *, seed: int = SPLIT_SEED) -> Path:
-    """Split and encode ``data/clean`` with ``data/tokenizer`` into ``data/tokens`` (bins + meta.json)."""
-
-    ensure("tokenizer", profile, quiet=True)
-    folder = stage_dir("tokens")
-    manifest_path("tokens").unlink(missing_ok=True)  # a half-written stage is never "current"
-    tokenizer = load_tokenizer()
+def read_clean_books() -> tuple[list[dict[str, Any]], list[str]]:
+    """The clean stage's book entries and texts, skipping (with a warning) books with no text."""
     books = read_manifest("clean")["books"]
     clean = stage_dir("clean")
     texts = [(clean / b["file"]).read_text(encoding="utf-8") for b in books]
-    if empty := [b["book_id"] for b, t in zip(books, texts) if not t]:
+    if empty := [b["book_id"] for b, t in zip(books, texts, strict=True) if not t]:
         log.warning("skipping clean books with no text: %s", empty)
         kept = [i for i, t in enumerate(texts) if t]
         books, texts = [books[i] for i in kept], [texts[i] for i in kept]
     if not books:
         raise ValueError(f"{clean} holds no text: re-run notebooks/01_cleaning.ipynb")
-    pieces = split_books(books, texts, profile.split_mode, profile.val_fraction, seed)
-    dtype = token_dtype(tokenizer.vocab_size)
-    entries = encode_pieces(pieces, tokenizer, folder, dtype)
-    counts, nbytes = _split_totals(entries)
-    for s in SPLITS:
-        if counts[s] < profile.context_length + 1:
-            raise ValueError(
-                f"the {s} split has {counts[s]} tokens, fewer than one window of context_length="
-                f"{profile.context_length} (+1 for the shifted targets); use more books, a larger "
-                f"val_fraction, or a context_length below {counts[s]}"
-            )
-    split = {"mode": profile.split_mode, "val_fraction": profile.val_fraction, "seed": seed,
-             "val_books": sorted({e["book_id"] for e in entries if e["split"] == "val"}, key=str)}
-    meta = _write_meta(folder, tokenizer, dtype, entries, split)
-    log.info("wrote %s: %s train and %s val tokens (%s)", folder, f"{counts['train']:,}", f"{counts['val']:,}", dtype.name)
-    write_manifest("tokens", profile, {"files": ["train.bin", "val.bin", META_FILE], "dtype": dtype.name,
-                                       "vocab_size": tokenizer.vocab_size, "tokenizer_sha256": tokenizer.sha256,
-                                       "split": meta["split"], "counts": counts, "bytes": nbytes})
-    return folder
+    return books, texts
 
 
 def write_token_files(
@@ -256,7 +228,7 @@ def write_token_files(
     split_note: str = "given",
 ) -> dict[str, Any]:
     """Encode ready-split texts (``{"train": [...], "val": [...]}``) into ``folder`` in the format
-    ``build_tokens`` writes (bins + meta.json), so ``load_tokens(split, folder=folder)`` reads them.
+    ``stages.build_tokens`` writes (bins + meta.json), so ``load_tokens(split, folder=folder)`` reads them.
 
     For corpora that come already split (TinyShakespeare's 90/10 cut, WikiText-2's splits).
     Returns the meta written.
@@ -270,20 +242,20 @@ def write_token_files(
               for split in SPLITS for i, t in enumerate(texts[split])]
     dtype = token_dtype(tokenizer.vocab_size)
     entries = encode_pieces(pieces, tokenizer, folder, dtype)
-    return _write_meta(folder, tokenizer, dtype, entries, {"mode": split_note})
+    return write_meta(folder, tokenizer, dtype, entries, {"mode": split_note})
 
 
-def _split_totals(entries: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+def split_totals(entries: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
     """Tokens (each piece's end-of-text included) and bytes per split."""
     counts = {s: sum(e["tokens"] + 1 for e in entries if e["split"] == s) for s in SPLITS}
     nbytes = {s: sum(e["bytes"] for e in entries if e["split"] == s) for s in SPLITS}
     return counts, nbytes
 
 
-def _write_meta(folder: Path, tokenizer: Any, dtype: np.dtype, entries: list[dict[str, Any]],
+def write_meta(folder: Path, tokenizer: Any, dtype: np.dtype, entries: list[dict[str, Any]],
                 split: dict[str, Any]) -> dict[str, Any]:
     """Write meta.json for encoded pieces; ``split`` says how they were split. Returns the meta."""
-    counts, nbytes = _split_totals(entries)
+    counts, nbytes = split_totals(entries)
     meta = {
         "format": META_FORMAT,
         "dtype": dtype.name,
@@ -309,7 +281,7 @@ def read_meta(folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     folder = Path(folder) if folder is not None else stage_dir("tokens")
     path = folder / META_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run notebooks/03_dataset.ipynb, or artifacts.ensure('tokens', PROFILE)")
+        raise FileNotFoundError(f"{path} is missing: run notebooks/03_dataset.ipynb, or stages.ensure('tokens', PROFILE)")
     return read_json(path)
 
 

@@ -1,7 +1,7 @@
 """The ``eval`` stage's report: ``data/eval/metrics.json``, its plots and samples (notebook 06).
 
 ``evaluate_checkpoint`` measures the default run's best checkpoint; ``write_eval`` stores the
-report and, last, the manifest; ``build_eval(profile)`` is what ``artifacts.ensure("eval", ...)`` runs.
+report and, last, the manifest; ``stages.build_eval(profile)`` runs it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import baselines, evaluation, text_quality
-from .artifacts import ensure, read_json, stage_dir, write_json_atomic, write_manifest
+from .artifacts import read_json, stage_dir, write_json_atomic, write_manifest
 from .checkpoint import find_checkpoint, load_checkpoint
 from .dataset import load_tokens
 from .hardware import choose_precision, model_device
@@ -69,7 +69,7 @@ def read_eval() -> dict[str, Any]:
     path = stage_dir("eval") / METRICS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run notebooks/06_evaluation.ipynb or "
-                                "artifacts.ensure('eval', PROFILE)")
+                                "stages.ensure('eval', PROFILE)")
     return read_json(path)
 
 
@@ -128,7 +128,7 @@ def _save(fig: Any, path: Path) -> str:
 
 def evaluate_checkpoint(profile: Any, folder: str | Path | None = None, *,
                         progress: bool = True) -> tuple[dict[str, Any], list[str]]:
-    """Everything ``build_eval`` measures, for the default run's best checkpoint (or ``folder``);
+    """Everything ``stages.build_eval`` measures, for the default run's best checkpoint (or ``folder``);
     writes plots and samples into data/eval/. Returns the report and the files written."""
     settings, out = evaluation.eval_settings(profile), stage_dir("eval")
     ckpt = load_checkpoint(Path(folder) if folder is not None else find_checkpoint(), pick_device())
@@ -171,8 +171,3 @@ def evaluate_checkpoint(profile: Any, folder: str | Path | None = None, *,
     return report, files
 
 
-def build_eval(profile: Any) -> Path:
-    """The stage builder: evaluate the default run's best checkpoint, write data/eval/, manifest last."""
-    ensure("checkpoints", profile, quiet=True)
-    report, files = evaluate_checkpoint(profile, progress=True)
-    return write_eval(report, profile, files)

@@ -4,7 +4,7 @@
 defaults and the weights' SHA-256, tokenizer/, README.md), which ``load_exported`` and the server
 read: safetensors and JSON only, nothing is unpickled. ``export_hf`` writes the same function as
 a Hugging Face ``GPT2LMHeadModel`` (GPT-2's block) or ``Qwen3ForCausalLM`` (the modern block);
-``export_onnx`` writes an ONNX graph (input_ids -> logits) for onnxruntime. ``build_exports`` is
+``export_onnx`` writes an ONNX graph (input_ids -> logits) for onnxruntime. ``stages.build_exports`` is
 the stage builder.
 """
 
@@ -31,12 +31,10 @@ from .artifacts import (
     atomic_folder,
     atomic_path,
     data_dir,
-    ensure,
     read_manifest,
     sha256_file,
     stage_dir,
     write_json_atomic,
-    write_manifest,
     write_text_atomic,
 )
 from .checkpoint import (
@@ -44,7 +42,6 @@ from .checkpoint import (
     TOKENIZER_DIR,
     WEIGHTS,
     Checkpoint,
-    find_checkpoint,
     load_checkpoint,
     read_config,
 )
@@ -460,34 +457,6 @@ def max_logit_difference(model: GPT, input_ids: torch.Tensor, other: torch.Tenso
 
 
 # --------------------------------------------------------------------------- the stage
-
-
-def build_exports(profile: Any, *, hf: bool = True, onnx: bool = True) -> Path:
-    """The stage builder: the default run's best checkpoint to ``data/exports/<run>/`` and, where it
-    maps and the libraries are there, ``<run>-hf/`` and ``<run>.onnx``. Writes the manifest last."""
-    ensure("checkpoints", profile, quiet=True)
-    source = find_checkpoint()
-    ckpt = load_checkpoint(source, "cpu")
-    name = ckpt.meta.get("run") or source.parent.name
-    out = stage_dir("exports")
-    folder = export_model(ckpt, out / name, name=name, generation={"max_new_tokens": profile.max_new_tokens})
-    shown = source.relative_to(data_dir()) if source.is_relative_to(data_dir()) else source
-    entry: dict[str, Any] = {"folder": name, "source": str(shown), "step": ckpt.meta.get("step"),
-                             "val_loss": ckpt.meta.get("val_loss"), "bytes": folder_size(folder)}
-    if hf:
-        problems = hf_problems(ckpt.model)
-        if problems:
-            entry |= {"hf": None, "hf_skipped": "; ".join(problems)}
-        else:
-            entry |= {"hf": f"{name}-hf", "hf_bytes": folder_size(export_hf(ckpt, out / f"{name}-hf"))}
-    if onnx:
-        try:
-            entry |= {"onnx": f"{name}.onnx", "onnx_bytes": folder_size(export_onnx(ckpt, out / f"{name}.onnx"))}
-        except ImportError as err:  # onnx / onnxscript not installed (the [export] extra)
-            log.warning("ONNX export skipped: %s (pip install 'minigpt-helpers[export]')", err)
-            entry |= {"onnx": None, "onnx_skipped": str(err)}
-    write_manifest("exports", profile, {"default": name, "exports": {name: entry}})
-    return out
 
 
 def find_export(name: str | None = None) -> Path:

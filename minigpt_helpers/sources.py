@@ -25,9 +25,7 @@ from .artifacts import (
     sha256_bytes,
     stage_dir,
     write_bytes_atomic,
-    write_manifest,
 )
-from .profiles import Profile
 
 log = logging.getLogger(__name__)
 
@@ -208,24 +206,6 @@ def local_books(folder: str | os.PathLike[str]) -> tuple[list[RawBook], list[Ski
             + ". Put plain-text books (UTF-8 or Latin-1 .txt files) in it."
         )
     return books, skipped
-
-
-def build_raw(profile: Profile, *, local_folder: str | os.PathLike[str] | None = None) -> Path:
-    """Fetch the profile's Gutenberg books (or copy a local folder) and write the raw manifest."""
-    skipped: list[Skipped] = []
-    if local_folder is not None:
-        books, skipped = local_books(local_folder)
-        origin = {"kind": "local", "folder": str(local_folder)}
-    else:
-        books = [gutenberg_book(i) for i in profile.book_ids]
-        origin = {"kind": "gutenberg", "ids": list(profile.book_ids)}
-    write_manifest("raw", profile, {
-        "origin": origin,
-        "books": [b.to_dict() for b in books],
-        "skipped": [asdict(s) for s in skipped],
-        "total_bytes": sum(b.bytes for b in books),
-    })
-    return stage_dir("raw")
 
 
 def raw_book_path(book: dict[str, Any]) -> Path:

@@ -23,23 +23,18 @@ import hashlib
 import json
 import logging
 import os
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .artifacts import (
-    ensure,
     read_json,
     read_manifest,
-    sha256_file,
     stage_dir,
     write_json_atomic,
-    write_manifest,
     write_text_atomic,
 )
-from .profiles import Profile
 
 log = logging.getLogger(__name__)
 
@@ -528,26 +523,3 @@ def clean_texts() -> list[str]:
     return [(folder / book["file"]).read_bytes().decode("utf-8") for book in manifest["books"]]
 
 
-def build_tokenizer_stage(profile: Profile) -> Path:
-    """Build the profile's tokenizer from ``data/clean`` and save it to ``data/tokenizer``."""
-    ensure("clean", profile, quiet=True)
-    texts = clean_texts() if profile.tokenizer in ("bpe", "char") else None
-    start = time.perf_counter()
-    tok = get_tokenizer(profile.tokenizer, texts, vocab_size=profile.bpe_vocab_size)
-    seconds = time.perf_counter() - start
-    log.info("built %s in %.1f s", tok.name, seconds)
-    folder = stage_dir("tokenizer")
-    for stale in ("tokenizer.json", "chars.json"):  # another kind's file from an earlier profile
-        (folder / stale).unlink(missing_ok=True)
-    tok.save(folder)
-    files = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != "manifest.json")
-    content: dict[str, Any] = {
-        **tok.config(),
-        "files": files,
-        "file_sha256": {name: sha256_file(folder / name) for name in files},
-        "build_seconds": round(seconds, 2),
-    }
-    if texts is not None:
-        content["trained_on"] = {"books": len(texts), "bytes": sum(len(t.encode("utf-8")) for t in texts)}
-    write_manifest("tokenizer", profile, content)
-    return folder

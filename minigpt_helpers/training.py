@@ -35,7 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed, hardware, runs
-from .artifacts import data_dir, ensure, read_json, stage_dir, write_json_atomic
+from .artifacts import data_dir, read_json, stage_dir, write_json_atomic
 from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
 from .dataset import RandomBatches, get_batch, load_tokens, to_device
 from .generation import SamplingConfig, complete
@@ -873,13 +873,3 @@ def train(
         torch.set_num_threads(threads)  # config.threads applies to this run only
 
 
-def build_checkpoints(profile: Any) -> Path:
-    """The stage builder: train the profile's run (continuing one left unfinished), then the manifest."""
-    ensure("tokens", profile, quiet=True)
-    config = TrainConfig.from_profile(profile)
-    result = train(config, resume=None, progress=True)
-    if not result.finished:
-        raise RuntimeError(f"training run {config.run!r} stopped ({result.stop_reason}) before finishing; "
-                           "run it again to continue")
-    runs.write_stage_manifest(profile, config.run)
-    return stage_dir("checkpoints")

@@ -71,18 +71,18 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from minigpt_helpers import artifacts, cleaning, sources
+from minigpt_helpers import artifacts, cleaning, sources, stages
 from minigpt_helpers.checks import check, check_between, exercise
 
 MY_BOOKS_FOLDER = None  # e.g. "/content/my_books" or "~/Documents/books"
 
 t_start = time.time()
 if MY_BOOKS_FOLDER is not None:
-    sources.build_raw(PROFILE, local_folder=Path(MY_BOOKS_FOLDER).expanduser())
+    stages.build_raw(PROFILE, local_folder=Path(MY_BOOKS_FOLDER).expanduser())
 elif artifacts.manifest_path("raw").is_file() and artifacts.read_manifest("raw").get("origin", {}).get("kind") == "local":
-    sources.build_raw(PROFILE)  # back from your own books to the profile's
+    stages.build_raw(PROFILE)  # back from your own books to the profile's
 else:
-    artifacts.ensure("raw", PROFILE)
+    stages.ensure("raw", PROFILE)
 raw_books = artifacts.read_manifest("raw")["books"]
 for b in raw_books[:5]:
     print(f"{b['book_id']:>8}  {b['bytes']:>9,} bytes  {b['title'][:50]}")
@@ -403,7 +403,7 @@ print("for example:", examples)
 
 # %%
 t0 = time.time()
-cleaning.build_clean(PROFILE)
+stages.build_clean(PROFILE)
 build_seconds = time.time() - t0
 manifest = artifacts.read_manifest("clean")
 totals = manifest["totals"]
@@ -501,7 +501,7 @@ print(sorted(p.name for p in demo_dir.iterdir()))
 real_data_dir = os.environ.get(artifacts.DATA_DIR_ENV)
 os.environ[artifacts.DATA_DIR_ENV] = str(demo_dir / "data")  # a scratch data folder for the demo
 try:
-    cleaning.build_clean(PROFILE, local_folder=demo_dir)
+    stages.build_clean(PROFILE, local_folder=demo_dir)
     demo_manifest = artifacts.read_manifest("clean")
 finally:
     if real_data_dir is None:

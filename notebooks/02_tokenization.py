@@ -67,10 +67,10 @@ import regex  # like `re`, but knows Unicode classes such as \p{L} (any letter)
 import torch
 from IPython.display import HTML, display
 
-from minigpt_helpers import artifacts, lessons, model, tokenization, widgets
+from minigpt_helpers import artifacts, lessons, model, stages, tokenization, widgets
 from minigpt_helpers.checks import check, check_between, exercise
 
-artifacts.ensure("clean", PROFILE)
+stages.ensure("clean", PROFILE)
 texts = tokenization.clean_texts()
 n_bytes = sum(len(t.encode("utf-8")) for t in texts)
 print(f"{len(texts)} clean books, {n_bytes / 1e6:.2f} MB of UTF-8 text")
@@ -466,7 +466,7 @@ plt.show()
 # exactly the one we trained above.
 
 # %%
-folder = tokenization.build_tokenizer_stage(PROFILE)
+folder = stages.build_tokenizer(PROFILE)
 manifest = artifacts.read_manifest("tokenizer")
 print(json.dumps({k: manifest[k] for k in ("kind", "name", "vocab_size", "eot_id", "special_tokens", "files", "sha256")}, indent=1))
 

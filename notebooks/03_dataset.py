@@ -63,11 +63,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from minigpt_helpers import artifacts, dataset, lessons, tokenization
+from minigpt_helpers import artifacts, dataset, lessons, stages, tokenization
 from minigpt_helpers.checks import check, check_between, exercise
 from minigpt_helpers.profiles import pick_device
 
-artifacts.ensure("tokenizer", PROFILE)
+stages.ensure("tokenizer", PROFILE)
 tok = tokenization.load_tokenizer()
 books = artifacts.read_manifest("clean")["books"]
 print(f"{len(books)} books, {sum(b['bytes'] for b in books) / 1e6:.2f} MB of clean text; "
@@ -159,7 +159,7 @@ print("start of val part:    ", repr(text[cut:cut + 80]), "...")
 # %% [markdown]
 # ## 4. Build the token files
 #
-# `dataset.build_tokens(PROFILE)` does all of the above for every book: split (mode and
+# `stages.build_tokens(PROFILE)` does all of the above for every book: split (mode and
 # fraction from the profile, seed 42), encode in large batches (the tokenizer spreads a batch
 # over all cores), and stream the ids into `train.bin` and `val.bin`. Files are written to a
 # temporary name and renamed when complete, so a crash never leaves half a file behind;
@@ -167,7 +167,7 @@ print("start of val part:    ", repr(text[cut:cut + 80]), "...")
 
 # %%
 t0 = time.perf_counter()
-folder = dataset.build_tokens(PROFILE)
+folder = stages.build_tokens(PROFILE)
 build_seconds = time.perf_counter() - t0
 meta = dataset.read_meta()
 print(f"built {folder} in {build_seconds:.1f} s")

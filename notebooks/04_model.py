@@ -58,11 +58,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from IPython.display import Markdown, display
 
-from minigpt_helpers import artifacts, lessons, model, tokenization
+from minigpt_helpers import lessons, model, stages, tokenization
 from minigpt_helpers.checks import check, check_between, check_close, exercise
 from minigpt_helpers.profiles import pick_device
 
-artifacts.ensure("tokenizer", PROFILE)
+stages.ensure("tokenizer", PROFILE)
 tok = tokenization.load_tokenizer()
 text = tokenization.clean_texts()[0]
 print(f"{tok}; first book: {len(text):,} characters")
@@ -508,7 +508,7 @@ else:
 from minigpt_helpers import training
 
 LIVE_SECONDS = {"ci": 4, "cpu": 60, "gpu": 60}[PROFILE.name]
-artifacts.ensure("tokens", PROFILE, quiet=True)
+stages.ensure("tokens", PROFILE, quiet=True)
 live = {}
 for name, changes in {"GPT-2 block, AdamW": dict(model_overrides={"arch": "gpt2"}, optimizer="adamw", embedding_lr=None),
                       "modern block, Muon": dict(model_overrides={"arch": PROFILE.arch})}.items():

@@ -59,11 +59,12 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from minigpt_helpers import artifacts, checkpoint, dataset, hardware, model, runs, schedule, tokenization, training
+from minigpt_helpers import (artifacts, checkpoint, dataset, hardware, model, runs, schedule, stages,
+                             tokenization, training)
 from minigpt_helpers.checks import check, check_between, check_close, exercise
 from minigpt_helpers.dashboard import Dashboard
 
-artifacts.ensure("tokens", PROFILE)
+stages.ensure("tokens", PROFILE)
 tok = tokenization.load_tokenizer()
 train_data = dataset.load_tokens("train", tokenizer=tok)
 val_data = dataset.load_tokens("val", tokenizer=tok)

@@ -64,12 +64,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from minigpt_helpers import (artifacts, baselines, checkpoint, dataset, eval_report, evaluation, lessons, sources,
-                             runs, text_quality)
+from minigpt_helpers import (artifacts, baselines, checkpoint, dataset, eval_report, evaluation, lessons, runs, sources,
+                             stages, text_quality)
 from minigpt_helpers.checks import check, check_between, check_close, exercise
 from minigpt_helpers.profiles import pick_device
 
-artifacts.ensure("checkpoints", PROFILE)
+stages.ensure("checkpoints", PROFILE)
 ckpt = checkpoint.load_checkpoint(checkpoint.find_checkpoint(), pick_device())
 gpt, tok = ckpt.model, ckpt.tokenizer
 tokens_dir = evaluation.tokens_folder(ckpt.config)
@@ -758,8 +758,8 @@ check(tr_[-1] < tr_[0] - 2.0 and va_[-1] > va_.min() + 0.3,
 #
 # `data/eval/metrics.json` keeps every number of this notebook with the checkpoint (path, step,
 # model, tokenizer) and the data (token files, counts, books) it was computed from, the hardware,
-# and the settings (context, stride, cap). The stage's manifest goes last. `eval_report.build_eval`
-# does the same without a notebook (`artifacts.ensure("eval", PROFILE)` calls it), and
+# and the settings (context, stride, cap). The stage's manifest goes last. `stages.build_eval`
+# does the same without a notebook (`stages.ensure("eval", PROFILE)` calls it), and
 # `python -m minigpt_helpers eval --checkpoint <run or folder>` prints a summary from a terminal.
 
 # %%

@@ -63,12 +63,12 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from minigpt_helpers import artifacts, checkpoint, generation, lessons
+from minigpt_helpers import artifacts, checkpoint, generation, lessons, stages
 from minigpt_helpers.checks import check, check_close, check_speed, exercise
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.profiles import pick_device
 
-artifacts.ensure("checkpoints", PROFILE)
+stages.ensure("checkpoints", PROFILE)
 ckpt = checkpoint.load_checkpoint(checkpoint.find_checkpoint(), pick_device())
 gpt, tok = ckpt.model, ckpt.tokenizer
 device, C = next(gpt.parameters()).device, gpt.config.context_length

@@ -64,13 +64,13 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from minigpt_helpers import artifacts, chat, checkpoint, generation
+from minigpt_helpers import artifacts, chat, checkpoint, generation, stages
 from minigpt_helpers.chat import ChatSession, ChatTemplate
 from minigpt_helpers.checks import check, exercise
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.profiles import pick_device
 
-artifacts.ensure("checkpoints", PROFILE)
+stages.ensure("checkpoints", PROFILE)
 ckpt = checkpoint.load_checkpoint(checkpoint.find_checkpoint(), pick_device())
 gpt, tok = ckpt.model, ckpt.tokenizer
 C = gpt.config.context_length

@@ -71,12 +71,12 @@ import requests
 import torch
 from IPython.display import HTML, Markdown, display
 
-from minigpt_helpers import artifacts, checkpoint, export, generation, serving
+from minigpt_helpers import artifacts, checkpoint, export, generation, serving, stages
 from minigpt_helpers.checks import check, check_close, check_speed, exercise
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.lessons import format_table
 
-artifacts.ensure("checkpoints", PROFILE)
+stages.ensure("checkpoints", PROFILE)
 ckpt = checkpoint.load_checkpoint(checkpoint.find_checkpoint(), "cpu")
 gpt, tok = ckpt.model, ckpt.tokenizer
 C = gpt.config.context_length
@@ -179,7 +179,7 @@ shutil.rmtree(by_hand)  # the package's export below is the one the server uses
 
 # %%
 t0 = time.perf_counter()
-exports_dir = export.build_exports(PROFILE)
+exports_dir = stages.build_exports(PROFILE)
 seconds = time.perf_counter() - t0
 manifest = artifacts.read_manifest("exports")
 name = manifest["default"]

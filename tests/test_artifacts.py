@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from minigpt_helpers import artifacts
+from minigpt_helpers import artifacts, stages
 from minigpt_helpers.profiles import get_profile
 
 
@@ -58,22 +58,23 @@ def test_ensure_rebuilds_missing_and_stale_stages_in_order(monkeypatch: pytest.M
             return artifacts.stage_dir(stage)
         return build
 
-    monkeypatch.setattr(artifacts, "_builder", fake_builder)
+    for stage in stages.BUILDERS:
+        monkeypatch.setitem(stages.BUILDERS, stage, fake_builder(stage))
     ci = get_profile("ci")
-    artifacts.ensure("tokenizer", ci)
+    stages.ensure("tokenizer", ci)
     assert calls == ["raw", "clean", "tokenizer"]
     assert "[rebuild]" in capsys.readouterr().out
     calls.clear()
-    artifacts.ensure("tokenizer", ci)
+    stages.ensure("tokenizer", ci)
     assert calls == []  # everything current: nothing rebuilt
-    artifacts.ensure("tokenizer", get_profile("cpu"))
+    stages.ensure("tokenizer", get_profile("cpu"))
     assert calls == ["raw", "clean", "tokenizer"]  # another profile: all rebuilt
 
 
 def test_ensure_fails_loudly_when_a_builder_writes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(artifacts, "_builder", lambda stage: (lambda profile: None))
+    monkeypatch.setitem(stages.BUILDERS, "raw", lambda profile: None)
     with pytest.raises(RuntimeError, match="did not produce a current manifest"):
-        artifacts.ensure("raw", get_profile("ci"), quiet=True)
+        stages.ensure("raw", get_profile("ci"), quiet=True)
 
 
 def test_raw_is_stale_when_the_book_list_changes() -> None:

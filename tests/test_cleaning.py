@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from minigpt_helpers import artifacts, cleaning
+from minigpt_helpers import artifacts, cleaning, stages
 from minigpt_helpers.cleaning import CleanOptions
 from minigpt_helpers.profiles import get_profile
 
@@ -310,7 +310,7 @@ def _write_local_folder(folder: Path) -> None:
 
 def test_build_clean_from_a_local_folder_skips_and_reports_bad_files(tmp_path: Path, data_dir: Path) -> None:
     _write_local_folder(tmp_path / "books")
-    out = cleaning.build_clean(get_profile("ci"), local_folder=tmp_path / "books")
+    out = stages.build_clean(get_profile("ci"), local_folder=tmp_path / "books")
     manifest = artifacts.read_manifest("clean")
     assert out == data_dir / "clean"
     assert [b["book_id"] for b in manifest["books"]] == ["latin1_story", "lighthouse"]
@@ -333,17 +333,17 @@ def test_build_clean_from_a_local_folder_skips_and_reports_bad_files(tmp_path: P
 def test_build_clean_refuses_a_folder_with_nothing_usable(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no usable .txt files"):
-        cleaning.build_clean(get_profile("ci"), local_folder=tmp_path / "empty")
+        stages.build_clean(get_profile("ci"), local_folder=tmp_path / "empty")
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "garbage.txt").write_bytes((FIXTURES / "undecodable.txt").read_bytes())
     with pytest.raises(ValueError, match="no book could be cleaned: garbage.txt: not UTF-8"):
-        cleaning.build_clean(get_profile("ci"), local_folder=bad)
+        stages.build_clean(get_profile("ci"), local_folder=bad)
 
 
 def test_build_clean_for_the_ci_profile(shared_datasets: Path, data_dir: Path) -> None:
     profile = get_profile("ci")
-    artifacts.ensure("clean", profile, quiet=True)
+    stages.ensure("clean", profile, quiet=True)
     manifest = artifacts.read_manifest("clean")
     assert [b["book_id"] for b in manifest["books"]] == [f"pg{i}" for i in profile.book_ids]
     for book in manifest["books"]:

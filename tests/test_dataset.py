@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from minigpt_helpers import artifacts, dataset, lessons
+from minigpt_helpers import artifacts, dataset, lessons, stages, tokenization
 from minigpt_helpers.profiles import get_profile
 from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer
 
@@ -71,7 +71,7 @@ def test_token_dtype_fits_the_vocabulary() -> None:
 
 def test_books_split_files_meta_and_exact_offsets(profile) -> None:
     texts = _stages(profile)
-    folder = dataset.build_tokens(profile)
+    folder = stages.build_tokens(profile)
     assert artifacts.staleness("tokens", profile) is None
     meta = json.loads((folder / "meta.json").read_text())
     tok = _tok()
@@ -97,7 +97,7 @@ def test_books_split_files_meta_and_exact_offsets(profile) -> None:
 
 def test_tail_split_cuts_every_book_in_two_exact_parts(profile) -> None:
     texts = _stages(profile, kind="char")
-    folder = dataset.build_tokens(profile.with_overrides(split_mode="tail", val_fraction=0.1))
+    folder = stages.build_tokens(profile.with_overrides(split_mode="tail", val_fraction=0.1))
     meta = dataset.read_meta(folder)
     tok = _tok()
     seen = 0
@@ -132,7 +132,7 @@ def test_choose_val_books_is_deterministic_and_sensible() -> None:
 
 def test_targets_are_inputs_shifted_by_one_and_windows_stay_inside(profile) -> None:
     _stages(profile)
-    dataset.build_tokens(profile)
+    stages.build_tokens(profile)
     train = dataset.load_tokens("train")
     assert isinstance(train.tokens, np.memmap)
     T = profile.context_length
@@ -228,13 +228,13 @@ def test_short_corpus_error_suggests_a_smaller_context() -> None:
 def test_build_refuses_a_split_shorter_than_the_context(profile) -> None:
     _stages(profile)
     with pytest.raises(ValueError, match="context_length=100000"):
-        dataset.build_tokens(profile.with_overrides(context_length=100_000))
+        stages.build_tokens(profile.with_overrides(context_length=100_000))
     assert artifacts.staleness("tokens", profile) is not None  # no manifest for a failed build
 
 
 def test_mismatched_tokenizer_vocab_or_files_are_refused(profile) -> None:
     texts = _stages(profile)
-    folder = dataset.build_tokens(profile)
+    folder = stages.build_tokens(profile)
     tok = _tok()
     assert len(dataset.load_tokens("val", tokenizer=tok, vocab_size=300)) > 0
     with pytest.raises(ValueError, match=r"vocab_size=512.*vocab_size 300"):
@@ -257,8 +257,8 @@ def test_uint32_when_the_vocabulary_is_large(profile, monkeypatch: pytest.Monkey
             return 70_000
 
     chars = CharTokenizer.train(texts.values()).chars
-    monkeypatch.setattr(dataset, "load_tokenizer", lambda: BigChar(chars))
-    folder = dataset.build_tokens(profile)
+    monkeypatch.setattr(tokenization, "load_tokenizer", lambda: BigChar(chars))
+    folder = stages.build_tokens(profile)
     meta = dataset.read_meta(folder)
     assert meta["dtype"] == "uint32"
     assert (folder / "train.bin").stat().st_size == 4 * meta["counts"]["train"]
@@ -267,7 +267,7 @@ def test_uint32_when_the_vocabulary_is_large(profile, monkeypatch: pytest.Monkey
 
 def test_token_data_pickles_as_a_path_and_feeds_a_dataloader(profile) -> None:
     _stages(profile)
-    dataset.build_tokens(profile)
+    stages.build_tokens(profile)
     train = dataset.load_tokens("train")
     blob = pickle.dumps(train)
     assert len(blob) < 20_000 + len(json.dumps(train.meta))  # not the token array

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from minigpt_helpers import artifacts, cli, export
+from minigpt_helpers import artifacts, cli, export, stages
 from minigpt_helpers.checkpoint import load_checkpoint, save_checkpoint
 from minigpt_helpers.generation import SamplingConfig, generate
 from minigpt_helpers.model import ARCHITECTURES, GPT, GPTConfig
@@ -317,7 +317,7 @@ def _fake_checkpoints_stage(tmp_path: Path, tok, profile, arch: str = "gpt2") ->
 def test_build_exports_writes_the_stage(tmp_path, bpe_tok, arch, model_type) -> None:
     profile = get_profile("ci")
     _fake_checkpoints_stage(tmp_path, bpe_tok, profile, arch)
-    out = export.build_exports(profile, onnx=False)
+    out = stages.build_exports(profile, onnx=False)
     manifest = artifacts.read_manifest("exports")
     assert manifest["default"] == "tiny" and manifest["exports"]["tiny"]["hf"] == "tiny-hf"
     assert manifest["exports"]["tiny"]["bytes"] > 0 and manifest["exports"]["tiny"]["step"] == 3

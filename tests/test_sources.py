@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typing import Self
 
-from minigpt_helpers import sources
+from minigpt_helpers import sources, stages
 from minigpt_helpers.profiles import get_profile
 
 BOOK = (
@@ -125,7 +125,7 @@ def test_build_raw_writes_manifest(server: _Server, data_dir: Path) -> None:
     for i in (1, 2):
         server.files[f"/cache/epub/{i}/pg{i}.txt"] = BOOK
     profile = get_profile("ci").with_overrides(book_ids=(1, 2))
-    sources.build_raw(profile)
+    stages.build_raw(profile)
     manifest = json.loads((data_dir / "raw" / "manifest.json").read_text())
     assert manifest["profile"] == "ci"
     assert [b["book_id"] for b in manifest["books"]] == ["pg1", "pg2"]

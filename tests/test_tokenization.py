@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from minigpt_helpers import artifacts, lessons, tokenization, widgets
+from minigpt_helpers import artifacts, lessons, stages, tokenization, widgets
 from minigpt_helpers.profiles import get_profile
 from minigpt_helpers.tokenization import BPETokenizer, CharTokenizer, GPT2Tokenizer, Tokenizer, load_tokenizer
 
@@ -321,7 +321,7 @@ def _fake_clean_stage(profile, texts: list[str]) -> None:
 def test_build_tokenizer_stage_records_the_sha256(data_dir: Path) -> None:
     profile = get_profile("ci").with_overrides(bpe_vocab_size=300)
     _fake_clean_stage(profile, [PROSE, EDGE_TEXT])
-    folder = tokenization.build_tokenizer_stage(profile)
+    folder = stages.build_tokenizer(profile)
     manifest = artifacts.read_manifest("tokenizer")
     assert manifest["kind"] == "bpe" and manifest["vocab_size"] == 300
     assert manifest["sha256"] == artifacts.sha256_file(folder / "tokenizer.json")
@@ -331,7 +331,7 @@ def test_build_tokenizer_stage_records_the_sha256(data_dir: Path) -> None:
     assert tokenization.load_tokenizer().sha256 == manifest["sha256"]
 
     chars = profile.with_overrides(tokenizer="char")
-    tokenization.build_tokenizer_stage(chars)
+    stages.build_tokenizer(chars)
     assert not (folder / "tokenizer.json").exists(), "a BPE file was left beside a char tokenizer"
     tok = tokenization.load_tokenizer()
     assert tok.kind == "char" and tok.decode(tok.encode(EDGE_TEXT)) == EDGE_TEXT

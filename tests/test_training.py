@@ -14,7 +14,7 @@ import torch
 
 from _textgen import sentences
 from _textgen import tiny_config as cfg
-from minigpt_helpers import artifacts, checkpoint, cli, dataset, hardware, runs, training
+from minigpt_helpers import artifacts, checkpoint, cli, dataset, hardware, runs, stages, training
 from minigpt_helpers.schedule import LRSchedule
 from minigpt_helpers.tokenization import CharTokenizer
 from minigpt_helpers.runs import METRIC_KEYS, read_metrics
@@ -361,7 +361,7 @@ def test_build_checkpoints_trains_the_profile_run_and_writes_the_manifest(data_d
                                                            "chars": len(t), "bytes": len(t)} for b, t in text.items()]})
     CharTokenizer.train(text.values()).save(artifacts.stage_dir("tokenizer"))
     artifacts.write_manifest("tokenizer", profile, {})
-    folder = artifacts.ensure("checkpoints", profile, quiet=True)
+    folder = stages.ensure("checkpoints", profile, quiet=True)
     manifest = artifacts.read_manifest("checkpoints")
     assert manifest["default_run"] == "ci" and manifest["runs"]["ci"]["step"] == 4
     assert checkpoint.find_checkpoint() == folder / "ci" / "best"
