@@ -2,6 +2,7 @@
 """One entry point for the course: set up, run the course, run the tests.
 
     python tasks.py course     # set up, then run every notebook in order (default profile)
+    python tasks.py course --books ~/my_books   # the same, on your own .txt books
     python tasks.py test       # set up, then run all tests (unit tests + every notebook, ci profile)
     python tasks.py outputs    # re-run the notebooks in place, refreshing the committed outputs
     python tasks.py sync       # pair notebooks and .py files again after editing either
@@ -31,7 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 NOTEBOOKS = ROOT / "notebooks"
-FOLDER_SETTINGS = ("MINIGPT_DATA_DIR", "MINIGPT_DATASETS_DIR", "TIKTOKEN_CACHE_DIR", "HF_HOME", "HF_DATASETS_CACHE")
+FOLDER_SETTINGS = ("MINIGPT_DATA_DIR", "MINIGPT_DATASETS_DIR", "MINIGPT_BOOKS", "TIKTOKEN_CACHE_DIR", "HF_HOME",
+                   "HF_DATASETS_CACHE")
 TEST_PROFILE_ENV = "MINIGPT_TEST_PROFILE"  # the tests' profile (default ci), never the learner's MINIGPT_PROFILE
 
 
@@ -157,8 +159,17 @@ def course(args: argparse.Namespace) -> None:
     """Run every notebook in order on the current profile, writing artifacts to data/."""
     if args.profile:
         os.environ["MINIGPT_PROFILE"] = args.profile
+    if args.books:  # every notebook (and every stage it rebuilds) reads these settings
+        os.environ["MINIGPT_BOOKS"] = str(Path(args.books).expanduser().resolve())
+        os.environ.pop("MINIGPT_GUTENBERG_IDS", None)
+    if args.gutenberg:
+        os.environ["MINIGPT_GUTENBERG_IDS"] = args.gutenberg
+        os.environ.pop("MINIGPT_BOOKS", None)
     sys.path.insert(0, str(ROOT))
     from minigpt_helpers.artifacts import data_dir
+    from minigpt_helpers.profiles import get_profile
+
+    get_profile()  # a wrong folder or id list stops here, before any notebook starts
 
     out_dir = data_dir() / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -213,6 +224,8 @@ def test(pytest_args: list[str]) -> int:
     MINIGPT_TEST_PROFILE picks another profile on purpose."""
     env = dict(os.environ)  # main() made its folder settings absolute already
     env["MINIGPT_PROFILE"] = env.get(TEST_PROFILE_ENV) or "ci"
+    for name in ("MINIGPT_BOOKS", "MINIGPT_GUTENBERG_IDS"):  # the notebooks' checks expect the profile's books
+        env.pop(name, None)
     scratch = env["MINIGPT_DATA_DIR"] = tempfile.mkdtemp(prefix="minigpt-test-data-")
     print(f"[test] profile {env['MINIGPT_PROFILE']}, data folder {scratch}", flush=True)
     for line in skip_notes(env):
@@ -234,6 +247,12 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         p = sub.add_parser(name)
         p.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: MINIGPT_PROFILE, else gpu if CUDA else cpu")
         p.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. --only 01 02")
+        if name == "outputs":  # the committed outputs come from the profile's own books
+            continue
+        books = p.add_mutually_exclusive_group()
+        books.add_argument("--books", metavar="FOLDER", help="train on your own .txt books in FOLDER (MINIGPT_BOOKS)")
+        books.add_argument("--gutenberg", metavar="IDS", help="other Project Gutenberg books, e.g. 1342,84,11 "
+                           "(MINIGPT_GUTENBERG_IDS)")
     sub.add_parser("sync", help="jupytext --sync every notebook")
     sub.add_parser("test", help="all tests; anything after `test` goes to pytest (e.g. test -x -k cache)")
     if argv[:1] == ["test"]:  # pytest's own options (-x, -k ..., --lf) pass through untouched

@@ -231,6 +231,30 @@ def read_manifest(stage: str) -> dict[str, Any]:
     return read_json(path)
 
 
+def _books(origin: dict[str, Any]) -> str:
+    if origin.get("kind") == "local":
+        return f"your own books from {origin.get('folder')}"
+    return f"Project Gutenberg books {', '.join(map(str, origin.get('ids', [])))}"
+
+
+def corpus_mismatch(profile: Profile) -> str | None:
+    """Why the books on disk are not the ones ``profile`` asks for (a sentence that names the fix),
+    or None. Later stages were built from the books on disk, so they are never silently swapped."""
+    path = manifest_path("raw")
+    if not path.is_file():
+        return None
+    manifest = read_json(path)
+    origin = manifest.get("origin", {})
+    if not origin or manifest.get("profile") != profile.name or origin == profile.corpus:
+        return None
+    keep = (f"MINIGPT_BOOKS={origin.get('folder')}" if origin.get("kind") == "local"
+            else f"MINIGPT_GUTENBERG_IDS={','.join(map(str, origin.get('ids', [])))}")
+    return (f"{path.parent} holds {_books(origin)}, but this session asks for {_books(profile.corpus)}. "
+            f"To keep working with the books on disk, set {keep} before starting; to switch books, build "
+            "the books stage again with the new setting: notebooks/01_cleaning.ipynb, or "
+            "`python -m minigpt_helpers prepare` (or set MINIGPT_DATA_DIR to another folder)")
+
+
 def staleness(stage: str, profile: Profile) -> str | None:
     """Why a stage must be rebuilt for ``profile`` (a sentence), or None when it is current."""
     path = manifest_path(stage)
@@ -239,10 +263,6 @@ def staleness(stage: str, profile: Profile) -> str | None:
     manifest = read_json(path)
     if manifest.get("profile") != profile.name:
         return f"{path.parent} was built for profile {manifest.get('profile')!r}, not {profile.name!r}"
-    origin = manifest.get("origin", {})
-    if stage == "raw" and origin.get("kind") == "gutenberg" and origin.get("ids") != list(profile.book_ids):
-        # A local folder of books is a deliberate choice and stays; a changed book list does not.
-        return f"{path.parent} holds other Gutenberg books than profile {profile.name!r} lists"
     up = _upstream(stage)
     if up and manifest.get("upstream", {}).get(up) != fingerprint(up):
         return f"{path.parent} was built from a different {up!r} stage than the one on disk"

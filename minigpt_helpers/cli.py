@@ -18,15 +18,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import eval_report, evaluation, recipes
-from .artifacts import stage_dir, write_json_atomic
-from .stages import ensure
+from . import eval_report, evaluation, recipes, stages
+from .artifacts import read_manifest, stage_dir, write_json_atomic
 from .chat import DEFAULT_PERSONA, EXIT_WORDS, ChatSession, ChatTemplate
 from .checkpoint import load_checkpoint
 from .dataset import load_tokens
 from .generation import SamplingConfig, resolve_checkpoint, stream_text
 from .notebook import hardware_summary
-from .profiles import get_profile, pick_device
+from .profiles import BOOKS_ENV, get_profile, pick_device, with_books
 from .runs import write_stage_manifest
 from .training import NonFiniteLossError, TrainConfig, train
 
@@ -44,6 +43,41 @@ def parse_value(text: str) -> Any:
 def _log_to_stderr() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def add_prepare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", help="ci, cpu or gpu (default: MINIGPT_PROFILE, else gpu with CUDA, else cpu)")
+    books = p.add_mutually_exclusive_group()
+    books.add_argument("--books", metavar="FOLDER", help="a folder of your own .txt books (like MINIGPT_BOOKS)")
+    books.add_argument("--gutenberg", metavar="IDS", help="Project Gutenberg ids, e.g. 1342,84,11 (like MINIGPT_GUTENBERG_IDS)")
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """Notebooks 01 to 03 without the lessons: fetch or copy the books, clean them, build the
+    tokenizer and the token files for the profile. --books or --gutenberg chooses other books;
+    give later commands the same choice (MINIGPT_BOOKS or MINIGPT_GUTENBERG_IDS)."""
+    _log_to_stderr()
+    try:
+        profile = get_profile(args.profile)
+        if args.books or args.gutenberg:
+            profile = with_books(profile, args.books, args.gutenberg)
+        stages.build_raw(profile)  # the books this command names, replacing any others on disk
+        folder = stages.ensure("tokens", profile)
+        clean = read_manifest("clean")
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    counts = read_manifest("tokens")["counts"]
+    for skip in clean["skipped"]:
+        print(f"skipped {skip['path']}: {skip['reason']}")
+    print(f"{len(clean['books'])} books cleaned; {counts['train']:,} training and {counts['val']:,} validation "
+          f"tokens in {folder}")
+    if profile.books_folder:
+        print(f"train on them with: {BOOKS_ENV}={profile.books_folder} {PROG} train --profile {profile.name}")
+    return 0
 
 
 # --------------------------------------------------------------------------- train
@@ -119,7 +153,7 @@ def run_train(args: argparse.Namespace) -> int:
         if args.recipe:
             recipes.prepare_recipe(args.recipe)
         elif config.tokens_dir is None:  # the books: build data/tokens (and what it needs) if missing
-            ensure("tokens", profile)
+            stages.ensure("tokens", profile)
         resume = True if args.resume else (False if args.fresh else None)
         result = train(config, resume=resume, progress=not args.no_progress)
     except NonFiniteLossError as err:
@@ -406,6 +440,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 COMMANDS: dict[str, Command] = {
+    "prepare": ("fetch, clean and tokenize the books (01 to 03), yours with --books", add_prepare_arguments,
+                run_prepare),
     "train": ("train a model (the loop of 05_training), or resume a run", add_train_arguments, run_train),
     "eval": ("evaluate a checkpoint: loss, perplexity, bits per byte (06_evaluation)", add_eval_arguments, run_eval),
     "generate": ("sample text from a checkpoint (07_inference)", add_generate_arguments, run_generate),

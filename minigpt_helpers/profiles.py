@@ -18,6 +18,8 @@ from typing import Any
 
 PROFILE_ENV = "MINIGPT_PROFILE"
 DEVICE_ENV = "MINIGPT_DEVICE"
+BOOKS_ENV = "MINIGPT_BOOKS"  # a folder of your own .txt books, used instead of the profile's
+GUTENBERG_ENV = "MINIGPT_GUTENBERG_IDS"  # other Project Gutenberg ids, e.g. "1342,84,11"
 
 # A varied English default library (novels, children's books, stories, a play, poetry,
 # essays, a treatise, an autobiography), every one present in the offline copy so the
@@ -101,6 +103,8 @@ class Profile:
     training: dict[str, Any] = field(default_factory=dict)
     # 06: wikitext_max_tokens (None: all), quick_seeds, quality_samples, context_windows
     evaluation: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_EVALUATION))
+    # 01: a folder of your own .txt books, used instead of book_ids (MINIGPT_BOOKS sets it)
+    books_folder: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -118,6 +122,13 @@ class Profile:
             problems.append(f"context_length={self.context_length}: use at least 8")
         if problems:
             raise ValueError(f"profile {self.name!r} is invalid:\n- " + "\n- ".join(problems))
+
+    @property
+    def corpus(self) -> dict[str, Any]:
+        """Which books this profile trains on, as data/raw's manifest records it ("origin")."""
+        if self.books_folder:
+            return {"kind": "local", "folder": self.books_folder}
+        return {"kind": "gutenberg", "ids": list(self.book_ids)}
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -261,7 +272,8 @@ def default_profile_name() -> str:
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """The profile called ``name``, else ``MINIGPT_PROFILE``, else the default for this machine."""
+    """The profile called ``name``, else ``MINIGPT_PROFILE``, else the default for this machine,
+    with the books that ``MINIGPT_BOOKS`` or ``MINIGPT_GUTENBERG_IDS`` choose."""
     chosen = name or os.environ.get(PROFILE_ENV) or default_profile_name()
     chosen = chosen.strip().lower()
     if chosen not in PROFILES:
@@ -269,7 +281,28 @@ def get_profile(name: str | None = None) -> Profile:
             f"unknown profile {chosen!r} (from {'the argument' if name else PROFILE_ENV}); "
             f"pick one of {', '.join(PROFILES)}, e.g. export {PROFILE_ENV}=cpu"
         )
-    return PROFILES[chosen]
+    return with_books(PROFILES[chosen], os.environ.get(BOOKS_ENV), os.environ.get(GUTENBERG_ENV))
+
+
+def with_books(profile: Profile, folder: str | None = None, gutenberg_ids: str | None = None) -> Profile:
+    """``profile`` trained on a folder of your own .txt books, or on other Gutenberg books
+    ("1342,84,11"); both empty leave it as it is."""
+    if folder and folder.strip() and gutenberg_ids and gutenberg_ids.strip():
+        raise ValueError(f"both {BOOKS_ENV} and {GUTENBERG_ENV} are set: choose your own folder of books "
+                         "or a list of Gutenberg ids, not both")
+    if folder and folder.strip():
+        path = os.path.abspath(os.path.expanduser(folder.strip()))
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"{BOOKS_ENV}={folder!r}: {path} is not a folder; point it at a folder of "
+                                    ".txt books (UTF-8, Windows-1252 or Latin-1), or unset it")
+        return replace(profile, books_folder=path)
+    if gutenberg_ids and gutenberg_ids.strip():
+        parts = [p.strip() for p in gutenberg_ids.replace(" ", ",").split(",") if p.strip()]
+        if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise ValueError(f"{GUTENBERG_ENV}={gutenberg_ids!r}: give Project Gutenberg ids separated by "
+                             "commas, e.g. 1342,84,11 (the number in a book's gutenberg.org address)")
+        return replace(profile, book_ids=tuple(dict.fromkeys(int(p) for p in parts)))
+    return profile
 
 
 def pick_device(prefer: str | None = None) -> str:
@@ -302,7 +335,9 @@ def describe(profile: Profile) -> str:
     """A one-paragraph summary printed by every notebook's setup cell."""
     return (
         f"profile {profile.name!r}: {profile.summary}\n"
-        f"  books: {len(profile.book_ids)}, tokenizer: {profile.tokenizer}"
+        + (f"  books: your own, from {profile.books_folder}" if profile.books_folder
+           else f"  books: {len(profile.book_ids)} from Project Gutenberg")
+        + f", tokenizer: {profile.tokenizer}"
         + (f" ({profile.bpe_vocab_size} tokens)" if profile.tokenizer == "bpe" else "")
         + f", model: preset {profile.model_preset} with the {profile.arch} block, context: {profile.context_length}"
     )

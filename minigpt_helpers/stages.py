@@ -23,6 +23,7 @@ from . import cleaning, dataset, eval_report, export, runs, sources, tokenizatio
 from .artifacts import (
     STAGES,
     chain,
+    corpus_mismatch,
     data_dir,
     manifest_path,
     read_manifest,
@@ -38,11 +39,13 @@ log = logging.getLogger(__name__)
 
 
 def build_raw(profile: Profile, *, local_folder: str | os.PathLike[str] | None = None) -> Path:
-    """Fetch the profile's Gutenberg books (or copy a local folder) and write the raw manifest."""
+    """Fetch the profile's Gutenberg books, or copy its folder of your own books (``local_folder``
+    overrides it), and write the raw manifest, which records which books they are."""
     skipped: list[sources.Skipped] = []
+    local_folder = local_folder or profile.books_folder
     if local_folder is not None:
         books, skipped = sources.local_books(local_folder)
-        origin = {"kind": "local", "folder": str(local_folder)}
+        origin = {"kind": "local", "folder": os.path.abspath(os.path.expanduser(local_folder))}
     else:
         books = [sources.gutenberg_book(i) for i in profile.book_ids]
         origin = {"kind": "gutenberg", "ids": list(profile.book_ids)}
@@ -204,6 +207,8 @@ def ensure(stage: str, profile: Profile, *, quiet: bool = False) -> Path:
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    if problem := corpus_mismatch(profile):
+        raise ValueError(problem)
     for s in chain(stage):
         reason = staleness(s, profile)
         if reason is None:

@@ -58,9 +58,14 @@ PROFILE = start("01_cleaning")
 # came from and its SHA-256, and does nothing when they are already there. The files are kept
 # exactly as they arrived: decoding and cleaning are this notebook's job.
 #
-# **Your own books.** Set `MY_BOOKS_FOLDER` to a folder of plain-text books (`.txt`, UTF-8,
-# Windows-1252 or Latin-1) and this notebook, and every later one, works on them instead of
-# the profile's books. Files that are not text are skipped and reported (section 9 shows how).
+# **Your own books.** Set the setting `MINIGPT_BOOKS` to a folder of plain-text books (`.txt`,
+# UTF-8, Windows-1252 or Latin-1) and this notebook, and every later one, works on them instead
+# of the profile's books: `python3 tasks.py course --books FOLDER` sets it for the whole course,
+# or set it in the setup cell (`os.environ["MINIGPT_BOOKS"] = "/content/my_books"` before
+# `start`) of every notebook you open. `MINIGPT_GUTENBERG_IDS=1342,84,11` picks other Project
+# Gutenberg books. Files that are not text are skipped and reported (section 9 shows how). The
+# books on disk are recorded in `data/raw/manifest.json`; a later notebook opened with another
+# choice stops and says so, rather than mixing a model of one library with the books of another.
 
 # %%
 import re
@@ -74,15 +79,11 @@ import matplotlib.pyplot as plt
 from minigpt_helpers import artifacts, cleaning, sources, stages
 from minigpt_helpers.checks import check, check_between, exercise
 
-MY_BOOKS_FOLDER = None  # e.g. "/content/my_books" or "~/Documents/books"
-
 t_start = time.time()
-if MY_BOOKS_FOLDER is not None:
-    stages.build_raw(PROFILE, local_folder=Path(MY_BOOKS_FOLDER).expanduser())
-elif artifacts.manifest_path("raw").is_file() and artifacts.read_manifest("raw").get("origin", {}).get("kind") == "local":
-    stages.build_raw(PROFILE)  # back from your own books to the profile's
-else:
-    stages.ensure("raw", PROFILE)
+if artifacts.corpus_mismatch(PROFILE):  # your settings chose other books than those on disk: fetch them
+    stages.build_raw(PROFILE)
+stages.ensure("raw", PROFILE)
+print(f"books: {PROFILE.corpus}")
 raw_books = artifacts.read_manifest("raw")["books"]
 for b in raw_books[:5]:
     print(f"{b['book_id']:>8}  {b['bytes']:>9,} bytes  {b['title'][:50]}")
@@ -465,7 +466,7 @@ check(not any(re.search(r"Project Gutenberg|\*\*\* ?START OF|\*\*\* ?END OF|\r",
       "no Gutenberg licence, marker or \\r left", "look for the book that still has one")
 check(all(cleaning.clean_text(t).text == t for t in texts.values()), "cleaning clean text changes nothing")
 kept = [b["chars"] / b["raw_chars"] for b in manifest["books"]]
-if MY_BOOKS_FOLDER is None:  # your own books may be anything: a short one is mostly licence
+if PROFILE.books_folder is None:  # your own books may be anything: a short one is mostly licence
     check_between(min(kept), 0.75, 1.0, "smallest share of a book's characters kept")
 
 # %% [markdown]
@@ -480,7 +481,7 @@ print(texts.get(BOOK["book_id"], "(skipped: the manifest says why)")[:700])
 # %% [markdown]
 # ## 9. Train on your own books
 #
-# With `MY_BOOKS_FOLDER` set (section 1), `build_clean` cleans your books instead. Real folders
+# With `MINIGPT_BOOKS` set (section 1), `build_clean` cleans your books instead. Real folders
 # hold more than books: pictures, empty files, a zip renamed `.txt`, a file in an encoding that
 # is not text at all. Each of those is skipped and reported with its reason, and the rest are
 # cleaned. Here is a small folder made up on the spot: one good book and four bad files,

@@ -12,9 +12,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(autouse=True)
 def _scratch_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test writes its artifacts under its own temporary data folder."""
+    """Every test writes its artifacts under its own temporary data folder, from the profile's own
+    books (never a learner's MINIGPT_BOOKS)."""
     path = tmp_path / "data"
     monkeypatch.setenv("MINIGPT_DATA_DIR", str(path))
+    monkeypatch.delenv("MINIGPT_BOOKS", raising=False)
+    monkeypatch.delenv("MINIGPT_GUTENBERG_IDS", raising=False)
     return path
 
 

@@ -77,13 +77,18 @@ def test_ensure_fails_loudly_when_a_builder_writes_nothing(monkeypatch: pytest.M
         stages.ensure("raw", get_profile("ci"), quiet=True)
 
 
-def test_raw_is_stale_when_the_book_list_changes() -> None:
+def test_other_books_are_a_mismatch_not_a_silent_rebuild() -> None:
     ci = get_profile("ci")
     artifacts.write_manifest("raw", ci, {"origin": {"kind": "gutenberg", "ids": list(ci.book_ids)}})
-    assert artifacts.staleness("raw", ci) is None
-    assert "other Gutenberg books" in artifacts.staleness("raw", ci.with_overrides(book_ids=(11,)))
+    assert artifacts.staleness("raw", ci) is None and artifacts.corpus_mismatch(ci) is None
+    other = ci.with_overrides(book_ids=(11,))
+    assert "MINIGPT_GUTENBERG_IDS=11,46,41" in artifacts.corpus_mismatch(other)
+    with pytest.raises(ValueError, match="holds Project Gutenberg books 11, 46, 41"):
+        stages.ensure("raw", other)
     artifacts.write_manifest("raw", ci, {"origin": {"kind": "local", "folder": "/my/books"}})
-    assert artifacts.staleness("raw", ci.with_overrides(book_ids=(11,))) is None  # own books stay
+    assert "MINIGPT_BOOKS=/my/books" in artifacts.corpus_mismatch(ci)
+    assert artifacts.corpus_mismatch(ci.with_overrides(books_folder="/my/books")) is None
+    assert artifacts.corpus_mismatch(get_profile("cpu")) is None  # another profile: rebuilt as usual
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")

@@ -61,12 +61,12 @@ def test_one_command_line_lists_every_command() -> None:
     done = subprocess.run([sys.executable, "-m", "minigpt_helpers", "--help"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0
-    for name in ("train", "eval", "generate", "chat", "export", "serve"):
+    for name in ("prepare", "train", "eval", "generate", "chat", "export", "serve"):
         assert f"    {name}" in done.stdout
-    assert set(cli.COMMANDS) == {"train", "eval", "generate", "chat", "export", "serve"}
+    assert set(cli.COMMANDS) == {"prepare", "train", "eval", "generate", "chat", "export", "serve"}
 
 
-@pytest.mark.parametrize("command", ["train", "eval", "generate", "chat", "export"])
+@pytest.mark.parametrize("command", ["prepare", "train", "eval", "generate", "chat", "export"])
 def test_each_command_shows_its_options(command, capsys) -> None:
     with pytest.raises(SystemExit) as done:
         cli.main([command, "--help"])
