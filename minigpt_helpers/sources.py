@@ -1,7 +1,8 @@
 """Sources: where the books (and the other corpora) come from.
 
-Project Gutenberg books by id (HTTP with retries, cached in ``data/raw/`` with their SHA-256),
-a local folder of ``.txt`` files, and TinyShakespeare, TinyStories and WikiText-2 raw.
+Project Gutenberg books by id (HTTP with retries, each answer checked to be a plain-text book,
+cached in ``data/raw/`` with its SHA-256), a local folder of ``.txt`` files, and TinyShakespeare,
+TinyStories and WikiText-2 raw.
 ``MINIGPT_DATASETS_DIR`` may name a folder of downloaded copies (``gutenberg/pg<ID>.txt``,
 ``tinyshakespeare/input.txt``, ``tinystories/*.txt``, ``wikitext-2-raw/wiki.<split>.raw``),
 read before any network is tried (workshops without Wi-Fi, CI).
@@ -9,6 +10,8 @@ read before any network is tried (workshops without Wi-Fi, CI).
 
 from __future__ import annotations
 
+import http.client
+import itertools
 import logging
 import os
 import re
@@ -41,6 +44,10 @@ GUTENBERG_URLS: tuple[str, ...] = (
 )
 TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 USER_AGENT = f"minigpt-course/{__version__} (educational; python-urllib)"
+RETRIES = 2  # tries after the first, with a short backoff (0.5 s, 1 s), before the next URL
+BACKOFF_S = 0.5
+MIN_BOOK_BYTES = 1024  # a smaller answer is an error message, not a book
+_START_MARKER = re.compile(rb"\*\*\*\s*START OF", re.IGNORECASE)
 
 
 class DownloadError(RuntimeError):
@@ -69,28 +76,49 @@ class Skipped:
     reason: str
 
 
-def http_get(url: str, *, retries: int = 3, timeout: float = 30.0, backoff: float = 1.0) -> bytes:
-    """GET ``url`` with a User-Agent, retrying server errors and dropped connections.
-
-    A 4xx other than 429 is not retried: the file is not there. Raises DownloadError.
-    """
-    last: Exception | None = None
+def http_get(url: str, *, retries: int = RETRIES, timeout: float = 30.0, backoff: float = BACKOFF_S) -> bytes:
+    """GET the plain-text file at ``url``, retrying server errors, dropped connections and cut-off
+    transfers. A 4xx other than 429, or an HTML or binary answer, is not retried. Raises DownloadError."""
+    reason = ""
     for attempt in range(retries + 1):
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.read()
+                data = response.read()  # IncompleteRead when the body is shorter than Content-Length
+                problem = _text_problem(data, response.headers.get("Content-Type", ""))
+            if problem:
+                raise DownloadError(f"{url}: answered {problem}; refused")
+            return data
         except urllib.error.HTTPError as err:
+            reason = f"HTTP {err.code} {err.reason}"
             if 400 <= err.code < 500 and err.code != 429:
-                raise DownloadError(f"{url}: HTTP {err.code} {err.reason}") from err
-            last = err
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
-            last = err
+                raise DownloadError(f"{url}: {reason}") from err
+        except http.client.IncompleteRead as err:
+            reason = f"transfer cut off after {len(err.partial)} bytes, {err.expected} more expected"
+        except (OSError, http.client.HTTPException) as err:
+            reason = str(err) or type(err).__name__
         if attempt < retries:
             wait = backoff * 2**attempt
-            log.warning("GET %s failed (%s); retrying in %.1f s", url, last, wait)
+            log.warning("GET %s failed (%s); retrying in %.1f s", url, reason, wait)
             time.sleep(wait)
-    raise DownloadError(f"{url}: gave up after {retries + 1} attempts ({last})")
+    raise DownloadError(f"{url}: gave up after {retries + 1} tries ({reason})")
+
+
+def _looks_binary(data: bytes) -> bool:
+    return b"\x00" in data[:65536]
+
+
+def _text_problem(data: bytes, content_type: str) -> str | None:
+    """Why an answer is not a plain-text file (an HTML error page, another type, binary), or None."""
+    kind = content_type.split(";")[0].strip().lower()
+    head = data[:256].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if kind == "text/html" or head.startswith((b"<!doctype", b"<html")):
+        return "an HTML page (an error or login page), not a plain-text book"
+    if kind not in ("", "text/plain"):
+        return f"content type {content_type!r}, not text/plain"
+    if _looks_binary(data):
+        return "binary data (NUL bytes), not plain text"
+    return None
 
 
 def datasets_dir() -> Path | None:
@@ -145,7 +173,11 @@ def gutenberg_book(book_id: int, *, refresh: bool = False) -> RawBook:
     name = f"pg{book_id}"
     target = stage_dir("raw") / "gutenberg" / f"{name}.txt"
     if target.is_file() and not refresh:
-        return _raw_book(name, _cached_source(name) or f"cache:{target.name}", target, target.read_bytes())
+        data = target.read_bytes()
+        problem = _text_problem(data, "")
+        if problem is None:
+            return _raw_book(name, _cached_source(name) or f"cache:{target.name}", target, data)
+        log.warning("the cached %s holds %s; fetching it again", target, problem)
     data, source = _fetch_gutenberg(book_id)
     write_bytes_atomic(target, data)
     return _raw_book(name, source, target, data)
@@ -161,13 +193,26 @@ def _fetch_gutenberg(book_id: int) -> tuple[bytes, str]:
     for template in os.environ.get(GUTENBERG_URL_ENV, "").split() or GUTENBERG_URLS:
         url = template.format(id=book_id)
         try:
-            return http_get(url), url
+            return _checked_book(url, http_get(url)), url
         except DownloadError as err:
             errors.append(str(err))
     raise DownloadError(
-        f"could not fetch Gutenberg book {book_id}: " + "; ".join(errors)
-        + f". check the id on gutenberg.org, your connection, or set {DATASETS_ENV} to a folder of downloaded copies"
+        f"could not download Project Gutenberg book {book_id}; each URL answered:\n"
+        + "".join(f"  {e}\n" for e in errors)
+        + f"Check your network and the id (https://www.gutenberg.org/ebooks/{book_id}), or set {DATASETS_ENV} "
+        f"to a folder of downloaded books (gutenberg/pg{book_id}.txt); {GUTENBERG_URL_ENV} picks a mirror "
+        "(URL templates with {id}, separated by spaces)."
     )
+
+
+def _checked_book(url: str, data: bytes) -> bytes:
+    """``data`` if it can be a Gutenberg book: big enough, and warned about if it lacks the start marker."""
+    if len(data) < MIN_BOOK_BYTES:
+        raise DownloadError(f"{url}: answered only {len(data)} bytes, too few for a book; refused")
+    if not _START_MARKER.search(data):
+        log.warning("%s has no Project Gutenberg start marker ('*** START OF'); keeping it as it looks "
+                    "like plain text, but check that it is the book you wanted", url)
+    return data
 
 
 def _cached_source(name: str) -> str | None:
@@ -192,7 +237,7 @@ def local_books(folder: str | os.PathLike[str]) -> tuple[list[RawBook], list[Ski
         data = path.read_bytes()
         if not data.strip():
             skipped.append(Skipped(str(path), "empty file"))
-        elif b"\x00" in data[:65536]:
+        elif _looks_binary(data):
             skipped.append(Skipped(str(path), "looks binary (contains NUL bytes), not plain text"))
         else:
             target = write_bytes_atomic(stage_dir("raw") / "local" / path.name, data)
@@ -228,7 +273,8 @@ def tinyshakespeare() -> str:
 
 
 def tinystories(split: str = "train", max_stories: int | None = None) -> list[str]:
-    """TinyStories as a list of stories (``split`` is "train" or "validation")."""
+    """TinyStories as a list of stories (``split`` is "train" or "validation"): the offline copy,
+    else streamed from the Hugging Face Hub, reading only the first ``max_stories``."""
     if split not in ("train", "validation"):
         raise ValueError(f"split={split!r}: use 'train' or 'validation'")
     offline = datasets_dir()
@@ -240,10 +286,8 @@ def tinystories(split: str = "train", max_stories: int | None = None) -> list[st
         # deferred: slow to import, and only needed online
         from datasets import load_dataset
 
-        rows = load_dataset("roneneldan/TinyStories", split=split)
-        if max_stories:
-            rows = rows.select(range(min(max_stories, len(rows))))
-        stories = [r["text"].strip() for r in rows]
+        rows = load_dataset("roneneldan/TinyStories", split=split, streaming=True)
+        stories = [r["text"].strip() for r in itertools.islice(rows, max_stories or None)]
     return stories[:max_stories] if max_stories else stories
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import logging
+import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
-from typing import Self
 
 from minigpt_helpers import sources, stages
 from minigpt_helpers.profiles import get_profile
@@ -19,17 +22,20 @@ BOOK = (
     "\ufeffThe Project Gutenberg EBook of A Tiny Test Book, by Ann Example\r\n\r\n"
     "Title: A Tiny Test Book\r\n\r\nAuthor: Ann Example\r\n\r\n"
     "*** START OF THIS PROJECT GUTENBERG EBOOK A TINY TEST BOOK ***\r\n\r\n"
-    "Once upon a time there was a test.\r\n\r\n"
-    "*** END OF THIS PROJECT GUTENBERG EBOOK A TINY TEST BOOK ***\r\n"
+    + "Once upon a time there was a test, and it had to be long enough to pass for a book.\r\n\r\n" * 12
+    + "*** END OF THIS PROJECT GUTENBERG EBOOK A TINY TEST BOOK ***\r\n"
 ).encode("utf-8")
 
 
 class _Server:
-    """A tiny HTTP server: serves ``files`` by path, fails the first ``fail_first`` GETs with 503."""
+    """A tiny HTTP server: serves ``files`` by path, fails the first ``fail_first`` GETs with 503,
+    cuts off the next ``truncate[path]`` answers of a path mid-body, sends ``types[path]`` as Content-Type."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.fail_first = 0
+        self.truncate: dict[str, int] = {}
+        self.types: dict[str, str] = {}
         self.requests: list[tuple[str, str]] = []  # (path, user agent)
         outer = self
 
@@ -44,10 +50,15 @@ class _Server:
                 if body is None:
                     self.send_error(404, "not found")
                     return
+                cut = outer.truncate.get(self.path, 0) > 0
+                if cut:
+                    outer.truncate[self.path] -= 1
                 self.send_response(200)
+                if self.path in outer.types:
+                    self.send_header("Content-Type", outer.types[self.path])
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(body[: len(body) // 2] if cut else body)  # then HTTP/1.0 closes
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -107,8 +118,73 @@ def test_download_falls_back_to_next_url_on_404(server: _Server) -> None:
 
 
 def test_download_failure_names_the_fix(server: _Server) -> None:
-    with pytest.raises(sources.DownloadError, match="MINIGPT_DATASETS_DIR"):
+    with pytest.raises(sources.DownloadError, match="MINIGPT_DATASETS_DIR") as err:
         sources.gutenberg_book(999999)
+    assert "book 999999" in str(err.value) and str(err.value).count("HTTP 404") == 2
+
+
+def test_cut_off_transfer_is_retried(server: _Server) -> None:
+    server.files["/cache/epub/11/pg11.txt"] = BOOK
+    server.truncate["/cache/epub/11/pg11.txt"] = 1
+    book = sources.gutenberg_book(11)
+    assert sources.raw_book_path(book.to_dict()).read_bytes() == BOOK
+    assert [p for p, _ in server.requests] == ["/cache/epub/11/pg11.txt"] * 2
+
+
+def test_url_that_always_cuts_off_falls_through_to_next_url(server: _Server) -> None:
+    for path in ("/cache/epub/12/pg12.txt", "/files/12/12-0.txt"):
+        server.files[path] = BOOK
+    server.truncate["/cache/epub/12/pg12.txt"] = 99
+    book = sources.gutenberg_book(12)
+    assert book.source.endswith("/files/12/12-0.txt") and book.bytes == len(BOOK)
+    tries = sources.RETRIES + 1
+    assert [p for p, _ in server.requests] == ["/cache/epub/12/pg12.txt"] * tries + ["/files/12/12-0.txt"]
+
+
+def test_failure_leaves_no_partial_file_and_says_what_each_url_answered(server: _Server, data_dir: Path) -> None:
+    for path in ("/cache/epub/13/pg13.txt", "/files/13/13-0.txt"):
+        server.files[path] = BOOK
+        server.truncate[path] = 99
+    with pytest.raises(sources.DownloadError, match="MINIGPT_DATASETS_DIR") as err:
+        sources.gutenberg_book(13)
+    message = str(err.value)
+    assert message.count("cut off") == 2 and f"{server.url}/files/13/13-0.txt" in message
+    cache = data_dir / "raw" / "gutenberg"
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_html_page_with_status_200_is_refused_and_not_cached(server: _Server, data_dir: Path) -> None:
+    page = b"<!DOCTYPE html>\n<html><body>Sorry, this page is busy.</body></html>\n" * 20
+    server.files["/cache/epub/14/pg14.txt"] = page
+    server.types["/cache/epub/14/pg14.txt"] = "text/html; charset=utf-8"
+    server.files["/files/14/14-0.txt"] = page  # no Content-Type: the body gives it away
+    with pytest.raises(sources.DownloadError, match="HTML") as err:
+        sources.gutenberg_book(14)
+    assert str(err.value).count("HTML page") == 2
+    assert len(server.requests) == 2  # an HTML page is not retried
+    cache = data_dir / "raw" / "gutenberg"
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_cached_html_page_is_fetched_again(server: _Server, data_dir: Path) -> None:
+    cached = data_dir / "raw" / "gutenberg" / "pg15.txt"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"<html><body>error</body></html>")
+    server.files["/cache/epub/15/pg15.txt"] = BOOK
+    assert sources.gutenberg_book(15).bytes == len(BOOK)
+    assert cached.read_bytes() == BOOK
+
+
+def test_tiny_answer_refused_and_missing_marker_warned(server: _Server, caplog: pytest.LogCaptureFixture) -> None:
+    server.files["/cache/epub/16/pg16.txt"] = b"Not found, sorry.\n"
+    unmarked = BOOK.replace(b"*** START OF", b"*** BEGINNING OF")
+    server.files["/files/16/16-0.txt"] = unmarked
+    with caplog.at_level(logging.WARNING, logger=sources.__name__):
+        book = sources.gutenberg_book(16)
+    assert book.source.endswith("/files/16/16-0.txt") and book.bytes == len(unmarked)
+    assert "start marker" in caplog.text
+    with pytest.raises(sources.DownloadError, match="too few for a book"):
+        sources._checked_book("x", b"Not found, sorry.\n")
 
 
 def test_offline_copy_is_read_before_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: _Server) -> None:
@@ -162,6 +238,22 @@ def test_offline_corpora(shared_datasets: Path) -> None:
     assert len(stories) == 1000 and all("<|endoftext|>" not in s for s in stories[:50])
     test_text = sources.wikitext2("test")
     assert " = Robert Boulter = " in test_text[:100]
+
+
+def test_tinystories_streams_only_the_stories_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(sources.DATASETS_ENV, raising=False)
+    calls: list[dict[str, object]] = []
+    served: list[int] = []
+
+    def load_dataset(name: str, **kwargs: object) -> Iterator[dict[str, str]]:
+        calls.append(kwargs)
+        for i in range(10_000):
+            served.append(i)
+            yield {"text": f" story {i} "}
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    assert sources.tinystories("train", max_stories=3) == ["story 0", "story 1", "story 2"]
+    assert calls == [{"split": "train", "streaming": True}] and len(served) == 3
 
 
 def test_wikitext_train_offline_says_it_is_missing(shared_datasets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
