@@ -99,16 +99,47 @@ def usual_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~_UMASK
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to someone else
+        return True
+    return True
+
+
+def restore_folder(path: str | os.PathLike[str]) -> Path:
+    """Put back the folder that a replacement moved aside, when the process replacing it died
+    between its two renames (``atomic_folder``); returns ``path``. A reader calls this first, so
+    a crash never leaves a checkpoint missing."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        return target
+    for old in sorted(target.parent.glob(f".{target.name}.old-*")):
+        pid = old.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)) and not target.exists():
+            os.replace(old, target)
+            log.warning("restored %s, which a process that stopped mid-replacement had moved aside", target)
+    for tmp in target.parent.glob(f".{target.name}.tmp-*-*"):  # what a stopped process was writing
+        pid = tmp.name[len(f".{target.name}.tmp-"):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path``.
 
     The old folder is moved aside before the new one is renamed into place and removed only
-    afterwards, so a reader sees the old folder or the new one, never half of either.
+    afterwards; if the process dies between the two renames, ``restore_folder`` (which every
+    reader of a checkpoint calls) puts the old one back. A reader sees the old folder or the
+    new one, never half of either.
     """
-    target = Path(path)
+    target = restore_folder(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     try:
         yield tmp
         os.chmod(tmp, usual_mode(directory=True))  # mkdtemp made it private

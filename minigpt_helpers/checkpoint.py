@@ -27,6 +27,7 @@ from .artifacts import (
     atomic_folder,
     read_json,
     read_manifest,
+    restore_folder,
     stage_dir,
     write_json_atomic,
 )
@@ -89,7 +90,7 @@ def save_checkpoint(
 
 
 def read_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    folder = Path(folder)
+    folder = restore_folder(folder)
     path = folder / CONFIG
     if not path.is_file():
         raise FileNotFoundError(
@@ -172,7 +173,7 @@ def find_checkpoint(run: str | None = None, which: str = "best") -> Path:
             raise FileNotFoundError(f"{pointer} is missing: run {run!r} has no periodic checkpoint yet")
         folder = run_dir / read_json(pointer)["folder"]
     else:
-        folder = run_dir / "best"
+        folder = restore_folder(run_dir / "best")
     if not (folder / CONFIG).is_file():
         raise FileNotFoundError(f"{folder} holds no checkpoint; train run {run!r} in notebooks/05_training.ipynb")
     return folder

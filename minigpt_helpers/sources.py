@@ -222,9 +222,12 @@ def _cached_source(name: str) -> str | None:
     return next((b.get("source") for b in books if b.get("book_id") == name), None)
 
 
+MAX_LOCAL_BOOK_BYTES = 512 * 2**20  # cleaning holds a whole book in memory, several times over
+
+
 def local_books(folder: str | os.PathLike[str]) -> tuple[list[RawBook], list[Skipped]]:
-    """Copy every ``.txt`` file of ``folder`` into ``data/raw/local/``; other files, empty ones and
-    binary ones (NUL bytes) are skipped and reported. No usable file is an error."""
+    """Copy every ``.txt`` file of ``folder`` into ``data/raw/local/``; other files, empty ones,
+    binary ones (NUL bytes) and huge ones are skipped and reported. No usable file is an error."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder; point it at a folder of .txt books")
@@ -233,6 +236,10 @@ def local_books(folder: str | os.PathLike[str]) -> tuple[list[RawBook], list[Ski
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         if path.suffix.lower() != ".txt":
             skipped.append(Skipped(str(path), f"not a .txt file ({path.suffix or 'no extension'})"))
+            continue
+        if path.stat().st_size > MAX_LOCAL_BOOK_BYTES:
+            skipped.append(Skipped(str(path), f"{path.stat().st_size / 2**20:,.0f} MB, more than one book may be "
+                                   f"({MAX_LOCAL_BOOK_BYTES // 2**20} MB): split it into several .txt files"))
             continue
         data = path.read_bytes()
         if not data.strip():

@@ -123,7 +123,12 @@ def build_tokens(profile: Profile, *, seed: int = dataset.SPLIT_SEED) -> Path:
     manifest_path("tokens").unlink(missing_ok=True)  # a half-written stage is never "current"
     tokenizer = tokenization.load_tokenizer()
     books, texts = dataset.read_clean_books()
-    pieces = dataset.split_books(books, texts, profile.split_mode, profile.val_fraction, seed)
+    mode = profile.split_mode
+    if mode == "books" and len(books) < 2:  # one file of your own: hold out its end instead
+        log.warning("one book only: the validation split is the last %.0f%% of it instead of whole books",
+                    100 * profile.val_fraction)
+        mode = "tail"
+    pieces = dataset.split_books(books, texts, mode, profile.val_fraction, seed)
     dtype = dataset.token_dtype(tokenizer.vocab_size)
     entries = dataset.encode_pieces(pieces, tokenizer, folder, dtype)
     counts, nbytes = dataset.split_totals(entries)
@@ -134,7 +139,7 @@ def build_tokens(profile: Profile, *, seed: int = dataset.SPLIT_SEED) -> Path:
                 f"{profile.context_length} (+1 for the shifted targets); use more books, a larger "
                 f"val_fraction, or a context_length below {counts[s]}"
             )
-    split = {"mode": profile.split_mode, "val_fraction": profile.val_fraction, "seed": seed,
+    split = {"mode": mode, "val_fraction": profile.val_fraction, "seed": seed,
              "val_books": sorted({e["book_id"] for e in entries if e["split"] == "val"}, key=str)}
     meta = dataset.write_meta(folder, tokenizer, dtype, entries, split)
     log.info("wrote %s: %s train and %s val tokens (%s)", folder, f"{counts['train']:,}", f"{counts['val']:,}", dtype.name)

@@ -133,3 +133,42 @@ def test_loading_a_folder_that_is_not_a_checkpoint_says_what_it_is(tmp_path: Pat
     (folder / "tokenizer").rmdir()
     with pytest.raises(FileNotFoundError, match="holds its own tokenizer"):
         load_checkpoint(folder)
+
+
+KILL_BETWEEN_RENAMES = """
+import os, sys
+import torch
+from minigpt_helpers.checkpoint import save_checkpoint
+from minigpt_helpers.model import GPT, GPTConfig
+from minigpt_helpers.tokenization import CharTokenizer
+
+folder, fill = sys.argv[1], float(sys.argv[2])
+model = GPT(GPTConfig(vocab_size=8, context_length=8, n_layer=1, n_head=1, n_embd=8))
+torch.nn.init.constant_(model.transformer.wte.weight, fill)
+if sys.argv[3] == "kill":  # die like a killed process: after moving the old folder aside, before the new one is in
+    real = os.replace
+    def replace(src, dst):
+        real(src, dst)
+        if os.path.basename(dst).startswith(".best.old-"):
+            os._exit(9)
+    os.replace = replace
+save_checkpoint(folder, model, CharTokenizer.train(["abcdef"]), meta={"fill": fill})
+"""
+
+
+def test_a_kill_while_best_is_replaced_never_loses_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from minigpt_helpers.checkpoint import load_checkpoint
+
+    best = tmp_path / "run" / "best"
+    run = [sys.executable, "-c", KILL_BETWEEN_RENAMES, str(best)]
+    assert subprocess.run([*run, "1.0", "save"], check=False).returncode == 0
+    assert subprocess.run([*run, "2.0", "kill"], check=False).returncode == 9
+    assert not best.exists() and list(best.parent.glob(".best.old-*"))  # the window a kill can hit
+    loaded = load_checkpoint(best)  # the reader puts the old folder back
+    assert loaded.meta["fill"] == 1.0 and float(loaded.model.transformer.wte.weight[0, 0]) == 1.0
+    assert best.is_dir() and not list(best.parent.glob(".best.*"))
+    assert subprocess.run([*run, "3.0", "save"], check=False).returncode == 0
+    assert load_checkpoint(best).meta["fill"] == 3.0 and not list(best.parent.glob(".best.*"))

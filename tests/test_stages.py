@@ -22,6 +22,7 @@ def _my_books(folder: Path) -> Path:
     (folder / "scan.pdf").write_bytes(b"%PDF-1.4 a scanned book")
     (folder / "empty.txt").write_bytes(b"")
     (folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00 a picture named .txt")
+    (folder / "scrambled.txt").write_bytes(bytes([0x81, 0x8D, 0x9D, 0xC3, 0x28]) * 40)  # no encoding reads it
     return folder
 
 
@@ -30,7 +31,8 @@ def test_a_learners_own_books_train_end_to_end(tmp_path: Path, monkeypatch, caps
     monkeypatch.setenv("MINIGPT_BOOKS", str(books))
     assert cli.main(["prepare", "--profile", "ci"]) == 0
     out = capsys.readouterr().out
-    assert "4 books cleaned" in out and "scan.pdf" in out and "empty.txt" in out and "image.txt" in out
+    assert "4 books cleaned" in out
+    assert all(name in out for name in ("scan.pdf", "empty.txt", "image.txt", "scrambled.txt"))
     raw = artifacts.read_manifest("raw")
     assert raw["origin"] == {"kind": "local", "folder": str(books)}
     assert sorted(b["book_id"] for b in artifacts.read_manifest("clean")["books"]) == ["harbour", "lantern", "mill", "orchard"]
@@ -78,3 +80,25 @@ def test_book_settings_are_checked() -> None:
         with_books(ci, "/no/such/folder")
     with pytest.raises(ValueError, match="not both"):
         with_books(ci, "/tmp", "11")
+
+
+def test_one_huge_file_is_skipped_and_one_book_is_split_by_its_tail(tmp_path: Path, monkeypatch) -> None:
+    from minigpt_helpers import sources
+
+    folder = _my_books(tmp_path / "books")
+    (folder / "everything.txt").write_text(sentences(9, 3000), encoding="utf-8")
+    monkeypatch.setattr(sources, "MAX_LOCAL_BOOK_BYTES", 100_000)
+    stages.build_raw(with_books(get_profile("ci"), str(folder)))
+    skipped = {Path(s["path"]).name: s["reason"] for s in artifacts.read_manifest("raw")["skipped"]}
+    assert "split it into several .txt files" in skipped["everything.txt"]
+    assert len(artifacts.read_manifest("raw")["books"]) == 5  # the four books and scrambled.txt (cleaning skips it)
+
+    monkeypatch.setattr(sources, "MAX_LOCAL_BOOK_BYTES", 2**30)
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "novel.txt").write_text(sentences(3, 3000), encoding="utf-8")
+    monkeypatch.setenv("MINIGPT_BOOKS", str(one))
+    stages.build_raw(get_profile("ci"))
+    stages.ensure("tokens", get_profile("ci"))
+    split = artifacts.read_manifest("tokens")["split"]
+    assert split["mode"] == "tail"  # one book: its end is held out, not the whole book
