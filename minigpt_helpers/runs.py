@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import re
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -165,6 +166,7 @@ class MetricsLogger:
         self.path = run_dir / METRICS_FILE
         self.tb = None
         self.wandb_run = None
+        self.wandb_id: str | None = None
         if not enabled:
             return
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -184,10 +186,12 @@ class MetricsLogger:
             except ImportError:
                 log.warning("wandb=True but the wandb package is not installed (pip install wandb); "
                             "logging to metrics.jsonl only")
-            else:
+            else:  # a resumed run continues its W&B run: the id is kept in run.json
+                saved = read_json(run_dir / RUN_FILE) if (run_dir / RUN_FILE).is_file() else {}
+                self.wandb_id = saved.get("wandb_id") or secrets.token_hex(8)
                 mode = os.environ.get("WANDB_MODE", wandb_mode)
-                self.wandb_run = wb.init(project=wandb_project, name=run_name, config=config or {},
-                                         dir=str(run_dir), mode=mode, resume="allow")
+                self.wandb_run = wb.init(project=wandb_project, name=run_name, config=config or {}, dir=str(run_dir),
+                                         mode=mode, id=self.wandb_id, resume="allow")
 
     def log(self, record: dict[str, Any]) -> dict[str, Any]:
         """Write one record (missing keys become null) and return it as written."""

@@ -668,6 +668,7 @@ class Trainer:
             "world_size": self.dist.world_size, "global_batch_tokens": self.tokens_per_step,
             "git_commit": runs.git_commit(), "hardware": hardware_summary(), "precision": self.precision.name,
             "compile": self.compiled, "torch": torch.__version__, "sessions": sessions,
+            "wandb_id": getattr(self, "wandb_id", None),
         })
 
     def _check_stop(self) -> str | None:
@@ -767,6 +768,7 @@ class Trainer:
         logger = runs.MetricsLogger(self.run_dir, enabled=self.is_main, tensorboard=c.tensorboard, wandb=c.wandb,
                                     wandb_project=c.wandb_project, wandb_mode=c.wandb_mode, run_name=c.run,
                                     config=c.to_dict())
+        self.wandb_id = logger.wandb_id
         self._write_run_file("running")
         has_history = self.is_main and (self.run_dir / runs.METRICS_FILE).is_file()
         self._emit("start", {"config": c.to_dict(), "step": self.step, "max_steps": c.max_steps,

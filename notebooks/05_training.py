@@ -536,6 +536,20 @@ check(best.meta["step"] == final.best_step and artifacts.staleness("checkpoints"
 print(training.sample_text(best.model, best.tokenizer, "It was", 60, seed=0))
 
 # %% [markdown]
+# **Optional: TensorBoard.** When the `tensorboard` package is installed (Colab has it; locally
+# `pip install 'minigpt-helpers[track]'`, which also brings Weights & Biases), every run also
+# writes TensorBoard event files to its `tensorboard/` folder. Set `OPEN_TENSORBOARD = True` to
+# see every run's curves inside the notebook; `wandb=True` in the config logs to W&B (offline
+# unless `wandb_mode="online"`), and a resumed run continues the same W&B run.
+
+# %%
+OPEN_TENSORBOARD = False
+if OPEN_TENSORBOARD:
+    ipython = get_ipython()  # noqa: F821 - the notebook's own shell
+    ipython.run_line_magic("load_ext", "tensorboard")
+    ipython.run_line_magic("tensorboard", f"--logdir {artifacts.stage_dir('checkpoints')}")
+
+# %% [markdown]
 # ## 11. From the command line, and on several GPUs
 #
 # The same loop runs without a notebook, with the same config, for long runs:

@@ -501,6 +501,41 @@ def test_metrics_are_mirrored_to_tensorboard_and_wandb_when_installed(tmp_path, 
     assert read_metrics(tmp_path) == [row]
 
 
+def test_tensorboard_event_files_read_back(tiny_data) -> None:
+    """The real TensorBoard writer (the ``track`` extra): what training logged is in its event file."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = training.train(cfg(run="tb", max_steps=6, eval_interval=3, log_interval=2, tensorboard=True),
+                            progress=False)
+    events = EventAccumulator(str(result.run_dir / "tensorboard"))
+    events.Reload()
+    logged = {r["step"]: r for r in read_metrics(result.run_dir)}
+    train_loss = {e.step: e.value for e in events.Scalars("train_loss")}
+    assert sorted(train_loss) == [s for s in sorted(logged) if logged[s]["train_loss"] is not None] == [2, 3, 4, 6]
+    assert all(abs(train_loss[s] - logged[s]["train_loss"]) < 1e-5 for s in train_loss)
+    assert [e.step for e in events.Scalars("val_loss")] == [0, 3, 6]
+
+
+def test_a_resumed_run_continues_its_wandb_run(tiny_data, monkeypatch) -> None:
+    import types
+
+    ids = []
+
+    class Run:
+        def log(self, values, step):
+            pass
+
+        def finish(self):
+            pass
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=lambda **kw: ids.append(kw["id"]) or Run()))
+    training.train(cfg(run="w", max_steps=6, checkpoint_interval=3, stop_at_step=3, wandb=True), progress=False)
+    training.train(cfg(run="w", max_steps=6, checkpoint_interval=3, wandb=True), resume=True, progress=False)
+    training.train(cfg(run="w", max_steps=6, checkpoint_interval=3, wandb=True), resume=False, progress=False)
+    assert ids[0] == ids[1] != ids[2] and runs.read_run("w")["wandb_id"] == ids[2]
+
+
 def test_a_failing_torch_compile_falls_back_to_eager_and_leaves_the_rng_alone(tiny_data, monkeypatch) -> None:
     def broken_compile(model, *args, **kwargs):
         def fail(*a, **kw):
