@@ -21,9 +21,9 @@ from typing import Any, TextIO
 from . import eval_report, evaluation, recipes, stages
 from .artifacts import read_manifest, stage_dir, write_json_atomic
 from .chat import DEFAULT_PERSONA, EXIT_WORDS, ChatSession, ChatTemplate
-from .checkpoint import load_checkpoint
+from .checkpoint import CONFIG, find_checkpoint, load_checkpoint
 from .dataset import load_tokens
-from .generation import SamplingConfig, resolve_checkpoint, stream_text
+from .generation import SamplingConfig, stream_text
 from .notebook import hardware_summary
 from .profiles import BOOKS_ENV, get_profile, pick_device, with_books
 from .runs import write_stage_manifest
@@ -38,6 +38,29 @@ def parse_value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+
+
+def resolve_checkpoint(name: str | None) -> Path:
+    """A checkpoint folder from ``--checkpoint``: a folder path, a run name, or None (the default run)."""
+
+    if name is not None:
+        path = Path(name).expanduser()
+        if (path / CONFIG).is_file():
+            return path
+        if path.is_dir() and (path / "best" / CONFIG).is_file():
+            return path / "best"  # a run folder
+        if os.sep in name or "/" in name or path.exists():
+            raise FileNotFoundError(
+                f"--checkpoint {name}: no checkpoint there (expected {path / CONFIG}); pass a checkpoint "
+                "folder such as data/checkpoints/<run>/best, or a run name"
+            )
+    try:
+        return find_checkpoint(name)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"no checkpoint found ({err}). Pass --checkpoint <folder or run name>, or train one first: "
+            "notebooks/05_training.ipynb or `python -m minigpt_helpers train`"
+        ) from err
 
 
 def _log_to_stderr() -> None:

@@ -3,7 +3,8 @@
 ``export_model`` writes ``data/exports/<name>/`` (model.safetensors, config.json with generation
 defaults and the weights' SHA-256, tokenizer/, README.md), which ``load_exported`` and the server
 read: safetensors and JSON only, nothing is unpickled. ``export_hf`` writes the same function as
-a Hugging Face ``GPT2LMHeadModel`` (GPT-2's block) or ``Qwen3ForCausalLM`` (the modern block);
+a Hugging Face ``GPT2LMHeadModel`` (GPT-2's block) or ``Qwen3ForCausalLM`` (the modern block), with
+tokenizer files that load offline, the course's chat format as a chat template, and a model card;
 ``export_onnx`` writes an ONNX graph (input_ids -> logits) for onnxruntime. ``stages.build_exports`` is
 the stage builder.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import os
 import shutil
@@ -31,12 +33,15 @@ from .artifacts import (
     atomic_folder,
     atomic_path,
     data_dir,
+    manifest_path,
+    read_json,
     read_manifest,
     sha256_file,
     stage_dir,
     write_json_atomic,
     write_text_atomic,
 )
+from .chat import ChatTemplate, one_line
 from .checkpoint import (
     CONFIG,
     TOKENIZER_DIR,
@@ -316,15 +321,40 @@ GPT2_FILES = {  # tiktoken's copies of GPT-2's tokenizer files: the same bytes a
 }
 
 
+# Renders messages as ChatTemplate does, with the server's mapping: system (and developer) messages
+# are the persona line (the default persona without one), user and assistant turns one line each.
+_CHAT_JINJA = r"""
+{%- set ns = namespace(system='') -%}
+{%- for m in messages if m['role'] in ['system', 'developer'] -%}
+  {%- set ns.system = ns.system ~ ' ' ~ (m['content'] or '') -%}
+{%- endfor -%}
+{%- set persona = ns.system.split() | join(' ') or DEFAULT_PERSONA -%}
+{%- if persona -%}{{ persona ~ '\n\n' }}{%- endif -%}
+{%- for m in messages if m['role'] in ['user', 'assistant'] -%}
+  {{- (USER if m['role'] == 'user' else BOT) ~ ': ' ~ ((m['content'] or '').split() | join(' ')) ~ '\n' -}}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ BOT ~ ':' }}{%- endif -%}"""
+
+
+def hf_chat_template(template: ChatTemplate | None = None) -> str:
+    """A Jinja chat template for transformers' ``apply_chat_template`` that gives the same text as
+    the course's chat (``ChatTemplate.render``; the newest turns only, since it drops none)."""
+    t = template or ChatTemplate()
+    names = {"DEFAULT_PERSONA": one_line(t.persona), "USER": t.user_name, "BOT": t.bot_name}
+    return "".join(f"{{%- set {k} = {json.dumps(v)} -%}}" for k, v in names.items()) + _CHAT_JINJA
+
+
 def _hf_tokenizer(tokenizer: Any, folder: Path, context_length: int) -> str | None:
-    """Write the tokenizer files transformers reads; returns a note on what is missing (None: nothing)."""
+    """Write the tokenizer files transformers reads (no download needed to load them), with the
+    chat template; returns a note on what is missing (None: nothing)."""
     kind = tokenizer.config()["kind"]
+    common = {"model_max_length": context_length, "clean_up_tokenization_spaces": False,
+              "chat_template": hf_chat_template()}
     if kind == "bpe":
         tokenizer.save(folder / "tmp-tokenizer")
         os.replace(folder / "tmp-tokenizer" / "tokenizer.json", folder / "tokenizer.json")
         shutil.rmtree(folder / "tmp-tokenizer")
-        cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": context_length,
-               "clean_up_tokenization_spaces": False}
+        cfg = {"tokenizer_class": "PreTrainedTokenizerFast", **common}
         for role in ("eos", "bos", "pad"):
             if f"<{role}>" in tokenizer.special_tokens:
                 cfg[f"{role}_token"] = f"<{role}>"
@@ -336,16 +366,113 @@ def _hf_tokenizer(tokenizer: Any, folder: Path, context_length: int) -> str | No
 
             for filename, (url, sha) in GPT2_FILES.items():
                 (folder / filename).write_bytes(read_file_cached(url, sha))
-        except Exception as err:  # offline, without tiktoken's cache
+        except (ImportError, OSError, ValueError) as err:  # offline without tiktoken's cache (requests' errors are OSErrors)
             return (f"GPT-2's vocab.json and merges.txt are missing ({type(err).__name__}): tiktoken could not "
                     "read them; online, add them with AutoTokenizer.from_pretrained('gpt2').save_pretrained(folder)")
         write_json_atomic(folder / "tokenizer_config.json", {
-            "tokenizer_class": "GPT2Tokenizer", "model_max_length": context_length,
-            "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
-            "add_prefix_space": False, "clean_up_tokenization_spaces": False})
+            "tokenizer_class": "GPT2Tokenizer", "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
+            "unk_token": "<|endoftext|>", "add_prefix_space": False, **common})
         return None
     return (f"a {kind!r} tokenizer has no Hugging Face counterpart here: encode with minigpt_helpers "
             "(tokenizer/ in the exported folder) and pass the ids to the model")
+
+
+def _card_books(in_data_dir: bool) -> str:
+    """The training-data section of a model card: data/clean's books (for a checkpoint of this data folder)."""
+    if not in_data_dir or not manifest_path("clean").is_file():
+        return "Unknown: the checkpoint was not trained in this data folder, so its books are not recorded here."
+    manifest = read_manifest("clean")
+    books, origin = manifest.get("books", []), manifest.get("origin") or {}
+    if origin.get("kind") == "gutenberg":
+        licence = ("Project Gutenberg eBooks, in the public domain in the United States (check the copyright law "
+                   "of your country); their Project Gutenberg licence header and footer were removed before training.")
+    else:
+        licence = "Your own books from a local folder: their licence is unknown here; check it before you share this model."
+    listed = "\n".join(f"- *{b.get('title')}* by {b.get('author')} (`{b.get('book_id')}`)" for b in books)
+    return f"The text of {len(books)} books, split into training and validation text. {licence}\n\n{listed}"
+
+
+def _card_metrics(in_data_dir: bool, meta: dict[str, Any]) -> str:
+    """The evaluation section of a model card: notebook 06's data/eval/metrics.json, when present."""
+    path = data_dir() / "eval" / "metrics.json"  # not stage_dir: that would create the folder
+    if not in_data_dir or not path.is_file():
+        return "Not evaluated here: notebook 06 writes data/eval/metrics.json."
+    m = read_json(path)
+    total, evaluated = m["split"]["total"], m.get("checkpoint", {})
+    which = f"run {evaluated.get('run')}, step {evaluated.get('step')}"
+    if (evaluated.get("run"), evaluated.get("step")) != (meta.get("run"), meta.get("step")):
+        which += ", not the checkpoint exported here"
+    held_out = ", ".join(f"*{b.get('title')}*" for b in m.get("data", {}).get("books", []))
+    return (f"Notebook 06 ({which}), on {total['tokens']:,} tokens of books held out from training ({held_out}):\n\n"
+            "| loss (nats/token) | perplexity | bits per byte |\n|---|---|---|\n"
+            f"| {total['loss']:.3f} | {total['perplexity']:.1f} | {total['bits_per_byte']:.3f} |")
+
+
+def _model_card(loaded: Checkpoint | ExportedModel, tokenizer_note: str | None) -> str:
+    """README.md of a Hugging Face export: the model, its books and their licence, the tokenizer,
+    06's metrics and the limitations."""
+    model, tokenizer, source = loaded.model, loaded.tokenizer, Path(loaded.path)
+    c, t, meta = model.config, tokenizer.config(), loaded.config.get("meta", {})
+    name = meta.get("run") or source.name
+    in_data_dir = source.resolve().is_relative_to(data_dir().resolve())
+    hf_class = HF_CLASSES[hf_family(c)]
+    tok_use = (f"Note: {tokenizer_note}." if tokenizer_note else
+               "It loads with `AutoTokenizer.from_pretrained` from this folder alone (no download); unlike "
+               "minigpt_helpers' tokenizer it turns text that spells a special token (such as `<eos>`) into that token.")
+    relu2 = ("\nQwen3's MLP computes act(gate) * up; with act = relu and gate = up = our first MLP matrix that is "
+             "relu(a)^2, ours. The matrix is stored twice.\n" if c.mlp == "relu2" else "")
+    trained = f"Trained for {meta.get('step', 'an unknown number of')} steps"
+    if meta.get("tokens"):
+        trained += f" ({meta['tokens']:,} tokens)"
+    if meta.get("val_loss") is not None:
+        trained += f", validation loss {meta['val_loss']:.3f}"
+    load_tokenizer, chat = "", ""
+    if not tokenizer_note:
+        load_tokenizer = "tokenizer = AutoTokenizer.from_pretrained('path/to/this/folder')\n"
+        chat = ("\nChat: `tokenizer.apply_chat_template(messages, add_generation_prompt=True)` writes the course's "
+                "play script (the system message as a persona line, then `READER: ...` and `LIBRARIAN: ...` lines); "
+                "stop the reply at the end of its line (`\\n`).\n")
+    return f"""---
+library_name: transformers
+pipeline_tag: text-generation
+tags: [minigpt-course, {hf_family(c)}]
+---
+
+# {name}: a mini GPT trained on books
+
+A small decoder-only transformer trained from scratch in the minigpt course, in Hugging Face's \
+`{hf_class}` format: {c.n_layer} layers, {c.n_embd} wide, {c.n_head} heads, context {c.context_length} tokens, \
+{model.num_parameters():,} parameters. {trained}.
+{relu2}
+## Training data
+
+{_card_books(in_data_dir)}
+
+## Tokenizer
+
+{t['kind']} tokenizer `{t['name']}`, {t['vocab_size']} tokens, end of text = id {tokenizer.eot_id}. {tok_use}
+
+## Evaluation
+
+{_card_metrics(in_data_dir, meta)}
+
+## Use
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+model = AutoModelForCausalLM.from_pretrained('path/to/this/folder')
+{load_tokenizer}```
+{chat}
+## Limitations
+
+- A small model trained on a few books: it continues text in their style. It knows no facts reliably, \
+does not follow instructions, and often writes things that are false or make no sense.
+- It learned the language and the views of its books and their times, prejudices included; read what it \
+writes before you show it to anyone. It writes only the language of its books.
+- A base model, tuned neither for chat nor for safety: the chat is a play script it continues.
+- Context {c.context_length} tokens: the chat template keeps every turn, so drop the oldest turns yourself \
+(the course's chat does).
+"""
 
 
 def _loaded(source: str | os.PathLike[str] | Checkpoint | ExportedModel) -> Checkpoint | ExportedModel:
@@ -372,20 +499,9 @@ def export_hf(source: str | os.PathLike[str] | Checkpoint | ExportedModel, folde
             "max_new_tokens": defaults.max_new_tokens,
             "bos_token_id": tokenizer.eot_id, "eos_token_id": tokenizer.eot_id, "pad_token_id": tokenizer.eot_id})
         note = _hf_tokenizer(tokenizer, tmp, model.config.context_length)
-        text = (f"# Hugging Face format: {HF_CLASSES[hf_family(model.config)]}\n\n```python\n"
-                "from transformers import AutoModelForCausalLM\n"
-                "model = AutoModelForCausalLM.from_pretrained('path/to/this/folder')\n```\n")
-        if model.config.mlp == "relu2":
-            text += ("\nQwen3's MLP computes act(gate) * up; with act = relu and gate = up = our first MLP "
-                     "matrix that is relu(a)^2, ours. The matrix is stored twice.\n")
         if note:
             log.warning("%s", note)
-            text += f"\nTokenizer: {note}.\n"
-        else:
-            text += ("\nThe tokenizer loads with `AutoTokenizer.from_pretrained('path/to/this/folder')`; "
-                     "unlike minigpt_helpers' tokenizer it turns text that spells a special token "
-                     "(such as `<eos>`) into that token.\n")
-        write_text_atomic(tmp / README, text)
+        write_text_atomic(tmp / README, _model_card(loaded, note))
     return Path(folder)
 
 

@@ -15,16 +15,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import CONFIG, find_checkpoint
 from .hardware import model_device
 
 log = logging.getLogger(__name__)
@@ -312,13 +309,10 @@ def stream_batch(
 ) -> Iterator[tuple[int, StreamEvent]]:
     """Generate for several prompts at once; yields ``(row, StreamEvent)`` as tokens come.
 
-    ``suppress_first``: token ids a row's first new token may not be (a chat reply that must
-    not open with a blank line, for instance); later tokens may be anything.
-
-    The rows advance in lock step from position 0 without padding: while a row is still inside
-    its own (longer) prompt, its next token is the prompt's, not a sampled one. So each row reads
-    exactly what it would read alone, and greedy results equal one-prompt-at-a-time results.
-    Row ``b`` samples with seed ``config.seed + b``.
+    The rows advance in lock step without padding: while a row is still inside its own (longer)
+    prompt, its next token is the prompt's, so each row reads exactly what it would read alone.
+    Row ``b`` samples with seed ``config.seed + b``. ``suppress_first``: ids a row's first new
+    token may not be (a chat reply must not open with a blank line).
     """
     if not isinstance(config, SamplingConfig):
         raise TypeError(f"config must be a SamplingConfig, got {type(config).__name__}")
@@ -659,37 +653,10 @@ def complete_batch(
     return [tokenizer.decode(out) for out in generate_batch(model, ids, config, use_cache=use_cache)]
 
 
-# =========================================================================== checkpoints by name
-
-
-def resolve_checkpoint(name: str | None) -> Path:
-    """A checkpoint folder from ``--checkpoint``: a folder path, a run name, or None (the default run)."""
-
-    if name is not None:
-        path = Path(name).expanduser()
-        if (path / CONFIG).is_file():
-            return path
-        if path.is_dir() and (path / "best" / CONFIG).is_file():
-            return path / "best"  # a run folder
-        if os.sep in name or "/" in name or path.exists():
-            raise FileNotFoundError(
-                f"--checkpoint {name}: no checkpoint there (expected {path / CONFIG}); pass a checkpoint "
-                "folder such as data/checkpoints/<run>/best, or a run name"
-            )
-    try:
-        return find_checkpoint(name)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(
-            f"no checkpoint found ({err}). Pass --checkpoint <folder or run name>, or train one first: "
-            "notebooks/05_training.ipynb or `python -m minigpt_helpers train`"
-        ) from err
-
-
 __all__ = [
     "SamplingConfig", "StreamEvent", "FINISH_STOP", "FINISH_LENGTH",
     "seen_mask", "apply_repetition_penalty", "apply_temperature", "top_k_filter", "top_p_filter",
     "process_logits", "next_token_probs", "default_slide", "window_start", "crop_prompt",
     "stream_batch", "stream", "generate", "generate_batch", "generate_with_reasons",
     "encode_prompt", "StopRule", "TextDecoder", "TextStream", "stream_text", "complete", "complete_batch",
-    "resolve_checkpoint",
 ]

@@ -21,6 +21,7 @@ import logging
 import os
 import platform
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -155,6 +156,43 @@ def choose_compile(device: str | torch.device, requested: bool | None = None) ->
         return True, "CUDA: torch.compile fuses the small operations (a one-off compile of about a minute)"
     return False, ("CPU: off unless asked (compile=True, as the cpu profile does): it pays for a long run "
                    "of a small model, not for a short one")
+
+
+def compile_model(model: torch.nn.Module, shape: tuple[int, int], precision: Precision, *,
+                  eval_too: bool = False) -> tuple[torch.nn.Module, float, str | None]:
+    """``torch.compile`` ``model`` and compile its training step now, on a dummy batch of
+    ``shape`` (and its eval graph with ``eval_too``), so that time is not counted as training.
+    Returns the model to train, the seconds it took, and why it failed (then the model is the
+    eager one: no C++ compiler, an unsupported platform). The random state is left as it was,
+    so a resumed run draws the same dropout masks as one that never stopped."""
+    device = next(model.parameters()).device
+    compiled = torch.compile(model)
+    rng, device_rng = torch.get_rng_state(), device_rng_state(device)
+    t0 = time.perf_counter()
+    failure = None
+    try:
+        # two tensors, not one passed twice: the graph is specialised on whether idx is targets
+        x, y = (torch.zeros(*shape, dtype=torch.long, device=device) for _ in range(2))
+        with precision.autocast():
+            _, loss = compiled(x, y)
+        loss.backward()
+        if eval_too:  # evaluation's graph (eval mode, no gradients) is another one
+            compiled.eval()
+            with torch.no_grad(), precision.autocast():
+                compiled(x, y)
+            compiled.train()
+    except Exception as err:  # noqa: BLE001 - any compiler failure means: run eagerly
+        log.warning("torch.compile failed (%s: %s); training without it", type(err).__name__, str(err)[:200])
+        failure, compiled = f"torch.compile failed: {type(err).__name__}", model
+    finally:
+        model.zero_grad(set_to_none=True)
+        torch.set_rng_state(rng)
+        set_device_rng_state(device, device_rng)
+    synchronize(device)()
+    seconds = time.perf_counter() - t0
+    if failure is None:
+        log.info("compiled the model in %.1f s", seconds)
+    return compiled, seconds, failure
 
 
 # --------------------------------------------------------------------------- MFU

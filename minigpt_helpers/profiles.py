@@ -1,20 +1,28 @@
-"""Profiles: one place that says how big everything is.
+"""Configuration in one place: the profiles, what a training run is set up with, and recipes.
 
-A profile is picked once per notebook (``PROFILE = get_profile()``) from ``MINIGPT_PROFILE``:
+A profile sizes every stage of the course, and is picked once per notebook
+(``PROFILE = get_profile()``) from ``MINIGPT_PROFILE``:
 
 - ``ci``: seconds per notebook, what the test suite runs on 2 CPU cores.
 - ``cpu``: a learner's laptop; minutes per notebook, and a model that writes book-like English.
-- ``gpu``: Colab T4 or a local GPU; the "ultra-mini" (about 40M parameters).
+- ``gpu``: Colab T4 or a local GPU; the "ultra-mini".
 
-Default: ``gpu`` when CUDA is available, else ``cpu``. Stage modules read the fields they
-need; nothing here imports torch until a device is asked for.
+Default: ``gpu`` when CUDA is available, else ``cpu``. ``MINIGPT_BOOKS`` or
+``MINIGPT_GUTENBERG_IDS`` choose other books. ``TrainConfig.from_profile(profile)`` is the one
+function that turns a profile into a training run's config; ``RECIPES`` are named variants.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from . import hardware
+from .model import preset
+from .schedule import LRSchedule
 
 PROFILE_ENV = "MINIGPT_PROFILE"
 DEVICE_ENV = "MINIGPT_DEVICE"
@@ -139,6 +147,177 @@ class Profile:
         """A copy with some fields changed (for exercises and experiments)."""
         return replace(self, **changes)
 
+
+# --------------------------------------------------------------------------- a training run's config
+
+OPTIMIZERS = ("adamw", "muon")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; saved resolved in run.json and every checkpoint."""
+
+    run: str = "default"  # the folder under data/checkpoints/
+    # data: None means the stage folders data/tokens and data/tokenizer; relative paths are
+    # under the data folder (e.g. "recipes/shakespeare-char")
+    tokens_dir: str | None = None
+    tokenizer_dir: str | None = None
+    context_length: int = 128
+    batch_size: int = 16  # sequences per micro-batch, per process
+    grad_accum_steps: int = 1  # micro-batches per optimizer step
+    # model: a preset of minigpt_helpers.model, with fields changed
+    model_preset: str = "cpu"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    activation_checkpointing: bool = False
+    # fine-tuning: a checkpoint folder whose weights start the run instead of random ones (the
+    # same model and tokenizer; relative paths are under the data folder, e.g. "checkpoints/cpu/best")
+    init_from: str | None = None
+    # the optimizer: "adamw" for every weight, or "muon": Muon for the blocks' matrices and AdamW
+    # for the rest (embeddings, head, gains, biases)
+    optimizer: str = "adamw"
+    matrix_lr: float = 0.02  # Muon's peak learning rate
+    embedding_lr: float | None = None  # AdamW's peak for the token table (None: learning_rate)
+    # the learning-rate schedule
+    max_steps: int = 1000
+    learning_rate: float = 1e-3  # AdamW's peak
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1  # the floor, as a fraction of the peak
+    plateau_fraction: float = 0.0  # share of the post-warmup steps held at the peak
+    decay_steps: int | None = None  # where the decay reaches the floor (None: max_steps)
+    lr_decay: str = "cosine"  # "cosine", or "linear" (with a plateau: warmup-stable-decay)
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-8
+    grad_clip: float = 1.0  # 0 turns clipping off (the norm is still logged)
+    # evaluation, early stopping, checkpoints, samples
+    eval_interval: int = 250
+    eval_batches: int = 20
+    patience: int | None = None  # stop after this many evaluations without improvement
+    min_delta: float = 0.0  # an improvement must beat the best by more than this
+    checkpoint_interval: int | None = None  # None: every eval_interval
+    keep_last: int = 3
+    sample_interval: int = 0  # 0: no samples while training
+    sample_tokens: int = 100
+    sample_prompt: str = ""  # "" starts from the end-of-text token (the start of a document)
+    sample_temperature: float = 0.8
+    sample_top_k: int | None = 50
+    # limits for this session
+    time_budget_s: float | None = None  # training time over all sessions, then stop (None: no limit)
+    lr_follows_budget: bool = True  # with a budget, decay by whichever runs out first: steps or time
+    stop_at_step: int | None = None  # end this session at that step, with a checkpoint
+    # hardware
+    device: str = "auto"  # auto: cuda, then mps, then cpu (MINIGPT_DEVICE overrides)
+    precision: str = "auto"  # auto, bf16, fp16, fp32 (see hardware.choose_precision)
+    compile: bool | None = None  # None: where it helps (CUDA on Linux)
+    threads: int | None = None  # CPU threads for torch (None: torch's default, one per core)
+    seed: int = 42
+    deterministic: bool = False
+    # logging
+    log_interval: int = 10
+    tensorboard: bool | None = None  # None: when the tensorboard package is installed
+    wandb: bool = False
+    wandb_project: str = "minigpt"
+    wandb_mode: str = "offline"  # offline works without an account; "online" uploads
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.run or ""):
+            problems.append(f"run={self.run!r}: use letters, digits, '.', '_' or '-' (it names a folder)")
+        for name in ("context_length", "batch_size", "grad_accum_steps", "max_steps", "eval_interval",
+                     "eval_batches", "keep_last", "log_interval", "sample_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"{name}={value!r}: use a whole number of at least 1")
+        for name in ("patience", "checkpoint_interval", "stop_at_step", "decay_steps", "threads"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                problems.append(f"{name}={value!r}: use a whole number of at least 1, or None")
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
+            problems.append(f"init_from={self.init_from!r}: use a checkpoint folder (e.g. 'checkpoints/cpu/best'), or None")
+        if self.sample_interval < 0:
+            problems.append(f"sample_interval={self.sample_interval}: use 0 (no samples) or a number of steps")
+        for name in ("weight_decay", "grad_clip", "min_delta", "eps"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name}={getattr(self, name)}: use 0 or more")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                problems.append(f"{name}={getattr(self, name)}: use a value in [0, 1), e.g. 0.9 or 0.95")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            problems.append(f"time_budget_s={self.time_budget_s}: use a positive number of seconds, or None")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer={self.optimizer!r}: use one of {', '.join(map(repr, OPTIMIZERS))}")
+        for name in ("matrix_lr", "embedding_lr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                problems.append(f"{name}={value!r}: use a positive learning rate"
+                                + (", or None for learning_rate" if name == "embedding_lr" else ", e.g. 0.02"))
+        if self.precision not in hardware.PRECISIONS:
+            problems.append(f"precision={self.precision!r}: use one of {', '.join(hardware.PRECISIONS)}")
+        if self.sample_temperature <= 0:
+            problems.append(f"sample_temperature={self.sample_temperature}: use a positive number, e.g. 0.8")
+        if not isinstance(self.model_overrides, dict):
+            problems.append(f"model_overrides={self.model_overrides!r}: use a dict of GPTConfig fields")
+        elif "vocab_size" in self.model_overrides or "context_length" in self.model_overrides:
+            problems.append("model_overrides: vocab_size comes from the tokenizer and context_length from "
+                            "the config's own context_length field; remove them")
+        try:
+            self.schedule()
+        except ValueError as err:
+            problems.extend(str(err).split("\n- ")[1:])
+        if problems:
+            raise ValueError("TrainConfig is invalid:\n- " + "\n- ".join(problems))
+
+    # ---- derived
+
+    def schedule(self) -> LRSchedule:
+        """The learning rate of every optimizer step."""
+        return LRSchedule(self.learning_rate, self.max_steps, self.warmup_steps, self.min_lr_ratio,
+                          self.plateau_fraction, self.decay_steps, self.lr_decay)
+
+    def model_config(self, vocab_size: int) -> Any:
+        """The GPTConfig this run trains: the preset, the tokenizer's vocabulary, this context."""
+
+        return preset(self.model_preset, vocab_size=vocab_size, context_length=self.context_length,
+                      **{**self.model_overrides, "activation_checkpointing": self.activation_checkpointing})
+
+    @property
+    def every_checkpoint(self) -> int:
+        return self.checkpoint_interval or self.eval_interval
+
+    # ---- conversion
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown fields {unknown}; the fields are {sorted(known)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_profile(cls, profile: Any, **overrides: Any) -> TrainConfig:
+        """The run a profile trains (run name = profile name): the profile's fields that are
+        TrainConfig fields too, then its ``training`` settings, then ``overrides``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        base: dict[str, Any] = {f.name: getattr(profile, f.name) for f in dataclasses.fields(profile)
+                                if f.name in known}
+        base.update(run=profile.name, sample_tokens=profile.max_new_tokens, **profile.training)
+        base.update(overrides)
+        base["model_overrides"] = {"arch": profile.arch, **base.get("model_overrides", {})}
+        if unknown := sorted(set(base) - known):
+            raise ValueError(f"TrainConfig has no field(s) {unknown}; the fields are {sorted(known)}")
+        return cls(**base)
+
+
+# --------------------------------------------------------------------------- the profiles
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(

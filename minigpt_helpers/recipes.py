@@ -32,7 +32,7 @@ from .artifacts import data_dir, read_json, sha256_bytes, write_json_atomic
 from .dataset import write_token_files
 from .sources import tinyshakespeare, wikitext2
 from .tokenization import BPETokenizer, CharTokenizer
-from .training import TrainConfig
+from .profiles import TrainConfig
 
 log = logging.getLogger(__name__)
 

@@ -134,14 +134,14 @@ async def _invalid(_request: Request, err: RequestValidationError) -> JSONRespon
 
 
 async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
-    message, kind = str(err.detail), "invalid_request_error"
-    if err.status_code == 404:
-        message, kind = (f"no route {request.method} {request.url.path}; the routes are /v1/completions, "
-                         "/v1/chat/completions, /v1/models, /health and / (described in /openapi.json)"), "not_found_error"
+    message = str(err.detail)
+    if err.status_code == 404:  # OpenAI answers an unknown route with invalid_request_error too
+        message = (f"no route {request.method} {request.url.path}; the routes are /v1/completions, "
+                   "/v1/chat/completions, /v1/models, /health and / (described in /openapi.json)")
     elif err.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
     code = "request_too_large" if err.status_code == 413 else None
-    return APIError(err.status_code, message, type=kind, code=code).response()
+    return APIError(err.status_code, message, code=code).response()
 
 
 async def _server_error(_request: Request, err: Exception) -> JSONResponse:

@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from minigpt_helpers import artifacts, cli, export, stages
+from minigpt_helpers.chat import ChatSession, ChatTemplate
 from minigpt_helpers.checkpoint import load_checkpoint, save_checkpoint
 from minigpt_helpers.generation import SamplingConfig, generate
 from minigpt_helpers.model import ARCHITECTURES, GPT, GPTConfig
@@ -161,6 +164,8 @@ def test_hf_gpt2_gives_the_same_logits(tmp_path, bpe_tok, changes) -> None:
         ours, theirs = model(ids)[0], hf(ids).logits
     assert ours.std() > 1.0, "the logits should vary, or the comparison proves little"
     assert (ours - theirs).abs().max().item() < export.HF_TOLERANCE
+    config = json.loads((folder / "config.json").read_text())
+    assert config["dtype"] == "float32" and "torch_dtype" not in config  # transformers 5 deprecates torch_dtype
     # a wrong layout (no transpose) would not pass: make sure the check can fail
     assert export.max_logit_difference(model, ids, theirs + 1e-3) > export.HF_TOLERANCE
 
@@ -186,8 +191,21 @@ def test_hf_greedy_generation_and_tokenizer_match(tmp_path, bpe_tok) -> None:
         assert out[0, len(prompt):].tolist() == ours, f"repetition_penalty={penalty}"
 
 
-def test_hf_gpt2_tokenizer_files_come_from_tiktoken(tmp_path) -> None:
-    transformers = pytest.importorskip("transformers")
+# A fresh process without network, Hub or tiktoken files: what it loads must be in the folder.
+_OFFLINE_LOAD = """
+import json, socket, sys
+def refuse(*args, **kwargs):
+    raise OSError("no network in this test")
+socket.socket.connect = refuse
+from transformers import AutoTokenizer
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+chat = tok.apply_chat_template(json.loads(sys.argv[3]), tokenize=False, add_generation_prompt=True)
+print(json.dumps([tok.encode(sys.argv[2]), chat]))
+"""
+
+
+def test_hf_gpt2_tokenizer_loads_offline_from_the_folder_alone(tmp_path) -> None:
+    pytest.importorskip("transformers")
     from minigpt_helpers.tokenization import GPT2Tokenizer
 
     try:
@@ -197,9 +215,72 @@ def test_hf_gpt2_tokenizer_files_come_from_tiktoken(tmp_path) -> None:
     model = _model(gpt2.vocab_size, n_embd=16)
     folder = export.export_hf(_checkpoint(tmp_path, model, gpt2), tmp_path / "hf")
     assert (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
-    tok = transformers.AutoTokenizer.from_pretrained(folder)
     text = "Hello world! It's a   test\n\nwith caf\u00e9."
-    assert tok.encode(text) == gpt2.encode(text)
+    messages = [{"role": "user", "content": "Hello there."}]
+    empty = tmp_path / "empty-tiktoken-cache"
+    empty.mkdir()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TIKTOKEN_CACHE_DIR": str(empty)}
+    out = subprocess.run([sys.executable, "-c", _OFFLINE_LOAD, str(folder), text, json.dumps(messages)],
+                         env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    ids, chat = json.loads(out.stdout.splitlines()[-1])
+    assert ids == gpt2.encode(text)
+    assert chat == ChatTemplate().render([("user", "Hello there.")])
+    assert not any(empty.iterdir()), "nothing was fetched into the tiktoken cache"
+
+
+def test_hf_chat_template_renders_the_course_prompt(tmp_path, bpe_tok) -> None:
+    transformers = pytest.importorskip("transformers")
+    model = _model(bpe_tok.vocab_size, context_length=512)  # room for every turn: the course drops none
+    folder = export.export_hf(_checkpoint(tmp_path, model, bpe_tok), tmp_path / "hf")
+    assert "chat_template" in json.loads((folder / "tokenizer_config.json").read_text())
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    messages = [{"role": "system", "content": "Two old friends\n talk about  books."},
+                {"role": "user", "content": "Hello there."},
+                {"role": "assistant", "content": "Good day to you,\nreader."},
+                {"role": "user", "content": "Who are you?"}]
+    turns = [("user", "Hello there."), ("bot", "Good day to you,\nreader."), ("user", "Who are you?")]
+
+    def course(template: ChatTemplate) -> str:
+        """The prompt the course's chat builds (what the server sends the model)."""
+        session = ChatSession(model, bpe_tok, SamplingConfig(max_new_tokens=8), template)
+        session.history = turns[:-1]
+        text = session.build_prompt(turns[-1][1])[0]
+        assert session.last_dropped == 0 and not session.persona_dropped
+        return text
+
+    expected = course(ChatTemplate(persona="Two old friends talk about books."))
+    assert expected.startswith("Two old friends talk about books.\n\nREADER: Hello there.\n")
+    assert expected.endswith("LIBRARIAN: Good day to you, reader.\nREADER: Who are you?\nLIBRARIAN:")
+    assert tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == expected
+    # no system message: the default persona; no generation prompt: the transcript so far
+    assert tok.apply_chat_template(messages[1:], tokenize=False, add_generation_prompt=True) == course(ChatTemplate())
+    transcript = ChatTemplate(persona="Two old friends talk about books.").render(turns, open_reply=False)
+    assert tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=False) == transcript
+
+
+def test_hf_model_card_names_the_books_licence_tokenizer_and_metrics(tmp_path, bpe_tok) -> None:
+    profile = get_profile("ci")
+    src = save_checkpoint(artifacts.stage_dir("checkpoints") / "tiny" / "best", _model(bpe_tok.vocab_size), bpe_tok,
+                          meta={"run": "tiny", "step": 7, "tokens": 12345, "val_loss": 3.2})
+    books = [{"book_id": "pg11", "title": "Alice's Adventures in Wonderland", "author": "Lewis Carroll"}]
+    artifacts.write_manifest("clean", profile, {"books": books, "origin": {"kind": "gutenberg", "ids": [11]}})
+    metrics = {"checkpoint": {"run": "tiny", "step": 7}, "data": {"books": [{"title": "Heart of Darkness"}]},
+               "split": {"total": {"tokens": 4000, "loss": 3.5, "perplexity": 33.12, "bits_per_byte": 1.9}}}
+    artifacts.write_json_atomic(artifacts.data_dir() / "eval" / "metrics.json", metrics)
+    card = (export.export_hf(src, tmp_path / "hf") / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: transformers\n") and "# tiny: a mini GPT trained on books" in card
+    assert "GPT2LMHeadModel" in card and "12,345 tokens" in card and "validation loss 3.200" in card
+    assert "*Alice's Adventures in Wonderland* by Lewis Carroll (`pg11`)" in card
+    assert "Project Gutenberg" in card and "public domain" in card
+    assert "bpe tokenizer `bpe-300`" in card and "from this folder alone" in card and "apply_chat_template" in card
+    assert "run tiny, step 7), on 4,000 tokens" in card and "| 3.500 | 33.1 | 1.900 |" in card
+    assert "*Heart of Darkness*" in card and "## Limitations" in card
+    # a checkpoint from outside this data folder: its books and metrics are not the ones here
+    elsewhere = (export.export_hf(_checkpoint(tmp_path, _model(bpe_tok.vocab_size), bpe_tok), tmp_path / "hf2")
+                 / "README.md").read_text()
+    assert "Unknown: the checkpoint was not trained in this data folder" in elsewhere
+    assert "Not evaluated here" in elsewhere and "Alice" not in elsewhere
 
 
 def _modern(vocab: int, mlp: str = "relu2", **changes) -> GPT:

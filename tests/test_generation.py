@@ -487,7 +487,7 @@ def test_cli_accepts_a_run_name_and_a_run_folder(data_dir, char_model, char_tok,
     by_name = capsys.readouterr().out
     assert cli.main(["generate", "--checkpoint", str(data_dir / "checkpoints" / "myrun"), *args]) == 0
     assert capsys.readouterr().out == by_name and by_name.strip("\n")
-    assert G.resolve_checkpoint("myrun") == data_dir / "checkpoints" / "myrun" / "best"
+    assert cli.resolve_checkpoint("myrun") == data_dir / "checkpoints" / "myrun" / "best"
 
 
 def test_cli_missing_checkpoint_names_the_fix(tmp_path, capsys) -> None:

@@ -385,7 +385,7 @@ def test_bad_requests_get_an_openai_error(client, path, body, status, param, cod
     error = r.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     assert error["param"] == param and error["code"] == code
-    assert error["type"] in ("invalid_request_error", "not_found_error") and len(error["message"]) > 10
+    assert error["type"] == "invalid_request_error" and len(error["message"]) > 10
 
 
 def test_unknown_field_message_is_openais(client) -> None:
@@ -414,7 +414,7 @@ def test_malformed_bodies_and_routes(client) -> None:
     r = client.post("/v1/completions", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
     r = client.get("/v1/nothing")
-    assert r.status_code == 404 and "error" in r.json()
+    assert r.status_code == 404 and r.json()["error"]["type"] == "invalid_request_error"
     assert client.get("/v1/completions").status_code == 405
     assert client.get("/docs").status_code == 404, "no interactive docs: they would load scripts from a CDN"
     assert "/v1/chat/completions" in client.get("/openapi.json").json()["paths"]
@@ -453,6 +453,84 @@ def test_web_page_is_served_locally(client) -> None:
     js = client.get("/static/app.js")
     assert js.status_code == 200 and "/v1/completions" in js.text and "getReader" in js.text
     assert client.get("/static/style.css").status_code == 200
+
+
+# --------------------------------------------------------------------------- the official openai client
+
+
+@pytest.fixture(scope="module")
+def openai_url(loaded) -> Iterator[str]:
+    """The server with an API key under uvicorn: the official client speaks HTTP, not ASGI."""
+    with real_server(create_app(loaded, api_key=KEY)) as url:
+        yield url
+
+
+def openai_client(url: str, key: str = KEY):
+    openai = pytest.importorskip("openai")
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=60)
+
+
+CHAT = [{"role": "system", "content": "Two old friends talk about books."},
+        {"role": "user", "content": "Hello there."},
+        {"role": "assistant", "content": "Good day to you."},
+        {"role": "user", "content": "Who are you?"}]
+
+
+def test_openai_client_completions_and_chat(openai_url, client) -> None:
+    api = openai_client(openai_url)
+    assert [m.id for m in api.models.list()] == ["tiny"]
+    body = {"prompt": "It was the", "max_tokens": 10, "temperature": 0}
+    plain = client.post("/v1/completions", json=body).json()
+    c = api.completions.create(model="tiny", **body)
+    assert c.object == "text_completion" and c.choices[0].text == plain["choices"][0]["text"]
+    assert c.choices[0].finish_reason == plain["choices"][0]["finish_reason"]
+    assert (c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.total_tokens) == tuple(plain["usage"].values())
+    chat = {"messages": CHAT, "max_tokens": 10, "temperature": 0}
+    plain = client.post("/v1/chat/completions", json=chat).json()
+    r = api.chat.completions.create(model="tiny", **chat)
+    assert r.object == "chat.completion" and r.choices[0].message.role == "assistant"
+    assert r.choices[0].message.content == plain["choices"][0]["message"]["content"]
+    assert r.usage.total_tokens == plain["usage"]["total_tokens"]
+
+
+@pytest.mark.parametrize("endpoint", ["completions", "chat"])
+def test_openai_client_streams_with_usage_last(openai_url, endpoint) -> None:
+    api = openai_client(openai_url)
+    if endpoint == "completions":
+        create, text_of = api.completions.create, lambda choice: choice.text
+        args = {"model": "tiny", "prompt": "It was the", "max_tokens": 10, "temperature": 0}
+    else:
+        create, text_of = api.chat.completions.create, lambda choice: choice.delta.content or ""
+        args = {"model": "tiny", "messages": CHAT, "max_tokens": 10, "temperature": 0}
+    plain = create(**args)
+    *chunks, last = create(**args, stream=True, stream_options={"include_usage": True})
+    assert len(chunks) >= 2 and all(c.usage is None and len(c.choices) == 1 for c in chunks)
+    streamed = "".join(text_of(c.choices[0]) for c in chunks)
+    expected = plain.choices[0].text if endpoint == "completions" else plain.choices[0].message.content
+    assert streamed == expected
+    assert [c.choices[0].finish_reason for c in chunks if c.choices[0].finish_reason] == [plain.choices[0].finish_reason]
+    assert last.choices == [] and last.usage.model_dump(exclude_none=True) == plain.usage.model_dump(exclude_none=True)
+
+
+def test_openai_client_raises_the_matching_errors(openai_url) -> None:
+    openai = pytest.importorskip("openai")
+    api = openai_client(openai_url)
+    with pytest.raises(openai.BadRequestError) as err:
+        api.completions.create(model="tiny", prompt="x", temperature=3)
+    assert err.value.status_code == 400 and err.value.param == "temperature"
+    with pytest.raises(openai.BadRequestError, match="n=2"):
+        api.chat.completions.create(model="tiny", messages=CHAT, n=2)
+    with pytest.raises(openai.AuthenticationError) as err:
+        openai_client(openai_url, "sk-wrong-key-0000").completions.create(model="tiny", prompt="x", max_tokens=2)
+    assert err.value.status_code == 401 and err.value.code == "invalid_api_key"
+    with pytest.raises(openai.NotFoundError) as err:
+        api.chat.completions.create(model="gpt-4", messages=CHAT)
+    assert err.value.code == "model_not_found" and err.value.param == "model"
+    with pytest.raises(openai.NotFoundError):
+        api.models.retrieve("gpt-4")
+    with pytest.raises(openai.NotFoundError, match="no route POST /v1/embeddings") as err:
+        api.embeddings.create(model="tiny", input="a route this server does not have")
+    assert err.value.type == "invalid_request_error"
 
 
 # --------------------------------------------------------------------------- load, time and disconnects

@@ -564,14 +564,14 @@ def test_compiling_before_training_covers_the_training_and_evaluation_graphs(tin
     monkeypatch.setattr(hardware, "choose_compile", lambda device, requested: (bool(requested), "as asked"))
     monkeypatch.setattr(hardware, "compiled_evaluation", lambda device: True)  # as on CUDA
     torch._dynamo.reset()
-    original = training.Trainer._compile
+    original = hardware.compile_model
 
-    def compile_then_forbid_recompiling(self):
-        compiled = original(self)
+    def compile_then_forbid_recompiling(*args, **kwargs):
+        compiled = original(*args, **kwargs)
         monkeypatch.setattr(torch._dynamo.config, "error_on_recompile", True)
         return compiled
 
-    monkeypatch.setattr(training.Trainer, "_compile", compile_then_forbid_recompiling)
+    monkeypatch.setattr(hardware, "compile_model", compile_then_forbid_recompiling)
     try:
         t = training.train(cfg(run="compiled", compile=True, max_steps=4,
                                model_overrides={"n_layer": 1, "n_head": 2, "n_embd": 16, "dropout": 0.1}),
