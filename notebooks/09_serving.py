@@ -72,6 +72,7 @@ import torch
 from IPython.display import HTML, Markdown, display
 
 from minigpt_helpers import artifacts, checkpoint, export, generation, serving, stages
+from minigpt_helpers.chat import ChatTemplate
 from minigpt_helpers.checks import check, check_close, check_speed, exercise
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.lessons import format_table
@@ -259,6 +260,22 @@ print(repr(tok.decode(ours)))
 check(theirs == ours, f"transformers' greedy generate = ours ({n_new} tokens)")
 
 # %% [markdown]
+# The folder also carries a **chat template** (in `tokenizer_config.json`): `apply_chat_template`
+# writes 08's play script exactly as our chat does. And a **model card**, its `README.md`: the
+# books and their licence, the tokenizer, 06's metrics and the limitations, for whoever gets the
+# folder without this course.
+
+# %%
+if (hf_folder / "tokenizer_config.json").is_file():
+    messages = [{"role": "system", "content": "A conversation between a reader and a librarian."},
+                {"role": "user", "content": "Good morning!"}]
+    rendered = hf_tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    print(rendered)
+    course = ChatTemplate(persona=messages[0]["content"]).render([("user", "Good morning!")])
+    check(rendered == course, "transformers' chat template writes our chat's prompt")
+print((hf_folder / "README.md").read_text()[:700])
+
+# %% [markdown]
 # ## 3. ONNX: a graph any runtime can execute
 #
 # ONNX stores the computation itself, as a graph of standard operators, with the weights inside.
@@ -402,29 +419,23 @@ check(all(400 <= row["status"] < 500 for row in rows), "every bad request got a 
 # %% [markdown]
 # ### The `openai` client
 #
-# Because the shapes are OpenAI's, the official client talks to this server once it is given the
-# address (any key works unless the server was started with `--api-key`):
-#
-# ```python
-# from openai import OpenAI
-#
-# client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
-# print(client.completions.create(model=name, prompt="Once upon a time", max_tokens=30).choices[0].text)
-# for chunk in client.chat.completions.create(model=name, stream=True,
-#                                             messages=[{"role": "user", "content": "Hello!"}]):
-#     print(chunk.choices[0].delta.content or "", end="")
-# ```
-#
-# The next cell runs that when the `openai` package is installed (Colab has it).
+# Because the shapes are OpenAI's, the official client (`pip install openai`; the `serve` extra
+# installs it) talks to this server once it is given the address. Any key works unless the server
+# was started with `--api-key`. The same greedy completion as above, then a streamed chat whose
+# last chunk carries the token counts (`include_usage`):
 
 # %%
-if importlib.util.find_spec("openai"):
-    from openai import OpenAI
+from openai import OpenAI
 
-    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
-    print(client.completions.create(model=name, prompt="Once upon a time", max_tokens=30).choices[0].text)
-else:
-    print("the openai package is not installed here (pip install openai); the call is shown above")
+client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed", max_retries=0)
+answer = client.completions.create(model=name, prompt=body["prompt"], max_tokens=30, temperature=0)
+print(answer.choices[0].text)
+check(answer.choices[0].text == completion["choices"][0]["text"], "the openai client gets the same text")
+*chunks, last = client.chat.completions.create(model=name, messages=chat["messages"], max_tokens=40, seed=0,
+                                               stream=True, stream_options={"include_usage": True})
+print("LIBRARIAN:", "".join(c.choices[0].delta.content or "" for c in chunks))
+check(last.usage is not None and last.usage.total_tokens == reply["usage"]["total_tokens"],
+      "the streamed chat's last chunk carries the usage")
 
 # %% [markdown]
 # ### Several clients at once
