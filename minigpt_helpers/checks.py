@@ -82,7 +82,8 @@ def exercise(name: str, answer: Any, test: Callable[[Any], None]) -> None:
     notebook cell shows no stray value).
     """
     if answer is None:
-        print(f"\u23f3 {name}: not attempted yet. Fill in the cell above, or open the solution below.")
+        print(f"\u23f3 {name}: not attempted yet. Fill in the cell above; the solutions are in the "
+              "notebook of the same name in solutions/.")
         return
     try:
         test(answer)

@@ -45,3 +45,19 @@ def start(notebook: str, profile: str | None = None) -> Profile:
     print(f"  device: {pick_device()}; hardware: {hardware_summary()}")
     print(f"  data folder: {data_dir()}")
     return chosen
+
+
+def figure(name: str) -> object:
+    """A diagram of the course (``minigpt_helpers/figures/<name>.svg``) for a notebook to show.
+
+    The SVG files ship inside the package, so the same cell works in Jupyter, VS Code and on
+    Colab, and GitHub shows the saved output."""
+    from importlib.resources import files
+
+    from IPython.display import SVG  # optional: only notebooks show figures
+
+    resource = files("minigpt_helpers") / "figures" / f"{name}.svg"
+    if not resource.is_file():
+        known = sorted(p.name[:-4] for p in (files("minigpt_helpers") / "figures").iterdir() if p.name.endswith(".svg"))
+        raise FileNotFoundError(f"no figure {name!r}; the figures are {', '.join(known)}")
+    return SVG(data=resource.read_text(encoding="utf-8"))
