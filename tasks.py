@@ -7,6 +7,7 @@
     python tasks.py outputs    # re-run the notebooks in place, refreshing the committed outputs
     python tasks.py sync       # pair notebooks and .py files again after editing either
     python tasks.py setup      # only create .venv and install requirements.txt + the package
+    python tasks.py repo OWNER/NAME   # the course's GitHub home (a fork): badges, setup cells, README
 
 Setting up creates ``.venv`` beside this file (unless a virtual or conda environment is already
 active), installs the pinned requirements and the helper package, then re-runs this script
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -98,6 +100,76 @@ def setup() -> None:
     _run_pip(["-q", "-r", str(ROOT / "requirements.txt")], "requirements.txt")
     _run_pip(["-q", "--no-deps", "-e", str(ROOT)], "the minigpt_helpers package")
     stamp.write_text("ok\n")
+
+
+# The course's GitHub repository is declared once, in pyproject.toml's [project.urls]; these files
+# name it too (Colab badges, the setup cells' REPO, the clone command, REPO_SLUG), and `repo` rewrites them.
+REPO_LINE = re.compile(r'^Repository = "https://github\.com/([^"]+)"', re.M)
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
+
+
+def declared_repo(root: Path = ROOT) -> str:
+    """OWNER/NAME of the course's repository, from pyproject.toml's ``[project.urls]``."""
+    found = REPO_LINE.search((root / "pyproject.toml").read_text(encoding="utf-8"))
+    if not found:
+        sys.exit('pyproject.toml has no `Repository = "https://github.com/OWNER/NAME"` in [project.urls]')
+    return found.group(1)
+
+
+def parse_repo(value: str) -> str:
+    """OWNER/NAME from OWNER/NAME or a GitHub URL (https, git+https or git@github.com:...)."""
+    slug = re.sub(r"^(git\+)?https?://(www\.)?github\.com/|^git@github\.com:", "", value.strip()).rstrip("/")
+    slug = slug[:-4] if slug.endswith(".git") else slug
+    if not SLUG.fullmatch(slug):
+        sys.exit(f"{value!r} is not OWNER/NAME nor a GitHub URL (Colab opens notebooks from GitHub only)")
+    return slug
+
+
+def repo_files(root: Path = ROOT) -> list[Path]:
+    """The files that name the repository: each notebook's .ipynb before its .py (so the text file
+    stays the newer of the pair, as jupytext expects), lessons and solutions alike."""
+    files = [root / "pyproject.toml", root / "minigpt_helpers" / "__init__.py", root / "README.md",
+             root / "CONTRIBUTING.md"]
+    for folder in ("notebooks", "solutions"):
+        for nb in sorted((root / folder).glob("[0-9][0-9]_*.ipynb")):
+            files += [nb, nb.with_suffix(".py")]
+        files += [py for py in sorted((root / folder).glob("[0-9][0-9]_*.py")) if py not in files]
+    return [f for f in files if f.is_file()]
+
+
+def set_repo(new: str, root: Path = ROOT) -> list[Path]:
+    """Rewrite the repository's OWNER/NAME everywhere ``repo_files`` lists; returns the files changed."""
+    old = declared_repo(root)
+    if new == old:
+        return []
+    exact = re.compile(r"(?<![A-Za-z0-9_.-])" + re.escape(old) + r"(?![A-Za-z0-9_-])")
+    # the README's `git clone URL && cd NAME` names the folder too
+    folder = re.compile(r"(github\.com/" + re.escape(new) + r"(?:\.git)?\s*&&\s*cd\s+)"
+                        + re.escape(old.split("/")[1]) + r"\b")
+    changed = []
+    for path in repo_files(root):
+        text = path.read_text(encoding="utf-8")
+        updated = exact.sub(new, text)
+        updated = folder.sub(lambda m: m.group(1) + new.split("/")[1], updated)
+        if updated != text:
+            path.write_text(updated, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+def repo(args: argparse.Namespace) -> None:
+    """Show the declared repository, or move every mention of it to OWNER/NAME (a fork, or its real home)."""
+    if not args.slug:
+        print(f"[repo] https://github.com/{declared_repo()} (pyproject.toml's [project.urls]); "
+              "`python tasks.py repo OWNER/NAME` changes it")
+        return
+    old, new = declared_repo(), parse_repo(args.slug)
+    changed = set_repo(new)
+    for path in changed:
+        print(f"[repo] {path.relative_to(ROOT)}")
+    print(f"[repo] {old} -> {new}: {len(changed)} files changed. Commit and push them: the Colab badges "
+          f"open notebooks from the main branch of https://github.com/{new}, and the setup cells install "
+          "the package from there.")
 
 
 def notebooks() -> list[Path]:
@@ -254,6 +326,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         books.add_argument("--gutenberg", metavar="IDS", help="other Project Gutenberg books, e.g. 1342,84,11 "
                            "(MINIGPT_GUTENBERG_IDS)")
     sub.add_parser("sync", help="jupytext --sync every notebook")
+    p = sub.add_parser("repo", help="show or change the course's GitHub repository (for a fork): "
+                       "pyproject, badges, setup cells, README")
+    p.add_argument("slug", nargs="?", metavar="OWNER/NAME", help="e.g. me/minigpt-from-books, or its GitHub URL")
     sub.add_parser("test", help="all tests; anything after `test` goes to pytest (e.g. test -x -k cache)")
     if argv[:1] == ["test"]:  # pytest's own options (-x, -k ..., --lf) pass through untouched
         return parser.parse_args(argv[:1]), argv[1:]
@@ -262,6 +337,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main() -> None:
     args, pytest_args = parse(sys.argv[1:])
+    if args.command == "repo":  # edits text files only: no environment needed
+        repo(args)
+        return
     setup()
     absolute_folder_settings()
     if args.command == "course":

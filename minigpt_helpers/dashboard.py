@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from . import training
+from .widgets import WidgetView
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-class Dashboard:
+class Dashboard(WidgetView):
     """Live curves, numbers, samples and a Stop button for one training session."""
 
     def __init__(self, title: str = "", redraw_every_s: float = 5.0, keep_samples: int = 3,

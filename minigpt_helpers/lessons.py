@@ -1,17 +1,25 @@
 """Helpers only the notebooks use: tables, plots, timings and extra batchers that a lesson shows
 but the pipeline never runs. The pipeline's own code is in the stage modules.
 
+- 01: ``short_title`` (a book's title on a plot's axis; 03 uses it too).
 - 03: ``WindowDataset`` / ``make_loader`` (fixed windows through a DataLoader), ``EpochBatches``
   (every window once per epoch), ``ngram_overlap`` (leakage between splits).
-- 04: ``preset_table``, ``memory_table`` and ``activation_bytes`` (what fits where), ``plot_attention``.
-- 07: ``compare_cache_speed`` and ``time_decode_parts`` (what the KV cache saves, and why not more).
+- 04: ``preset_table``, ``memory_table`` and ``activation_bytes`` (what fits where), ``plot_attention``,
+  ``prose_sentence`` (a real sentence to draw attention over).
+- 05's solutions: ``run_lesson`` (re-runs a lesson that awaits, which ``%run`` cannot).
+- 07: ``compare_cache_speed`` and ``time_decode_parts`` (what the KV cache saves, and why not more),
+  ``plot_nucleus`` (where top-p's nucleus ends).
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -307,13 +315,18 @@ def _cell(value: Any) -> str:
 
 
 def plot_attention(weights: torch.Tensor, labels: Sequence[str] | None = None, ax: Any = None, title: str = "") -> Any:
-    """Heatmap of one (T, T_keys) attention matrix: rows are queries, columns the keys they read."""
+    """Heatmap of one (T, T_keys) attention matrix: rows are queries, columns the keys they read.
+
+    Weights that are exactly 0 (the positions the causal mask hides) are drawn light grey, so
+    they do not look like the small weights of positions that could be read."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4), dpi=90)
     w = weights.detach().float().cpu()
-    ax.imshow(w, cmap="viridis", vmin=0.0)
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("#e8e8e8")
+    ax.imshow(np.ma.masked_where(w.numpy() == 0.0, w.numpy()), cmap=cmap, vmin=0.0)
     if labels is not None:
         ax.set_xticks(range(w.size(1)), labels[-w.size(1):], rotation=90, fontsize=7)
         ax.set_yticks(range(w.size(0)), labels[-w.size(0):], fontsize=7)
@@ -491,3 +504,82 @@ def measure(tok: Tokenizer, texts: Sequence[str], num_threads: int | None = None
         seconds=seconds,
     )
     return stats, ids
+
+
+# --------------------------------------------------------------------------- 01: book titles on a plot's axis
+
+
+def short_title(title: str, width: int = 32) -> str:
+    """A book's title short enough for a plot's axis: no subtitle after ";" or ":", cut at a word."""
+    title = title.split(";")[0].split(":")[0].strip() or title.strip()
+    if len(title) <= width:
+        return title
+    cut = title[: width - 1].rsplit(" ", 1)[0].rstrip(",.-")
+    return (cut or title[: width - 1]) + "…"
+
+
+# --------------------------------------------------------------------------- 07: top-p as a picture
+
+
+def plot_nucleus(probs: torch.Tensor, p: float, label: Any = str, top: int = 50, title: str = "") -> Any:
+    """Top-p drawn: the ``top`` likeliest tokens (log scale; blue inside the nucleus) with the running
+    sum of their probabilities, and that running sum over the whole vocabulary with the rank where
+    it reaches ``p``. ``label(token_id)`` names a bar. Returns the figure."""
+    import matplotlib.pyplot as plt  # deferred: plotting only
+
+    sorted_p, order = probs.detach().double().cpu().sort(descending=True)
+    running = sorted_p.cumsum(0).numpy()
+    n_keep = int((running < p).sum()) + 1  # the shortest prefix whose sum reaches p
+    top = min(top, len(sorted_p))
+    ranks = np.arange(1, top + 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4), dpi=90, gridspec_kw={"width_ratios": [3, 2]})
+    left.bar(ranks, sorted_p[:top].numpy(), color=["C0" if r <= n_keep else "lightgrey" for r in ranks])
+    left.set_yscale("log")
+    left.set_xticks(ranks, [label(int(i)) for i in order[:top]], rotation=90, fontsize=7)
+    left.set_ylabel("probability (log scale)")
+    twin = left.twinx()
+    twin.plot(ranks, running[:top], color="C1", marker=".", ms=3)
+    twin.axhline(p, color="C1", ls="--", lw=0.8)
+    twin.set_ylim(0, 1.02)
+    twin.set_ylabel(f"running sum (dashed: p = {p})", color="C1")
+    if n_keep < top:
+        left.axvline(n_keep + 0.5, color="k", ls=":", lw=1)
+    where = f"the nucleus ends at rank {n_keep}" if n_keep <= top else f"all {top} inside the nucleus"
+    left.set_title(f"the {top} likeliest tokens: {where}", fontsize=10)
+    all_ranks = np.arange(1, len(running) + 1)
+    right.plot(all_ranks, running, color="C1")
+    right.fill_between(all_ranks[:n_keep], 0, running[:n_keep], color="C0", alpha=0.25, label="the nucleus")
+    right.axhline(p, color="C1", ls="--", lw=0.8)
+    right.axvline(n_keep, color="k", ls=":", lw=1)
+    right.set(xscale="log", ylim=(0, 1.02), xlabel="rank of the token (log scale)", ylabel="running sum",
+              title=f"p = {p}: {n_keep:,} of {len(running):,} tokens kept")
+    right.title.set_fontsize(10)
+    right.legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- 04 and 05: prose to look at, lessons re-run by their solutions
+
+
+def prose_sentence(texts: Iterable[str], min_words: int = 8, max_words: int = 12, skip_chars: int = 10_000) -> str:
+    """The first plain sentence of ``min_words`` to ``max_words`` words (letters and simple punctuation
+    only), read past each book's first ``skip_chars`` characters (its title page and contents)."""
+    for text in texts:
+        for piece in re.split(r"(?<=[.!?])\s+", text[skip_chars:]):
+            sentence = " ".join(piece.split())
+            if min_words <= len(sentence.split()) <= max_words and re.fullmatch(r"[A-Z][A-Za-z ,;'’]+[.!?]", sentence):
+                return sentence
+    raise ValueError(f"no sentence of {min_words} to {max_words} plain words in these texts; lower min_words")
+
+
+async def run_lesson(path: str | Path, namespace: dict[str, Any]) -> None:
+    """Run a lesson's py:percent file in ``namespace`` (a solutions notebook's globals), awaiting where
+    the lesson awaits: ``%run`` cannot, and 05 awaits its training runs so that its Stop button works."""
+    source = Path(path).read_text(encoding="utf-8")
+    code = compile(source, str(path), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    result = eval(code, namespace)  # a coroutine when the lesson awaits somewhere, else None
+    if inspect.iscoroutine(result):
+        await result

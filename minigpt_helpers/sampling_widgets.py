@@ -12,6 +12,7 @@ from typing import Any
 
 from .chat import BOT, USER, ChatSession
 from .generation import SamplingConfig, stream_text
+from .widgets import WidgetView
 
 _BOX = ("font-family: ui-monospace, monospace; white-space: pre-wrap; border: 1px solid #ccc; "
         "border-radius: 4px; padding: 6px; min-height: 3em")
@@ -21,7 +22,7 @@ def _pre(inner: str) -> str:
     return f'<div style="{_BOX}">{inner}</div>'
 
 
-class SamplingWidget:
+class SamplingWidget(WidgetView):
     """Prompt box, sliders for temperature, top-k, top-p and length, a seed, a Generate button,
     and the output streaming in (the prompt in bold, then what the model wrote)."""
 
@@ -79,13 +80,8 @@ class SamplingWidget:
             self.button.disabled = False
         return self.text
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
 
-        display(self.widget)
-
-
-class ChatWidget:
+class ChatWidget(WidgetView):
     """A chat box: the history above, a message box and Send / New chat buttons below; replies
     stream into the history as they are written."""
 
@@ -148,11 +144,6 @@ class ChatWidget:
         self.session.reset()
         self._render([])
         self.note.value = ""
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
 
 __all__ = ["SamplingWidget", "ChatWidget"]

@@ -3,6 +3,9 @@
 Every widget has a render function that returns plain HTML (so it works, and is tested,
 without a display) and a small class that wires ipywidgets to it. ipywidgets is imported
 only when a widget is built, so importing this module does nothing.
+
+The classes work with ipywidgets 7 (Colab's) and 8 alike: they use only controls both have, and
+``WidgetView`` shows one through either version's display hook.
 """
 
 from __future__ import annotations
@@ -12,6 +15,28 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .tokenization import Tokenizer
+
+
+class WidgetView:
+    """Shows ``self.widget`` (an ipywidgets box) when the object is displayed.
+
+    IPython calls ``_ipython_display_`` for ``display(obj)`` and for an object left as a cell's
+    last expression; ipywidgets 7 widgets show themselves only through that hook, and ipywidgets
+    8's through ``_repr_mimebundle_``, so displaying the box itself works with both.
+    ``_repr_mimebundle_`` serves front ends that format objects without IPython's hook.
+    """
+
+    widget: Any
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        own = getattr(self.widget, "_repr_mimebundle_", None)  # ipywidgets 8
+        return own(**kwargs) if own is not None else {"text/plain": repr(self.widget)}
+
 
 # --------------------------------------------------------------------------- 02 tokenization
 
@@ -79,7 +104,7 @@ def render_comparison(tokenizers: Mapping[str, Tokenizer] | Tokenizer, text: str
     return "".join(rows)
 
 
-class TokenViewer:
+class TokenViewer(WidgetView):
     """A text box; under it, what you type coloured by token for each tokenizer, live.
 
     ``update(text)`` is the callback: it re-renders and returns the HTML (testable headless).
@@ -105,9 +130,6 @@ class TokenViewer:
         """Re-render for ``text``; returns the HTML now shown."""
         self.output.value = render_comparison(self.tokenizers, text, max_tokens=self.max_tokens)
         return self.output.value
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 def token_viewer(tokenizers: Mapping[str, Tokenizer] | Tokenizer, text: str = "", *, max_tokens: int = 2000) -> TokenViewer:

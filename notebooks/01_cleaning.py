@@ -3,44 +3,48 @@
 #
 # # 01 · Cleaning: books in, clean text out
 #
-# A language model learns whatever text you give it. Give it Project Gutenberg files as they
-# come and it will learn, thirty-three times over, the 3,000 words of the Gutenberg licence, the
-# names of volunteers, `[Illustration]` tags, footnote numbers and lines broken at 70
-# characters. This notebook takes the books apart from that noise, one rule at a time:
+# A language model learns whatever text you give it. Feed it Project Gutenberg files as they
+# come and it learns, once per book, the 3,000 words of the Gutenberg licence, volunteers'
+# names, `[Illustration]` tags, footnote numbers and lines broken at 70 characters. In this
+# notebook you separate the books from that noise, one rule at a time, and you write the first
+# rule yourself: where a book starts and ends inside its Gutenberg file.
 #
-# 1. decode the bytes correctly (UTF-8 with a byte-order mark, Windows-1252, Latin-1, CRLF);
-# 2. cut the Gutenberg header, footer and licence, in every style the course's books use;
-# 3. remove credits, transcriber's notes, illustration tags, footnotes, page numbers, `_italics_`
-#    markup, HTML and tables of contents;
-# 4. join hard-wrapped lines into paragraphs, normalise Unicode, and optionally fold to ASCII;
-# 5. filter whole documents by length, repeats and (optionally) profanity;
-# 6. run the package's version on every book, check it agrees, and look at what each rule removed.
+# You will decode bytes into text, cut the Gutenberg header and licence (exercise 1), meet the
+# other rules on a made-up page, check your cut and the package's rules against the package's
+# cleaner on every book, then clean every book and see what each rule removed.
 #
-# **Reads** the books of the profile (downloaded, or the offline copies in `MINIGPT_DATASETS_DIR`)
+# **Reads** the profile's books (downloaded, or the offline copies in `MINIGPT_DATASETS_DIR`)
 # into `data/raw/`. **Writes** `data/clean/<book_id>.txt` (UTF-8, one paragraph per line, a
-# blank line between paragraphs) and `data/clean/manifest.json` (per book: title, author, file,
-# characters, bytes, what each rule removed; corpus totals; the options used; skipped files),
-# which the tokenizer (02) and the dataset (03) read.
+# blank line between paragraphs) and `data/clean/manifest.json` (per book: title, what each rule
+# removed; corpus totals; skipped files), which 02 and 03 read.
 #
-# | profile | books | this notebook | of which cleaning every book (`build_clean`) |
-# |---|---|---|---|
-# | `ci` | 3 short books, 0.4 MB | 2 s | 0.2 s |
-# | `cpu` | 33 books, 16 MB | 5 to 24 s | 1.4 to 5.8 s |
-# | `gpu` | the same 33 books | about 10 s (no GPU work here) | about 2 s |
+# Expected runtime:
+# - `ci` (3 short books, the test suite): a few seconds
+# - `cpu` (33 books on a 2-core laptop CPU): under a minute
+# - `gpu` (the same 33 books; nothing here uses the GPU): under a minute
 #
-# Times are for a 2-core CPU with the books read from local copies, kernel start excluded; the
-# measurements behind them are in benchmarks/README.md.
+# **Core path:** sections 1 to 5, 7, 8 and 10. Sections 6 (filters from web-text pipelines) and
+# 9 (junk files in your own folder) are optional.
 
 # %%
-# Setup (the same cell opens every notebook). On Colab it installs the course's helper
-# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# Setup (the same cell opens every notebook). On Colab it installs the course's package from
+# GitHub, keeping Colab's own torch; locally `python tasks.py setup` did that.
 # To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+REPO = "minigpt-course/minigpt-from-books"  # on GitHub; a fork: its owner/name
+DRIVE = False  # on Colab, True keeps data/ on your Google Drive: it survives a new runtime
 import importlib.util, os, subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
-    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+    url = os.environ.get("MINIGPT_REPO", REPO)
+    url = url if ":" in url else f"https://github.com/{url}"
+    print(f"installing minigpt-helpers from {url} ...")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"minigpt-helpers @ git+{url}"],
+                         capture_output=True, text=True)
+    if pip.returncode:
+        print((pip.stdout + pip.stderr)[-3000:])
+        raise SystemExit(f"the package could not be installed from {url}: if you work on a fork, put its "
+                         "owner/name in REPO above (or set MINIGPT_REPO), or run `python tasks.py repo "
+                         "owner/name` in your fork")
 elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
     repo_root = os.path.abspath("..")
     sys.path.insert(0, repo_root)
@@ -49,7 +53,7 @@ elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used wit
 
 from minigpt_helpers.notebook import start
 
-PROFILE = start("01_cleaning")
+PROFILE = start("01_cleaning", drive=DRIVE)
 
 # %% [markdown]
 # ## 1. The raw books
@@ -58,32 +62,30 @@ PROFILE = start("01_cleaning")
 # came from and its SHA-256, and does nothing when they are already there. The files are kept
 # exactly as they arrived: decoding and cleaning are this notebook's job.
 #
-# **Your own books.** Set the setting `MINIGPT_BOOKS` to a folder of plain-text books (`.txt`,
-# UTF-8, Windows-1252 or Latin-1) and this notebook, and every later one, works on them instead
-# of the profile's books: `python3 tasks.py course --books FOLDER` sets it for the whole course,
-# or set it in the setup cell (`os.environ["MINIGPT_BOOKS"] = "/content/my_books"` before
-# `start`) of every notebook you open. `MINIGPT_GUTENBERG_IDS=1342,84,11` picks other Project
-# Gutenberg books. Files that are not text are skipped and reported (section 9 shows how). The
-# books on disk are recorded in `data/raw/manifest.json`; a later notebook opened with another
-# choice stops and says so, rather than mixing a model of one library with the books of another.
+# **Your own books.** Set `MINIGPT_BOOKS` to a folder of plain-text books (`.txt`, UTF-8,
+# Windows-1252 or Latin-1) and this notebook, and every later one, works on them instead:
+# `python3 tasks.py course --books FOLDER` sets it for the whole course, or set
+# `os.environ["MINIGPT_BOOKS"]` before `start` in the setup cell of every notebook you open.
+# `MINIGPT_GUTENBERG_IDS=1342,84,11` picks other Project Gutenberg books. A later notebook
+# opened with another choice stops and says so, rather than mixing two libraries.
 
 # %%
 import re
 import shutil
 import tempfile
-import time
+from collections import Counter
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from minigpt_helpers import artifacts, cleaning, sources, stages
+from minigpt_helpers import artifacts, cleaning, lessons, sources, stages
 from minigpt_helpers.checks import check, check_between, exercise
+from minigpt_helpers.notebook import figure
 
-t_start = time.time()
+# %%
 if artifacts.corpus_mismatch(PROFILE):  # your settings chose other books than those on disk: fetch them
     stages.build_raw(PROFILE)
 stages.ensure("raw", PROFILE)
-print(f"books: {PROFILE.corpus}")
 raw_books = artifacts.read_manifest("raw")["books"]
 for b in raw_books[:5]:
     print(f"{b['book_id']:>8}  {b['bytes']:>9,} bytes  {b['title'][:50]}")
@@ -112,9 +114,8 @@ except UnicodeDecodeError as err:
 # The rule `decode_bytes` follows: a byte-order mark decides; else strict UTF-8 (a random
 # byte sequence is almost never valid UTF-8, so success is strong evidence); else, when the
 # file is mostly valid UTF-8 with a few stray bytes, read just those as Windows-1252; else
-# Windows-1252 for the whole file (called Latin-1 when no byte falls in `0x80`-`0x9F`, where
-# the two differ). Bytes that are none of these, or that decode into control characters, are
-# not text: the file is refused with a message that says what to do.
+# Windows-1252 for the whole file (called Latin-1 when no byte falls in `0x80`-`0x9F`). Bytes
+# that are none of these are not text: the file is refused with a message that says what to do.
 
 # %%
 latin = "Le café naïf, señor «García»\n".encode("latin-1")
@@ -134,37 +135,122 @@ except cleaning.UndecodableError as err:
     print("  message:", err)
 
 # %% [markdown]
-# ## 3. What a real book carries
-#
-# Here is the start of the first book of this profile, decoded. Everything before the line
-# `*** START OF ...` is Project Gutenberg's header, and after the book comes a footer and the
-# full licence.
+# Decode every raw book, and turn Windows line endings into `\n` so that every later rule sees
+# one kind of line break:
 
 # %%
-raw_texts, encodings = {}, {}
+raw_texts = {}
 for b in raw_books:
     try:
-        raw_texts[b["book_id"]], encodings[b["book_id"]] = cleaning.decode_bytes(sources.raw_book_path(b).read_bytes())
+        text, _ = cleaning.decode_bytes(sources.raw_book_path(b).read_bytes())
+        raw_texts[b["book_id"]] = cleaning.normalize_newlines(text)
     except cleaning.UndecodableError as err:
         print(f"{b['book_id']}: {err}; build_clean will skip it")
 BOOK = next(b for b in raw_books if b["book_id"] in raw_texts)
 raw = raw_texts[BOOK["book_id"]]
-print(f"{BOOK['book_id']} ({BOOK['title']}), {encodings[BOOK['book_id']]}, {len(raw):,} characters\n")
-print("\n".join(line for line in raw.replace("\r", "").split("\n")[:30] if line.strip()))
-
-# %%
-bounds = cleaning.gutenberg_bounds(cleaning.normalize_newlines(raw))
-footer = len(cleaning.normalize_newlines(raw)) - bounds.end
-print(f"header: {bounds.start:,} characters ({bounds.header}); footer and licence: {footer:,} characters ({bounds.footer})")
-print(f"that is {100 * (bounds.start + footer) / len(raw):.0f}% of the file, repeated in every book")
+print(f"{len(raw_texts)} books decoded; the first, {BOOK['title']!r}, has {len(raw):,} characters")
 
 # %% [markdown]
-# ## 4. The rules, one at a time
+# ## 3. Where does the book start and end?
+#
+# Every Gutenberg file wraps the book in Project Gutenberg's own text: a header with the title
+# and release date, a `*** START OF ...` marker, the book, a footer line or two, and the full
+# licence.
+
+# %%
+figure("gutenberg_file")
+
+# %% [markdown]
+# Here are the first lines of the first book, and every line of it that looks like a marker:
+
+# %%
+print("\n".join(line for line in raw.split("\n")[:25] if line.strip()))
+print("\n...\n")
+for number, line in enumerate(raw.split("\n")):
+    marker = "START OF" in line or "END OF" in line or line.strip().lower().startswith("end of")
+    if marker and "gutenberg" in line.lower():
+        print(f"line {number:>6}: {line[:90]}")
+
+# %% [markdown]
+# **Exercise 1: where the book is.** Write `book_bounds(text)` that returns `(start, end)`,
+# two positions in `text` (a whole file with `\n` line endings) such that `text[start:end]` is
+# the book:
+#
+# - `start` is just after the START marker: `*** START OF THE PROJECT GUTENBERG EBOOK ... ***`
+#   (`THIS` instead of `THE` in older files; sometimes no space after the `***`). A long title
+#   can wrap the marker onto a second line, which then ends with `***`;
+# - `end` is where the footer begins: the first line after the start that begins (after any
+#   indentation) with `*** END OF THE PROJECT GUTENBERG` (or `THIS`, or `***END`), or with
+#   `End of the Project Gutenberg` or `End of Project Gutenberg` (any case); `len(text)` if
+#   there is no such line.
+#
+# Leading and trailing blank lines do not matter. `re.search(pattern, text, re.M)` (with `re.M`,
+# `^` matches at the start of every line), `str.find` and `str.index` are all you need. The check
+# tries four made-up files, then compares your cut with the package's `gutenberg_bounds` on every
+# book of this profile that has a START marker.
+
+# %%
+book_bounds = None  # your answer: def book_bounds(text): ... return start, end
+
+FAKE_FILES = {  # made-up files in the styles your rule must handle; the book is always "Book."
+    "older": "Title: X\n\n*** START OF THIS PROJECT GUTENBERG EBOOK X ***\n\nBook.\n\n*** END OF THIS PROJECT GUTENBERG EBOOK X ***\nLicence\n",
+    "no spaces": "***START OF THE PROJECT GUTENBERG EBOOK X***\nBook.\n***END OF THE PROJECT GUTENBERG EBOOK X***\n",
+    "end line": "*** START OF THE PROJECT GUTENBERG EBOOK X ***\nBook.\nEnd of the Project Gutenberg EBook of X\n*** END OF THE ...\n",
+    "wrapped": "*** START OF THIS PROJECT GUTENBERG EBOOK A LONG\nTITLE ***\nBook.\n    *** END OF THIS PROJECT GUTENBERG EBOOK A\n",
+}
+
+
+def test_book_bounds(rule):
+    def cut(text, name):
+        try:
+            start, end = rule(text)
+        except Exception as err:  # a crash in your rule fails the check, it does not stop the notebook
+            raise AssertionError(f"on {name}, book_bounds raised {err!r}") from err
+        return start, end
+
+    for style, text in FAKE_FILES.items():
+        start, end = cut(text, f"made-up file '{style}'")
+        assert text[start:end].strip() == "Book.", f"made-up file '{style}': your cut is {text[start:end]!r}, not just 'Book.'"
+    compared = 0
+    for book_id, text in raw_texts.items():
+        package = cleaning.gutenberg_bounds(text)
+        if package.header != "start-marker":  # a 1990s etext without markers: only the package handles those
+            continue
+        start, end = cut(text, book_id)
+        mine, theirs = text[start:end].strip(), text[package.start:package.end].strip()
+        assert mine[:50] == theirs[:50], f"{book_id}: your book starts {mine[:50]!r}, the package's {theirs[:50]!r}"
+        assert mine[-50:] == theirs[-50:], f"{book_id}: your book ends {mine[-50:]!r}, the package's {theirs[-50:]!r}"
+        assert mine == theirs, f"{book_id}: same first and last words, but {len(mine):,} characters against {len(theirs):,}"
+        compared += 1
+    assert compared > 0 or PROFILE.books_folder, "no book here has a START marker to compare with"
+
+
+exercise("where the book is", book_bounds, test_book_bounds)
+
+# %% [markdown]
+# *Solution:* [solutions/01_cleaning.ipynb](../solutions/01_cleaning.ipynb), exercise 1.
+#
+# From here on the notebook cuts books with your `book_bounds` once you have written it, and
+# with the package's rule until then:
+
+# %%
+def package_bounds(text):
+    """The package's rule as a (start, end) pair: every header style, 1990s etexts included."""
+    bounds = cleaning.gutenberg_bounds(text)
+    return bounds.start, bounds.end
+
+
+find_book = book_bounds or package_bounds  # yours once you have written it
+book_start, book_end = find_book(raw)
+print(f"cutting with {find_book.__name__}: header {book_start:,} characters, footer and licence {len(raw) - book_end:,}")
+print(f"that is {100 * (book_start + len(raw) - book_end) / len(raw):.0f}% of the file, repeated in every book")
+
+# %% [markdown]
+# ## 4. The other rules, one at a time
 #
 # Each kind of noise has its own small rule, a function from text to text. Keeping them apart
-# makes each easy to test and to switch off, and lets us measure what each one removed. First
-# a made-up page that has one of everything (the real books have all of these somewhere), then
-# the real book.
+# makes each easy to test and to switch off, and lets us measure what each one removed. Here is
+# a made-up page with one of everything (the real books have all of these somewhere):
 
 # %%
 PAGE = """\ufeffThe Project Gutenberg EBook of The Lighthouse Cat, by Ada Example\r
@@ -200,30 +286,28 @@ _slow_ blink.[1] {12}\r
 *** END OF THIS PROJECT GUTENBERG EBOOK THE LIGHTHOUSE CAT ***\r
 This file is under the Project Gutenberg License...\r
 """
-step = PAGE
-for rule in cleaning.RULES[:2]:  # line endings and the BOM; Unicode normal form
-    step = rule.func(step)
-print(f"{len(PAGE) - len(step)} characters fewer: the BOM, every \\r, and 'e' + combining accent became one 'é'")
 
 # %% [markdown]
-# **Unicode.** `é` can be one code point (U+00E9) or two (`e` + a combining accent). They look
-# the same and compare different, so a tokenizer would learn two spellings of every accented
-# word. NFC normalisation picks the one-code-point form. The same rule turns odd spaces
-# (no-break, thin) into spaces and removes invisible characters: soft hyphens, zero-width
-# spaces, stray byte-order marks, control characters.
+# **Line endings and Unicode.** `é` can be one code point (U+00E9) or two (`e` + a combining
+# accent). They look the same and compare different, so a tokenizer would learn two spellings
+# of every accented word. NFC normalisation picks the one-code-point form. The same rule turns
+# odd spaces (no-break, thin) into spaces and removes invisible characters: soft hyphens,
+# zero-width spaces, stray byte-order marks, control characters.
 
 # %%
+step = cleaning.normalize_unicode(cleaning.normalize_newlines(PAGE))
+print(f"{len(PAGE) - len(step)} characters fewer: the BOM, every \\r, and 'e' + combining accent became one 'é'")
 odd = "Cafe\u0301\u00a0au\u200b lait\u00ad, tab\there"
 print(repr(odd), "->", repr(cleaning.normalize_unicode(odd)))
 check(cleaning.normalize_unicode("e\u0301") == "é", "NFC makes 'e' + accent one character")
 
 # %% [markdown]
-# **The Gutenberg header, footer and licence.** Every file marks the book, but not always the
-# same way. The course's 87 shared books use five styles: the older `*** START OF THIS
-# PROJECT GUTENBERG EBOOK`, the newer `THE` (with or without spaces around the asterisks), a
-# transitional 2003 style whose licence comes *after* the end marker, and 1990s etexts with no
-# markers at all, only the end of the "Small Print!" licence (three of them have no footer).
-# `gutenberg_bounds` finds the header's end and the footer's start in each style:
+# **The Gutenberg header, footer and licence: the package's version.** Exercise 1 covers the
+# files with markers. The course's 87 shared books use five styles: the older `*** START OF
+# THIS PROJECT GUTENBERG EBOOK`, the newer `THE` (with or without spaces around the asterisks),
+# a transitional 2003 style whose licence comes *after* the end marker, and 1990s etexts with
+# no markers at all, only the end of the "Small Print!" licence (three of them have no footer).
+# `cleaning.gutenberg_bounds` finds the header's end and the footer's start in each style:
 
 # %%
 STYLES = {
@@ -238,6 +322,10 @@ for style, text in STYLES.items():
     b = cleaning.gutenberg_bounds(text)
     print(f"{style:>10}: header {b.header:<12} footer {b.footer:<11} body {text[b.start:b.end].strip()!r}")
 check(all(cleaning.strip_gutenberg(t).strip().startswith("Book.") for t in STYLES.values()), "every style leaves just the book")
+
+# %% [markdown]
+# `strip_gutenberg` cuts there, and also drops Project Gutenberg's own notes near the top of
+# the book (an "HTML version" note, say). On the made-up page:
 
 # %%
 step = cleaning.strip_gutenberg(step)
@@ -259,7 +347,12 @@ print(step[:200])
 # HTML), `[Illustration: ...]` tags, footnotes (the marker `[1]` and the note `[1] Keepers...`;
 # a marker is removed only when the book defines that note, so Shakespeare's `the[m]selues`
 # survives), page numbers in braces, and `_italics_`, which Gutenberg marks with underscores.
-# Bare numbers on their own line are *not* removed: in these books they are chapter numbers.
+# Bare numbers on their own line stay: in these books they are chapter numbers.
+#
+# **Tables of contents.** A list of chapter titles teaches the model little and repeats the
+# headings it sees anyway. The rule finds a `CONTENTS` heading, takes its first entry
+# ("CHAPTER I. The Keeper") and removes everything up to where that entry is printed again,
+# where the book really starts; when it cannot tell, it removes less, or nothing.
 
 # %%
 for func in (cleaning.strip_html, cleaning.remove_illustrations, cleaning.remove_footnotes,
@@ -269,13 +362,6 @@ for func in (cleaning.strip_html, cleaning.remove_illustrations, cleaning.remove
 print("\n" + step)
 
 # %% [markdown]
-# **Tables of contents.** A list of chapter titles teaches the model little and repeats the
-# headings it will see anyway. The rule looks for a `CONTENTS` heading, takes the first entry
-# ("CHAPTER I. The Keeper") and removes everything up to where that entry is printed again,
-# which is where the book really starts. When it cannot find that (the first paragraph of prose
-# comes first), it removes only up to the last wide gap before the prose, or nothing: "where
-# detectable" is the honest promise. Above, it removed the two entries and the heading.
-#
 # **Hard-wrapped lines.** Gutenberg texts are wrapped at about 70 characters. Those line breaks
 # are the typesetter's, not the author's: left in, every paragraph teaches the model to break
 # lines mid-sentence. Joining needs care, though: verse, lists and tables are made of lines. A
@@ -293,48 +379,60 @@ check(step.count("\n\n") == 3 and "Round and round the lamp went,\nAll the long 
 # characters long, because that is where the transcriber's text editor wrapped it.
 
 # %%
-body = cleaning.strip_gutenberg(cleaning.normalize_newlines(raw))
+body = raw[book_start:book_end]  # the first book, cut by find_book
 joined = cleaning.join_wrapped_lines(body)
 fig, ax = plt.subplots(figsize=(9, 3), dpi=90)
 ax.hist([min(len(l), 200) for l in body.split("\n") if l.strip()], bins=50, alpha=0.7, label="raw lines")
 ax.hist([min(len(l), 200) for l in joined.split("\n") if l.strip()], bins=50, alpha=0.7, label="after joining")
-ax.set(xlabel="line length (characters, capped at 200)", ylabel="lines", title=f"{BOOK['title'][:40]}: hard wrapping")
+ax.set(xlabel="line length (characters, capped at 200)", ylabel="lines", title=f"{lessons.short_title(BOOK['title'])}: hard wrapping")
 ax.legend(); plt.show()
 
 # %% [markdown]
-# **ASCII folding (optional).** Some pipelines fold everything to plain ASCII: `é` to `e`, curly
-# quotes to straight ones, `—` to `--`. The trade-off: a smaller alphabet (a character-level
-# model has fewer symbols to learn, and nothing looks odd in an old terminal) against losing
-# information (`résumé` and `resume` become one word, `£5` becomes `L5`, Greek words vanish).
-# Byte-level BPE (notebook 02) handles any character anyway, so the course keeps Unicode; set
-# `CleanOptions(ascii_only=True)` to fold.
+# **ASCII folding (off by default).** Some pipelines fold everything to plain ASCII: `é` to
+# `e`, curly quotes to straight ones, `—` to `--`. A smaller alphabet, against lost information
+# (`résumé` and `resume` become one word, `£5` becomes `L5`, Greek words vanish). Byte-level
+# BPE (02) handles any character, so the course keeps Unicode; `CleanOptions(ascii_only=True)`
+# folds.
 
 # %%
 print(cleaning.fold_ascii("“Café” — naïve… £5, Æsop, λόγος"))
 non_ascii = sum(not c.isascii() for c in joined)
-print(f"{BOOK['book_id']}: {non_ascii:,} of {len(joined):,} characters are not ASCII")
+print(f"{lessons.short_title(BOOK['title'])}: {non_ascii:,} of {len(joined):,} characters are not ASCII")
 
 # %% [markdown]
-# ## 5. The package's `clean_text` agrees with the rules applied by hand
+# ## 5. Your cut and the package's rules against the package's cleaner
 #
-# `cleaning.RULES` lists the rules in the order `clean_text` runs them. Applied one by one to
-# every raw book, they must give exactly what the package gives (the package also runs the
-# document filters of section 6, which keep every one of these books).
+# `cleaning.RULES` lists the rules in the order `clean_text` runs them. Now clean every raw book
+# by hand: in place of the package's `strip_gutenberg` use `find_book` (your cut where a file
+# has a START marker), then the package's other rules in order. `clean_text` runs
+# `strip_gutenberg`, which does more than cut at the markers; the check says whether the rules
+# after it make the two agree, character for character, on every book.
 
 # %%
 print(" -> ".join(rule.name for rule in cleaning.RULES))
-by_hand, differ = {}, []
-for book_id, text in raw_texts.items():
-    by_hand[book_id] = text
+
+
+def clean_by_hand(text):
     for rule in cleaning.RULES:
-        if rule.name != "ascii":  # off by default
-            by_hand[book_id] = rule.func(by_hand[book_id])
-    if cleaning.clean_text(text).text != by_hand[book_id]:
-        differ.append(book_id)
-check(not differ, f"clean_text equals the rules applied by hand on all {len(raw_texts)} books", f"they differ on {differ}")
+        if rule.name == "gutenberg":
+            has_marker = cleaning.gutenberg_bounds(text).header == "start-marker"
+            start, end = (find_book if has_marker else package_bounds)(text)
+            text = text[start:end]
+        elif rule.name != "ascii":  # ASCII folding is off by default
+            text = rule.func(text)
+    return text
+
+# %%
+by_hand = {book_id: clean_by_hand(text) for book_id, text in raw_texts.items()}
+differ = [book_id for book_id, text in raw_texts.items() if cleaning.clean_text(text).text != by_hand[book_id]]
+check(not differ, f"{find_book.__name__} + the other rules equal clean_text on all {len(raw_texts)} books",
+      f"they differ on {differ}: compare clean_by_hand(raw_texts[id]) with cleaning.clean_text(raw_texts[id]).text "
+      "(a few books outside the course's lists, such as the First Folio plays, need strip_gutenberg's extra care)")
 
 # %% [markdown]
-# ## 6. Documents and filters
+# ## 6. Documents and filters (optional)
+#
+# *Optional: skip to section 7 for the core path.*
 #
 # Pipelines built for web text filter *documents*: drop those outside 10 to 2,048 tokens, drop
 # exact duplicates, optionally drop profanity. For web pages a document is a page. For books,
@@ -349,17 +447,16 @@ from minigpt_helpers.tokenization import GPT2Tokenizer
 
 clean = by_hand[BOOK["book_id"]]
 ours, gpt2 = cleaning.count_tokens(clean), len(GPT2Tokenizer().encode(clean))
-print(f"{BOOK['book_id']}: {ours:,} words and punctuation marks, {gpt2:,} GPT-2 tokens")
+print(f"{lessons.short_title(BOOK['title'])}: {ours:,} words and punctuation marks, {gpt2:,} GPT-2 tokens")
 check_between(gpt2 / ours, 1.0, 1.5, "GPT-2 tokens per counted token")
 
 # %%
 web = cleaning.PRESETS["web-documents"]  # paragraphs, 10 to 2,048 tokens, exact duplicates dropped
 dropped = cleaning.filter_documents(clean, web)
-n_par = len(clean.split("\n\n"))
-print(f"web settings on {BOOK['book_id']}: drops {dropped.units_dropped['length']:,} of {n_par:,} paragraphs "
+paragraphs = clean.split("\n\n")
+print(f"web settings drop {dropped.units_dropped['length']:,} of {len(paragraphs):,} paragraphs "
       f"({100 * dropped.removed['length'].chars / len(clean):.1f}% of the characters) for length, "
       f"{dropped.units_dropped['duplicates']} as duplicates")
-paragraphs = clean.split("\n\n")
 short_dialogue = [p for p in paragraphs[len(paragraphs) // 4:] if cleaning.count_tokens(p) < 10 and re.search("[“\"‘]", p)]
 print("for example:", short_dialogue[:8])
 
@@ -370,24 +467,22 @@ print("for example:", short_dialogue[:8])
 # last page. So for books the course filters **whole books** by default:
 #
 # - `unit="book"`, `min_tokens=100`: a "book" under 100 tokens is a stub (an empty file, a
-#   failed download, a title page), not a book; no upper limit, the dataset (03) cuts books
-#   into training windows anyway;
+#   failed download, a title page); no upper limit, the dataset (03) cuts books into windows;
 # - `dedupe=True`: the same book twice (two copies in your folder) is kept once;
 # - `profanity=False`: a basic word list is there (`profanity=True`, `profanity_words=...`), but
 #   on these books it mostly removes dialogue, and it misses what a 19th-century book calls rude.
-#
-# The paragraph-level settings stay one option away, for a corpus of short documents.
 
 # %%
 swear = cleaning.CleanOptions(unit="paragraph", min_tokens=0, profanity=True, profanity_words=("confound", "blast"))
 demo = "Blast and confound it, the lamp is out!\n\nThe keeper lit it again.\n"
 print(repr(cleaning.filter_documents(demo, swear).text))
 by_paragraph = cleaning.CleanOptions(unit="paragraph", min_tokens=0)
-clean_texts = list(by_hand.values())
-repeats = sum(cleaning.filter_documents(t, by_paragraph).units_dropped["duplicates"] for t in clean_texts)
+repeats = sum(cleaning.filter_documents(t, by_paragraph).units_dropped["duplicates"] for t in by_hand.values())
 print(f"paragraph dedupe would drop {repeats} repeated paragraphs (8+ tokens) from this profile's books")
-examples = []  # repeats inside one book, as the count above (each book is deduplicated on its own)
-for t in clean_texts:
+
+# %%
+examples = []  # repeats inside one book, as counted above (each book is deduplicated on its own)
+for t in by_hand.values():
     seen_once = set()
     for p in t.split("\n\n"):
         if p in seen_once and cleaning.count_tokens(p) >= 8 and len(examples) < 3:
@@ -403,14 +498,11 @@ print("for example:", examples)
 # had to skip, with the reason.
 
 # %%
-t0 = time.time()
 stages.build_clean(PROFILE)
-build_seconds = time.time() - t0
 manifest = artifacts.read_manifest("clean")
 totals = manifest["totals"]
-print(f"cleaned {totals['books']} books in {build_seconds:.1f} s: {totals['raw_chars'] / 1e6:.2f}M -> "
-      f"{totals['chars'] / 1e6:.2f}M characters ({totals['bytes'] / 1e6:.2f} MB of UTF-8), "
-      f"about {totals['tokens_estimate'] / 1e6:.2f}M tokens")
+print(f"cleaned {totals['books']} books: {totals['raw_chars'] / 1e6:.2f}M -> {totals['chars'] / 1e6:.2f}M characters "
+      f"({totals['bytes'] / 1e6:.2f} MB of UTF-8), about {totals['tokens_estimate'] / 1e6:.2f}M tokens")
 
 # %% [markdown]
 # What each rule removed, over the whole corpus (characters and lines; joining lines removes
@@ -424,34 +516,26 @@ for name in names:
     print(f"{name:>18} {r['chars']:>12,} {r['lines']:>9,}")
 print(f"{'total':>18} {totals['raw_chars'] - totals['chars']:>12,}")
 
+# %% [markdown]
+# And per book:
+
 # %%
 show = manifest["books"][:40]
+titles = [lessons.short_title(b["title"]) for b in show]
 fig, ax = plt.subplots(figsize=(10, max(2.5, 0.22 * len(show) + 1)), dpi=90)
 left = [0.0] * len(show)
 for name in [n for n in names if n not in ("newlines", "join_lines")]:
     widths = [b["removed"][name]["chars"] / 1000 for b in show]
-    ax.barh([b["book_id"] for b in show], widths, left=left, label=name)
+    ax.barh(titles, widths, left=left, label=name)
     left = [l + w for l, w in zip(left, widths)]
-ax.invert_yaxis(); ax.set_xlabel("thousand characters removed"); ax.legend(fontsize=7, ncol=3)
+ax.invert_yaxis(); ax.set_xlabel("thousand characters removed"); ax.legend(fontsize=7, ncol=3, loc="lower right")
 ax.set_title("What each rule removed, per book"); plt.tight_layout(); plt.show()
 
 # %% [markdown]
 # The Gutenberg licence dominates: about 19,000 characters per modern file, whatever the
 # book's length. Notes, footnotes, tables of contents and illustration tags matter for some
-# books only. The same per book, in characters (the last columns: line breaks removed by
-# joining, and the share of the book's characters removed in all). A small negative number in
-# "pages" means characters were added: scene breaks like `***` are rewritten as one `* * *` line.
-
-# %%
-columns = {"gutenberg": "licence", "transcriber_notes": "notes", "credits": "credits", "illustrations": "illus.",
-           "footnotes": "footn.", "page_artifacts": "pages", "contents": "contents", "italics": "italics"}
-print(f"{'book':>8}" + "".join(f"{c:>9}" for c in columns.values()) + f"{'joined':>9}{'removed':>9}")
-for b in manifest["books"]:
-    cells = "".join(f"{b['removed'][rule]['chars']:>9,}" for rule in columns)
-    share = 100 * (b["raw_chars"] - b["chars"]) / b["raw_chars"]
-    print(f"{b['book_id']:>8}{cells}{b['removed']['join_lines']['lines']:>9,}{share:>8.1f}%")
-
-# %% [markdown]
+# books only.
+#
 # Checks that can fail. Expected: every raw book cleaned (or skipped with its reason), no
 # Gutenberg licence or marker left anywhere, nothing but UTF-8 with `\n` line endings,
 # cleaning clean text changes nothing, and each book keeps most of its text (75% of its
@@ -472,14 +556,16 @@ if PROFILE.books_folder is None:  # your own books may be anything: a short one 
 # %% [markdown]
 # ## 8. Before and after
 #
-# The start of the first book as it was (after decoding) and as the model will see it.
+# The start of the first book as it was (after decoding and the cut) and as the model will see it.
 
 # %%
-print(cleaning.normalize_newlines(raw)[bounds.start:bounds.start + 700].strip(), "\n\n" + "=" * 70 + "\n")
+print(body[:700].strip(), "\n\n" + "=" * 70 + "\n")
 print(texts.get(BOOK["book_id"], "(skipped: the manifest says why)")[:700])
 
 # %% [markdown]
-# ## 9. Train on your own books
+# ## 9. Junk files in your own folder (optional)
+#
+# *Optional: skip to section 10 for the core path.*
 #
 # With `MINIGPT_BOOKS` set (section 1), `build_clean` cleans your books instead. Real folders
 # hold more than books: pictures, empty files, a zip renamed `.txt`, a file in an encoding that
@@ -511,25 +597,29 @@ finally:
         os.environ[artifacts.DATA_DIR_ENV] = real_data_dir
 for skip in demo_manifest["skipped"]:
     print(f"skipped {Path(skip['path']).name:>13}: {skip['reason']}")
+
+# %%
 check([b["book_id"] for b in demo_manifest["books"]] == ["lighthouse"] and len(demo_manifest["skipped"]) == 4,
       "the good book is cleaned, the four bad files are skipped with a reason")
 check(artifacts.data_dir() != demo_dir / "data", "back on this profile's data folder")
 shutil.rmtree(demo_dir)  # the made-up folder and its scratch data are not needed again
 
 # %% [markdown]
-# ## Exercises
+# ## 10. Exercises
 #
-# **1. A rule of your own: chapter headings.** Write `remove_chapter_headings(text)` that
-# removes every line that starts with a chapter heading, `CHAPTER` or `STAVE` (A Christmas Carol
-# has staves) followed by a number in Roman or Arabic figures, whatever the case and whatever
-# follows on that line (`CHAPTER I. Down the Rabbit-Hole` goes too). Every other line stays,
-# including sentences that mention a chapter. Then measure it on this profile's clean books.
+# **Exercise 2: a rule of your own, chapter headings.** Write `remove_chapter_headings(text)`
+# that removes every line that starts with a chapter heading, `CHAPTER` or `STAVE` (A Christmas
+# Carol has staves) followed by a number in Roman or Arabic figures, whatever the case and
+# whatever follows on that line (`CHAPTER I. Down the Rabbit-Hole` goes too). Every other line
+# stays, including sentences that mention a chapter. The check also runs it on this profile's
+# clean books, where it must remove something.
 
 # %%
 remove_chapter_headings = None  # your answer: def remove_chapter_headings(text): ...
 
 HEADINGS = ("CHAPTER I\n\nIt began in chapter one.\n\nChapter 12. The Storm\n\nchapter xiv.\n\n"
             "  STAVE II:  THE FIRST SPIRIT  \n\nChapters are short.\n")
+
 
 def test_headings(rule):
     out = rule(HEADINGS)
@@ -539,89 +629,48 @@ def test_headings(rule):
         assert kept in out, f"{kept!r} was removed too"
     assert sum(len(t) - len(rule(t)) for t in texts.values()) > 0, "it removed nothing from the real books"
 
+
 exercise("a chapter-heading rule", remove_chapter_headings, test_headings)
 
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-CHAPTER_LINE = re.compile(r"^[ \t]*(?:chapter|stave)[ \t]+(?:[ivxlcdm]+|\d+)\b.*$", re.I | re.M)
-
-def remove_chapter_headings(text):
-    return CHAPTER_LINE.sub("", text)
-
-test_headings(remove_chapter_headings)
-lines_before = sum(t.count("\n") for t in texts.values())
-removed = sum(len(t) - len(remove_chapter_headings(t)) for t in texts.values())
-headings = sum(len(CHAPTER_LINE.findall(t)) for t in texts.values())
-print(f"the rule removes {headings:,} headings ({removed:,} characters) from {len(texts)} books")
-
 # %% [markdown]
-# **2. Which rule removed the most?** From the manifest's corpus totals, name the rule (not
-# `join_lines`, which removes line breaks) that removed the most characters, and give the share
-# of all removed characters it accounts for (a number between 0 and 1).
-
-# %%
-top_rule = None  # your answer: (name, share), e.g. ("credits", 0.1)
-
-def test_top_rule(answer):
-    name, share = answer
-    removed = {n: r["chars"] for n, r in totals["removed"].items() if n != "join_lines"}
-    best = max(removed, key=removed.get)
-    assert name == best, f"{name!r} removed {removed.get(name, 0):,} characters; another rule removed more"
-    assert abs(share - removed[best] / sum(removed.values())) < 0.01, "the share is off: divide by all removed characters"
-
-exercise("the rule that removed most", top_rule, test_top_rule)
-
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-by_rule = {n: r["chars"] for n, r in totals["removed"].items() if n != "join_lines"}
-name = max(by_rule, key=by_rule.get)
-top_rule = (name, by_rule[name] / sum(by_rule.values()))
-test_top_rule(top_rule)
-print(f"{top_rule[0]} removed {100 * top_rule[1]:.0f}% of everything the rules removed")
-
-# %% [markdown]
-# **3. What would ASCII folding change?** Find the five most common non-ASCII characters in
-# this profile's clean books (fewer if there are fewer), most common first, as one string;
-# break ties by the character itself. Then look at what `cleaning.fold_ascii` makes of each.
+# *Solution:* [solutions/01_cleaning.ipynb](../solutions/01_cleaning.ipynb), exercise 2.
+#
+# **Exercise 3: what would ASCII folding change?** Find the five most common non-ASCII
+# characters in this profile's clean books (`texts`), most common first, as one string; break
+# ties by the character itself. Then look at what `cleaning.fold_ascii` makes of each.
 
 # %%
 top_non_ascii = None  # your answer: a string such as "’“”—é"
 
+
 def test_top_non_ascii(answer):
-    counts = {}
-    for t in texts.values():
-        for c in t:
-            if not c.isascii():
-                counts[c] = counts.get(c, 0) + 1
-    expected = "".join(sorted(counts, key=lambda c: (-counts[c], c))[:5])
-    assert answer == expected, f"{answer!r} is not {expected!r}: count every non-ASCII character of every book"
+    counts = Counter(c for t in texts.values() for c in t if not c.isascii())
+    assert counts, "these books have no non-ASCII character at all"
+    assert isinstance(answer, str) and len(answer) == min(5, len(counts)), f"give {min(5, len(counts))} characters as one string"
+    for c in answer:
+        assert c in counts, f"{c!r} is not a non-ASCII character of these books"
+    got = [counts[c] for c in answer]
+    assert got == sorted(got, reverse=True), f"not most common first: the counts are {got}"
+    best = sorted(counts, key=lambda c: (-counts[c], c))[:5]
+    assert answer == "".join(best), f"{answer!r} misses {''.join(c for c in best if c not in answer)!r}: count every book"
+
 
 exercise("the most common non-ASCII characters", top_non_ascii, test_top_non_ascii)
 
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-from collections import Counter
-
-counts = Counter(c for t in texts.values() for c in t if not c.isascii())
-top_non_ascii = "".join(sorted(counts, key=lambda c: (-counts[c], c))[:5])
-test_top_non_ascii(top_non_ascii)
-print("folded: " + ", ".join(f"{c!r} -> {cleaning.fold_ascii(c)!r} ({counts[c]:,}x)" for c in top_non_ascii))
-
 # %% [markdown]
+# *Solution:* [solutions/01_cleaning.ipynb](../solutions/01_cleaning.ipynb), exercise 3.
+#
 # ## Summary
 #
 # - Bytes become text by a rule, not a guess: a byte-order mark, then strict UTF-8, then
-#   Windows-1252/Latin-1; anything else is refused with a message, and the rest of the books go on.
-# - One small rule per kind of noise, each testable and measurable: the Gutenberg header, footer
-#   and licence in five styles, credits, transcriber's notes, HTML, illustration tags, footnotes,
-#   page numbers, tables of contents, `_italics_`, hard wrapping, Unicode forms and invisible
-#   characters; ASCII folding is one option away.
-# - The body starts at the book's own title page and ends with its last printed words; the test
-#   suite checks that for all 87 shared books, and that cleaning twice changes nothing.
+#   Windows-1252/Latin-1; anything else is refused with a message, and the other books go on.
+# - A book sits between Project Gutenberg's START marker and its footer; you wrote that cut,
+#   and with the package's other rules it cleans every book exactly as `clean_text` does.
+# - One small rule per kind of noise, each testable and measurable: credits, transcriber's
+#   notes, HTML, illustration tags, footnotes, page numbers, tables of contents, `_italics_`,
+#   hard wrapping, Unicode forms and invisible characters.
 # - For books, a document is the whole book: stubs and exact copies go, paragraphs stay.
+# - `data/clean/` holds one clean UTF-8 file per book and a manifest of what each rule removed.
 #
-# `data/clean/` now holds one clean UTF-8 file per book and a manifest. Next, **02_tokenization**
-# turns this text into token ids: GPT-2's BPE, a BPE trained on these very books, and characters.
-
-# %%
-print(f"notebook ran in {time.time() - t_start:.0f} s (build_clean: {build_seconds:.1f} s) on profile {PROFILE.name!r}")
+# **Next:** 02_tokenization turns this clean text into token ids: GPT-2's BPE, a BPE trained on
+# these very books, and characters.

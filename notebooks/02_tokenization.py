@@ -13,8 +13,7 @@
 # 3. use three real tokenizers behind one interface: GPT-2's 50,257-token BPE (tiktoken), a BPE
 #    trained on *our* books, and plain characters;
 # 4. look at token boundaries in colour (and type your own text into a live viewer);
-# 5. measure on the books how much text each token carries, how fast each tokenizer runs, how
-#    compression grows with the vocabulary, and what a big vocabulary costs in parameters;
+# 5. measure how much text each token carries, and what a big vocabulary costs in parameters;
 # 6. write the profile's tokenizer to `data/tokenizer/`.
 #
 # **Reads** `data/clean/` (01; rebuilt for this profile if missing). **Writes**
@@ -22,25 +21,33 @@
 # the tokenizer's own file (`tokenizer.json` for a trained BPE) and `manifest.json`, which
 # records the SHA-256 so that 03_dataset and every later stage can tell if it changed.
 #
-# | profile | books | tokenizer written | this notebook |
-# |---|---|---|---|
-# | `ci` | 3 short books (0.38 MB) | BPE, 512 tokens | 8 to 12 s |
-# | `cpu` | 33 books (15.5 MB) | BPE, 8,000 tokens | 20 s to 1 min (longer when other programs keep the cores busy) |
-# | `gpu` | 33 books | GPT-2 (50,257 tokens) | about 25 s |
+# Expected runtime:
+# - `ci` (3 short books, a 512-token BPE): about 10 seconds
+# - `cpu` (33 books, an 8,000-token BPE, on a 2-core laptop CPU): about a minute
+# - `gpu` (33 books, GPT-2's tokenizer): under a minute
 #
-# Times are for a 2-core CPU without a GPU; the measurements behind them are in benchmarks/README.md.
-# 01 has already run.
+# **Core path:** sections 1 to 6, 9, 10 and the exercises (11). Sections 7 (speed on every
+# core) and 8 (compression against vocabulary size) are optional.
 
 # %%
-# Setup (the same cell opens every notebook). On Colab it installs the course's helper
-# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# Setup (the same cell opens every notebook). On Colab it installs the course's package from
+# GitHub, keeping Colab's own torch; locally `python tasks.py setup` did that.
 # To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+REPO = "minigpt-course/minigpt-from-books"  # on GitHub; a fork: its owner/name
+DRIVE = False  # on Colab, True keeps data/ on your Google Drive: it survives a new runtime
 import importlib.util, os, subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
-    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+    url = os.environ.get("MINIGPT_REPO", REPO)
+    url = url if ":" in url else f"https://github.com/{url}"
+    print(f"installing minigpt-helpers from {url} ...")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"minigpt-helpers @ git+{url}"],
+                         capture_output=True, text=True)
+    if pip.returncode:
+        print((pip.stdout + pip.stderr)[-3000:])
+        raise SystemExit(f"the package could not be installed from {url}: if you work on a fork, put its "
+                         "owner/name in REPO above (or set MINIGPT_REPO), or run `python tasks.py repo "
+                         "owner/name` in your fork")
 elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
     repo_root = os.path.abspath("..")
     sys.path.insert(0, repo_root)
@@ -49,7 +56,7 @@ elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used wit
 
 from minigpt_helpers.notebook import start
 
-PROFILE = start("02_tokenization")
+PROFILE = start("02_tokenization", drive=DRIVE)
 
 # %% [markdown]
 # ## 1. The input: clean books
@@ -69,6 +76,7 @@ from IPython.display import HTML, display
 
 from minigpt_helpers import artifacts, lessons, model, stages, tokenization, widgets
 from minigpt_helpers.checks import check, check_between, exercise
+from minigpt_helpers.notebook import figure
 
 stages.ensure("clean", PROFILE)
 texts = tokenization.clean_texts()
@@ -111,6 +119,12 @@ print(list(raw))
 # 3. count every pair of neighbouring tokens, over all words;
 # 4. make the most frequent pair a new token, replace it everywhere, and go back to 3.
 #
+# Each merge adds one token to the vocabulary and makes the text shorter:
+
+# %%
+figure("bpe_merges")
+
+# %% [markdown]
 # We do it on a toy text, small enough to watch. The word split is GPT-2's rule: a word keeps
 # the space in front of it (" cat"), and punctuation, digits and runs of spaces are pieces of
 # their own.
@@ -253,9 +267,9 @@ display(HTML(widgets.render_tokens(hf, new)))
 
 # %%
 gpt2 = tokenization.GPT2Tokenizer()
-start = time.perf_counter()
+t0 = time.perf_counter()
 bpe = tokenization.BPETokenizer.train(texts, vocab_size=PROFILE.bpe_vocab_size)
-print(f"trained {bpe.name} on {len(texts)} books in {time.perf_counter() - start:.1f} s")
+print(f"trained {bpe.name} on {len(texts)} books in {time.perf_counter() - t0:.1f} s")
 chars = tokenization.CharTokenizer.train(texts)
 tokenizers = {"GPT-2": gpt2, bpe.name: bpe, "characters": chars}
 for label, tok in tokenizers.items():
@@ -307,9 +321,12 @@ widgets.token_viewer(tokenizers, "Type here: unbelievable, Gutenberg, Scrooge, 3
 # %% [markdown]
 # ## 6. How much text does a token carry?
 #
-# Encode every book with each tokenizer. **Bytes per token** is the compression: the more,
-# the more text fits into the model's context and the fewer steps an epoch takes.
-# **Tokens per word** is the same from the other side. We also time it.
+# Encode every book with each tokenizer. **Bytes per token** is the compression,
+#
+# $$\text{bytes per token} = \frac{\text{UTF-8 bytes of the text}}{\text{tokens}},$$
+#
+# and the higher it is, the more text fits into the model's context and the fewer steps an
+# epoch takes. **Tokens per word** is the same from the other side. We also time it.
 
 # %%
 stats, encoded = {}, {}
@@ -331,10 +348,9 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# On these English books GPT-2 carries about 4 bytes per token (we measured 3.9 on the `ci`
-# books and 4.0 on the `cpu` ones; 3.7 to 4.4 expected). Our BPE depends on its size: 3.9 with
-# 8,000 tokens on the `cpu` books, 2.2 with the `ci` profile's 512 (2.0 to 4.6 expected across
-# the profiles). Characters are 1 byte each, a little more for the odd accented letter.
+# On English books expect GPT-2 to carry about 4 bytes per token (3.7 to 4.4). Our BPE depends
+# on its size: close to GPT-2 with 8,000 tokens, nearer 2 with the `ci` profile's 512 (2.0 to
+# 4.6 across the profiles). Characters are 1 byte each, a little more for the odd accented letter.
 
 # %%
 check_between(stats["GPT-2"].bytes_per_token, 3.7, 4.4, "GPT-2: bytes per token")
@@ -355,7 +371,9 @@ for label, tok in tokenizers.items():
     check(not any(specials & set(ids) for ids in encoded[label]), f"{label}: no special token inside the books")
 
 # %% [markdown]
-# ## 7. Speed: every core at once
+# ## 7. Speed: every core at once (optional)
+#
+# *Optional: skip to section 9 for the core path.*
 #
 # Encoding runs once per corpus, so it should be fast. `encode_batch` cuts long books at
 # newlines where the tokenizer would split anyway (so the ids are exactly those of encoding
@@ -380,7 +398,9 @@ for label in (bpe.name, "characters"):
 # nearly double GPT-2's speed. `benchmarks/tokenize_speed.py` measures all the offline books on your
 # machine (benchmarks/README.md has its figures).
 #
-# ## 8. Compression against vocabulary size
+# ## 8. Compression against vocabulary size (optional)
+#
+# *Optional: skip to section 9 for the core path.*
 #
 # How big should the vocabulary be? BPE learns greedily, so the first *k* merges of a big BPE
 # are exactly the BPE of size *k*: train one BPE twice the profile's size, then shrink it to
@@ -413,18 +433,21 @@ check(compression["characters"] < ordered[0], "even the smallest BPE beats chara
 
 # %% [markdown]
 # Each doubling of the vocabulary buys less. A BPE trained on the very books it encodes gets
-# close to GPT-2 with a fraction of its vocabulary: on the `cpu` profile's 33 books we measured
-# 3.95M tokens with 8,000, 3.83M with GPT-2's 50,257 and 3.71M with 16,000. That flatters our
-# BPE a little, as it is scored on its own training text: on 20 other Gutenberg books it never
-# saw, the 8,000-token BPE needed 4.6% more tokens than GPT-2, against 2.9% more on its own.
-# Why not simply take a big vocabulary? See the next section.
+# close to GPT-2 with a fraction of its vocabulary: with 8,000 tokens, expect only a few percent
+# more tokens than GPT-2's 50,257 on these books. That flatters our BPE a little, as it is
+# scored on its own training text; on books it never saw the gap grows a little.
 #
 # ## 9. What a vocabulary costs in parameters
 #
-# The model's first layer is a table with one row of `n_embd` numbers per token, and its last
-# layer maps back to one score per token (GPT-2 ties the two, so they share one table). The `gpu`
-# profile's model, the "ultra-mini", is 512 wide: with GPT-2's vocabulary its token table alone is
-# 50,257 x 512, about 26M parameters.
+# Why not simply take a big vocabulary? The model's first layer is a table with one row of
+# `n_embd` numbers per token, and its last layer maps back to one score per token. With a
+# vocabulary of $V$ tokens and width $d$ the table holds
+#
+# $$\text{parameters} = V \times d,$$
+#
+# and an untied output layer as many again (GPT-2 ties the two, so they share one table). The
+# `gpu` profile's model, the "ultra-mini", is 512 wide: with GPT-2's vocabulary its token table
+# alone is 50,257 x 512, about 26M parameters.
 
 # %%
 ultra = model.preset("ultra-mini")  # the gpu profile's model: 6 layers, 512 wide, GPT-2's vocabulary
@@ -453,9 +476,9 @@ plt.show()
 
 # %% [markdown]
 # With GPT-2's vocabulary more than half of that small model is the token table, and on a CPU
-# the output layer (one score per token, per position) dominates the step time:
-# `benchmarks/train_speed.py --profile cpu --vocab-size N` finds a step with GPT-2's 50,257 tokens
-# between three and four times slower than with 8,000 on a 2-core CPU. That is why the `cpu`
+# the output layer (one score per token, per position) dominates the step time: expect a step
+# with GPT-2's 50,257 tokens to take about three times as long as with 8,000
+# (`benchmarks/train_speed.py --vocab-size N` measures it on your machine). That is why the `cpu`
 # profile trains its own 8,000-token BPE, and the `gpu` profile, with compute to spare, uses
 # GPT-2's.
 #
@@ -482,88 +505,70 @@ check(artifacts.staleness("tokenizer", PROFILE) is None, "data/tokenizer is curr
 # %% [markdown]
 # ## 11. Exercises
 #
-# **Exercise 1.** Find a string of at most 12 characters that GPT-2 needs *more tokens than
-# characters* to encode. (Think about what happens to characters it rarely saw.)
+# **Exercise 1: more tokens than characters.** Find a string of at most 12 characters that GPT-2
+# needs *more tokens than characters* to encode. (Think about what happens to characters it
+# rarely saw.)
 
 # %%
-answer_1 = None  # a string
+more_tokens_than_chars = None  # your answer: a string
 
 
-def test_1(s):
+def test_more_tokens(s):
     assert isinstance(s, str) and 0 < len(s) <= 12, "give a non-empty string of at most 12 characters"
     n = len(gpt2.encode(s))
     assert n > len(s), f"{s!r} is {len(s)} characters and {n} GPT-2 tokens: not more yet"
 
 
-exercise("more tokens than characters", answer_1, test_1)
-
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-# Characters GPT-2 rarely saw have no token of their own: they fall back to their UTF-8 bytes,
-# up to 4 tokens for one emoji.
-solution_1 = "🦜🦩🦚"
-test_1(solution_1)
-print(f"{solution_1!r}: {len(solution_1)} characters, {len(gpt2.encode(solution_1))} GPT-2 tokens")
+exercise("more tokens than characters", more_tokens_than_chars, test_more_tokens)
 
 # %% [markdown]
-# **Exercise 2.** Find a word from the books that our BPE keeps as one token (with its leading
-# space, as in running text) but GPT-2 splits into two or more. Hint: `bpe.token_piece(i)`
-# for `i` in `range(bpe.vocab_size)` lists our vocabulary.
+# *Solution:* [solutions/02_tokenization.ipynb](../solutions/02_tokenization.ipynb), exercise 1.
+#
+# **Exercise 2: a word only our BPE knows.** Find a word from the books that our BPE keeps as
+# one token (with its leading space, as in running text) but GPT-2 splits into two or more.
+# Hint: `bpe.token_piece(i)` for `i` in `range(bpe.vocab_size)` lists our vocabulary.
 
 # %%
-answer_2 = None  # a word, without the leading space
+bpe_only_word = None  # your answer: a word, without the leading space
 
 
-def test_2(word):
+def test_bpe_only_word(word):
     assert isinstance(word, str) and word.isalpha(), "give one word made of letters"
     assert any(word in t for t in texts), f"{word!r} is not in the books"
     assert len(bpe.encode(" " + word)) == 1, f"our BPE needs {len(bpe.encode(' ' + word))} tokens for ' {word}'"
     assert len(gpt2.encode(" " + word)) >= 2, f"GPT-2 keeps ' {word}' whole too"
 
 
-exercise("a word only our BPE knows", answer_2, test_2)
-
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-# Look through our vocabulary for " word" tokens that GPT-2 splits; names from the books are
-# typical: frequent here, rare on the web.
-ours_only = [p[1:] for p in map(bpe.token_piece, range(bpe.vocab_size))
-             if p.startswith(" ") and p[1:].isalpha() and len(gpt2.encode(p)) >= 2]
-solution_2 = max(ours_only, key=len)
-print(f"{len(ours_only)} such words, e.g. {sorted(ours_only, key=len)[-8:]}")
-test_2(solution_2)
-print(f"' {solution_2}': 1 token for {bpe.name}, {len(gpt2.encode(' ' + solution_2))} for GPT-2")
+exercise("a word only our BPE knows", bpe_only_word, test_bpe_only_word)
 
 # %% [markdown]
-# **Exercise 3.** The ultra-mini model (512 wide, tied head) with our BPE instead of GPT-2's
-# vocabulary: how many parameters does its token table save? Give a number.
+# *Solution:* [solutions/02_tokenization.ipynb](../solutions/02_tokenization.ipynb), exercise 2.
+#
+# **Exercise 3: parameters saved.** The ultra-mini model (512 wide, tied head) with our BPE
+# instead of GPT-2's vocabulary: how many parameters does its token table save? Give a number.
 
 # %%
-answer_3 = None  # an integer
+params_saved = None  # your answer: an integer
 
 
-def test_3(saved):
+def test_params_saved(saved):
     ours_table = torch.nn.Embedding(bpe.vocab_size, ultra.n_embd).weight.numel()
     assert saved == n_table - ours_table, "count vocab x width for both vocabularies and subtract"
 
 
-exercise("parameters saved", answer_3, test_3)
-
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-solution_3 = (gpt2.vocab_size - bpe.vocab_size) * ultra.n_embd
-test_3(solution_3)
-print(f"{solution_3 / 1e6:.1f}M parameters fewer with {bpe.name}")
+exercise("parameters saved", params_saved, test_params_saved)
 
 # %% [markdown]
+# *Solution:* [solutions/02_tokenization.ipynb](../solutions/02_tokenization.ipynb), exercise 3.
+#
 # ## Summary
 #
 # - A tokenizer maps text to ids and back, *exactly*: every book round-trips byte for byte.
 # - BPE starts from the 256 bytes (nothing is ever unknown) and adds the most frequent pairs as
 #   new tokens, one merge at a time; your dozen lines learn the same merges as `tokenizers`.
 # - Bigger vocabularies carry more text per token, with diminishing returns, and cost
-#   `vocab x width` parameters in the model (about 26M for GPT-2's at width 512).
+#   $V \times d$ parameters in the model (about 26M for GPT-2's at width 512).
 # - `data/tokenizer/` now holds the profile's tokenizer and its SHA-256.
 #
-# **Next: 03_dataset** encodes every book with this tokenizer into `train.bin` and `val.bin`,
+# **Next:** 03_dataset encodes every book with this tokenizer into `train.bin` and `val.bin`,
 # with an end-of-text id between books, and cuts them into training batches.

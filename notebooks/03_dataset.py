@@ -20,25 +20,33 @@
 # tokenizer and its SHA-256, how validation was split, token and byte counts, and where every
 # book lies in the files), which training (05) and evaluation (06) read.
 #
-# | profile | corpus | this notebook | of which `build_tokens` |
-# |---|---|---|---|
-# | `ci` | 3 short books, 512-token BPE: 0.17M tokens | 15 s | 0.3 s |
-# | `cpu` | 33 books (15.5 MB), 8k BPE: 3.9M tokens | 20 to 37 s | 2.7 to 27 s |
-# | `gpu` | 33 books, GPT-2 BPE: 3.8M tokens | about 30 s | about 1 s |
+# Expected runtime:
+# - `ci` (3 short books, a 512-token BPE): about 15 seconds
+# - `cpu` (33 books, an 8,000-token BPE, on a 2-core laptop CPU): under a minute
+# - `gpu` (33 books, GPT-2's tokenizer): under a minute
 #
-# Times are for a 2-core CPU without a GPU; the measurements behind them are in benchmarks/README.md.
-# 01 and 02 have already run.
+# **Core path:** sections 1 to 6, 8 and the exercises (10). The DataLoader part of section 6,
+# section 7 (memory-mapped files) and section 9 (what the dataset refuses) are optional.
 
 # %%
-# Setup (the same cell opens every notebook). On Colab it installs the course's helper
-# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# Setup (the same cell opens every notebook). On Colab it installs the course's package from
+# GitHub, keeping Colab's own torch; locally `python tasks.py setup` did that.
 # To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+REPO = "minigpt-course/minigpt-from-books"  # on GitHub; a fork: its owner/name
+DRIVE = False  # on Colab, True keeps data/ on your Google Drive: it survives a new runtime
 import importlib.util, os, subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
-    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+    url = os.environ.get("MINIGPT_REPO", REPO)
+    url = url if ":" in url else f"https://github.com/{url}"
+    print(f"installing minigpt-helpers from {url} ...")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"minigpt-helpers @ git+{url}"],
+                         capture_output=True, text=True)
+    if pip.returncode:
+        print((pip.stdout + pip.stderr)[-3000:])
+        raise SystemExit(f"the package could not be installed from {url}: if you work on a fork, put its "
+                         "owner/name in REPO above (or set MINIGPT_REPO), or run `python tasks.py repo "
+                         "owner/name` in your fork")
 elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
     repo_root = os.path.abspath("..")
     sys.path.insert(0, repo_root)
@@ -47,7 +55,7 @@ elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used wit
 
 from minigpt_helpers.notebook import start
 
-PROFILE = start("03_dataset")
+PROFILE = start("03_dataset", drive=DRIVE)
 
 # %% [markdown]
 # ## 1. The inputs
@@ -65,6 +73,7 @@ import torch
 
 from minigpt_helpers import artifacts, dataset, lessons, stages, tokenization
 from minigpt_helpers.checks import check, check_between, exercise
+from minigpt_helpers.notebook import figure
 from minigpt_helpers.profiles import pick_device
 
 stages.ensure("tokenizer", PROFILE)
@@ -123,6 +132,10 @@ check(dataset.token_dtype(tok.vocab_size) == dtype, f"the package picks {np.dtyp
 #   trained on. This is the honest test of generalisation, and evaluation (06) scores each
 #   held-out book separately.
 #
+# %%
+figure("validation_splits")
+
+# %% [markdown]
 # Which books? A fixed seed shuffles them (so every run, on any machine, holds out the same books
 # for the same book list); walking in that order, a book goes to validation when it brings the
 # held-out share of bytes closer to `val_fraction`. At least one book is held out and at least
@@ -209,7 +222,7 @@ check_between(share, PROFILE.val_fraction / 2, PROFILE.val_fraction * 2, "valida
 # %%
 fig, ax = plt.subplots(figsize=(10, 4), dpi=90)
 rows = sorted(meta["books"], key=lambda b: -b["tokens"])
-labels = [(b["title"][:22] + ("…" if len(b["title"]) > 22 else "")) + (" (val)" if b["split"] == "val" and meta["split"]["mode"] == "tail" else "") for b in rows]
+labels = [lessons.short_title(b["title"], 28) + (" (val)" if b["split"] == "val" and meta["split"]["mode"] == "tail" else "") for b in rows]
 ax.bar(range(len(rows)), [b["tokens"] for b in rows], color=["tab:orange" if b["split"] == "val" else "tab:blue" for b in rows])
 ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
 ax.set_ylabel("tokens")
@@ -275,8 +288,13 @@ check(leak["whole held-out books"] < 0.2 and leak["whole held-out books"] < leak
 # ## 6. Batches: next-token pairs
 #
 # A training example is a window of `T` tokens, the input `x`, and the same window moved one
-# token to the right, the target `y`. At every position `t` the model sees `x[:t+1]` and must
-# predict `y[t]`, which is `x[t+1]`. One window of `T + 1` tokens gives `T` predictions at once.
+# token to the right, the target `y`. From a window that starts at position $s$ of the file
+# (token ids $u_0, u_1, \dots$):
+#
+# $$x_t = u_{s+t}, \qquad y_t = u_{s+t+1} = x_{t+1}, \qquad t = 0, \dots, T-1.$$
+#
+# At every position `t` the model sees `x[:t+1]` and must predict `y[t]`. One window of `T + 1`
+# tokens gives `T` predictions at once.
 #
 # nanoGPT picks random start positions for every batch. That is fast and needs no bookkeeping.
 # Any start from 0 to `len - T - 1` is allowed: the last target is then the file's last token,
@@ -354,7 +372,9 @@ check(all(torch.equal(next(resumed)[0], ex) for ex, _ in expected), "a resumed e
 print(saved)
 
 # %% [markdown]
-# ### The PyTorch way: `Dataset` and `DataLoader`
+# ### The PyTorch way: `Dataset` and `DataLoader` (optional)
+#
+# *Optional: skip to section 8 for the core path.*
 #
 # PyTorch has its own classes for feeding training, and many courses use them.
 # `lessons.WindowDataset` is a `Dataset` of the same fixed windows (item *i* starts at
@@ -372,7 +392,9 @@ xd, yd = dataset.get_batch(train, B, T, seed=0, device=device)  # pinned + non_b
 print(f"{len(loader):,} batches per epoch; a get_batch batch on {xd.device}")
 
 # %% [markdown]
-# ## 7. Memory-mapped: corpora larger than RAM
+# ## 7. Memory-mapped: corpora larger than RAM (optional)
+#
+# *Optional: skip to section 8 for the core path.*
 #
 # `load_tokens` does not read the file. It memory-maps it (`np.memmap`): the operating system
 # loads the pages a slice touches, when it touches them, and may drop them again. A window of
@@ -405,8 +427,11 @@ big.unlink()
 #
 # How much text should a model of a given size see? The Chinchilla study (Hoffmann et al., 2022)
 # trained over 400 models of many sizes on different amounts of text and found that, for a given
-# compute budget, the lowest loss comes from about **20 training tokens per parameter**. It is a rule of thumb for
-# spending compute, not a law, and it is about a single pass over fresh text: far below 20 the
+# compute budget, the lowest loss comes from about **20 training tokens per parameter**:
+#
+# $$D \approx 20\,N \qquad (D \text{ training tokens}, N \text{ parameters}).$$
+#
+# It is a rule of thumb for spending compute, not a law, and it is about a single pass over fresh text: far below 20 the
 # model could have learned more from more text (it is *compute-limited* if it stops before one
 # pass, as the `cpu` run does); a model that reads the same small corpus many times can also start
 # to memorise it, which shows as a widening gap between training and validation loss (05, 06);
@@ -452,7 +477,9 @@ check(real == params[PROFILE.model_preset],
       f"counting on the meta device gives the real {PROFILE.model_preset!r} model's {real:,} parameters")
 
 # %% [markdown]
-# ## 9. What the dataset refuses
+# ## 9. What the dataset refuses (optional)
+#
+# *Optional: skip to section 10 for the core path.*
 #
 # Two mistakes that would otherwise fail late, or silently. A context window longer than the
 # text cannot give even one training example; the error says how long it may be. And token ids
@@ -481,71 +508,77 @@ print(wrong_tok)
 check(wrong_vocab is not None and wrong_tok is not None and "sha256" in wrong_tok, "a different vocabulary or tokenizer is refused")
 
 # %% [markdown]
-# ## Exercises
+# ## 10. Exercises
 #
-# **1. Windows per epoch.** With `stride = T // 4`, how many fixed windows does the training
-# split hold? Work it out from `len(train)`, `T` and the stride (the last window needs `T + 1`
-# tokens), without building a `WindowDataset`.
+# **Exercise 1: windows per epoch.** With `stride = T // 4`, how many fixed windows does the
+# training split hold? Work it out from `len(train)`, `T` and the stride (the last window needs
+# `T + 1` tokens), without building a `WindowDataset`.
 
 # %%
 n_windows = None  # your answer: an int
+
 
 def test_windows(answer):
     expected = len(lessons.WindowDataset(train, T, stride=T // 4))
     assert answer == expected, f"{answer} is not {expected}: a window may start at 0, s, 2s, ... up to len(train) - T - 1"
 
+
 exercise("windows per epoch", n_windows, test_windows)
 
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-stride = T // 4
-n_windows = (len(train) - T - 1) // stride + 1
-test_windows(n_windows)
-print(f"{n_windows:,} windows with stride {stride}")
-
 # %% [markdown]
-# **2. Which book is this?** Evaluation reports a score per held-out book. Write
-# `book_at(position)` that returns the `book_id` of the validation book covering a position in
-# `val.bin`, using `val.books` (each with `start` and `end`; the end-of-text token at `end` may
-# count as the book's own).
+# *Solution:* [solutions/03_dataset.ipynb](../solutions/03_dataset.ipynb), exercise 1.
+#
+# **Exercise 2: which book is this?** Evaluation reports a score per held-out book. Write
+# `book_at(books, position)` that returns the `book_id` of the entry of `books` that covers a
+# position in the split's file. `books` is a list like `val.books`: each entry has `book_id`,
+# `start` and `end`, and the end-of-text token at `end` counts as the book's own (the next book
+# starts at `end + 1`). The check tries a made-up list of three books, then `val.books`.
 
 # %%
-book_at = None  # your answer: a function, def book_at(position): ...
+book_at = None  # your answer: a function, def book_at(books, position): ...
+
+MADE_UP_BOOKS = [{"book_id": "a", "start": 0, "end": 9}, {"book_id": "b", "start": 10, "end": 24},
+                 {"book_id": "c", "start": 25, "end": 65}]
+
 
 def test_book_at(f):
-    for b in val.books:
-        for pos in (b["start"], (b["start"] + b["end"]) // 2, b["end"] - 1):
-            assert f(pos) == b["book_id"], f"position {pos} lies in book {b['book_id']}, not {f(pos)}"
+    for books in (MADE_UP_BOOKS, val.books):
+        assert books, "no book to test on"
+        for b in books:
+            for pos in (b["start"], (b["start"] + b["end"]) // 2, b["end"]):
+                try:
+                    found = f(books, pos)
+                except Exception as err:  # a crash in your function fails the check, it does not stop the notebook
+                    raise AssertionError(f"book_at(books, {pos}) raised {err!r}") from err
+                assert found == b["book_id"], f"position {pos} lies in book {b['book_id']!r}, not {found!r}"
+
 
 exercise("book at a position", book_at, test_book_at)
 
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-def book_at(position):
-    return next(b["book_id"] for b in val.books if b["start"] <= position <= b["end"])
-
-test_book_at(book_at)
-print("book_at finds the book of every position tested")
-
 # %% [markdown]
-# **3. A compute-optimal model for this corpus.** Using the rule of about 20 tokens per
-# parameter, how many parameters would a model have that is "just right" for our training
-# tokens? (Answer within 1%.)
+# *Solution:* [solutions/03_dataset.ipynb](../solutions/03_dataset.ipynb), exercise 2.
+#
+# **Exercise 3: a compute-optimal model for this corpus.** Using $D \approx 20N$, how many
+# parameters would a model have that is "just right" for our training tokens? (Answer within 1%.)
 
 # %%
 right_size = None  # your answer: a number of parameters
+
 
 def test_right_size(answer):
     expected = meta["counts"]["train"] / 20
     assert abs(answer - expected) <= 0.01 * expected, f"{answer:,.0f} is not about {expected:,.0f}: tokens / 20"
 
+
 exercise("a model sized for this corpus", right_size, test_right_size)
 
+# %% [markdown]
+# *Solution:* [solutions/03_dataset.ipynb](../solutions/03_dataset.ipynb), exercise 3.
+
 # %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-right_size = meta["counts"]["train"] / 20
-test_right_size(right_size)
-print(f"about {right_size / 1e6:.2f}M parameters; the {PROFILE.model_preset} preset has {params[PROFILE.model_preset] / 1e6:.2f}M")
+import shutil
+
+shutil.rmtree(scratch, ignore_errors=True)  # the by-hand files of this notebook are not needed again
 
 # %% [markdown]
 # ## Summary
@@ -563,10 +596,5 @@ print(f"about {right_size / 1e6:.2f}M parameters; the {PROFILE.model_preset} pre
 #   less than one pass of it (compute-limited); the `gpu` profile reads it several times, so
 #   there watch the gap between training and validation loss for memorisation (05, 06).
 #
-# **Next, 04_model:** the GPT itself, built piece by piece, that turns a batch `x` into a
+# **Next:** 04_model builds the GPT itself, piece by piece, that turns a batch `x` into a
 # prediction for every position of `y`.
-
-# %%
-import shutil
-
-shutil.rmtree(scratch, ignore_errors=True)  # the by-hand files of this notebook

@@ -3,35 +3,46 @@
 #
 # # 04 · The model: token ids in, next-token scores out
 #
-# You build a GPT, the decoder-only transformer behind GPT-2, one piece at a time: token and
-# position embeddings, one attention head with its causal mask, many heads at once, the MLP,
-# pre-norm residual blocks, the output head that shares the embedding table, and dropout. Then
-# you import the package's `GPT`, give it the same weights, and check that both give the same
-# scores. Last, you look at what each model size costs (parameters, memory, FLOPs) and run the
-# checks that catch a broken model before you spend an hour training it.
+# You build a GPT, the decoder-only transformer behind GPT-2 and the open models since, one
+# piece at a time: embeddings, attention with its causal mask, many heads at once, the MLP,
+# residual blocks and the head that scores every token. Each piece is a few lines of PyTorch,
+# and the main ones get a picture first. Then you import the package's `GPT`, give it your weights and
+# check that both give the same scores. Next you build the *modern* block this course trains
+# (rotary positions, RMSNorm, an untied head), and last you run the checks that catch a broken
+# model before you spend an hour training it.
 #
-# **Reads** `data/tokenizer/` (for the vocabulary size) and `data/clean/` (a few real sentences),
-# rebuilding them if they are missing. **Writes** nothing: the model is code
-# (`minigpt_helpers/model.py`); 05_training saves the first weights.
+# **Reads** `data/tokenizer/` (the vocabulary size), `data/clean/` (real sentences) and
+# `data/tokens/` (batches for short training runs), rebuilding them if they are missing.
+# **Writes** nothing: the model is code (`minigpt_helpers/model.py`); 05_training saves the
+# first weights.
 #
-# | profile | model | runtime of this notebook (data stages already built) |
-# |---|---|---|
-# | `ci` | 2 layers, 64 wide, 512 tokens (0.16M parameters) | 15 to 30 s |
-# | `cpu` | 4 layers, 192 wide, 8,000 tokens (4.8M parameters) | about 2 minutes, two 60-second training runs included |
-# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (70.3M with the modern block's untied head) | under a minute |
+# Expected runtime, with the data stages already built:
 #
-# Building the missing data stages first adds about 15 s (`ci`) or 20 s (`cpu`) on that machine.
+# - `ci` (the test suite): about 30 seconds
+# - `cpu` (a 2-core laptop CPU): about 3 minutes
+# - `gpu` (Colab or a local GPU): about 2 minutes
+#
+# Sections marked *(optional)* can be skipped; the core path runs without them.
 
 # %%
-# Setup (the same cell opens every notebook). On Colab it installs the course's helper
-# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# Setup (the same cell opens every notebook). On Colab it installs the course's package from
+# GitHub, keeping Colab's own torch; locally `python tasks.py setup` did that.
 # To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+REPO = "minigpt-course/minigpt-from-books"  # on GitHub; a fork: its owner/name
+DRIVE = False  # on Colab, True keeps data/ on your Google Drive: it survives a new runtime
 import importlib.util, os, subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
-    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+    url = os.environ.get("MINIGPT_REPO", REPO)
+    url = url if ":" in url else f"https://github.com/{url}"
+    print(f"installing minigpt-helpers from {url} ...")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"minigpt-helpers @ git+{url}"],
+                         capture_output=True, text=True)
+    if pip.returncode:
+        print((pip.stdout + pip.stderr)[-3000:])
+        raise SystemExit(f"the package could not be installed from {url}: if you work on a fork, put its "
+                         "owner/name in REPO above (or set MINIGPT_REPO), or run `python tasks.py repo "
+                         "owner/name` in your fork")
 elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
     repo_root = os.path.abspath("..")
     sys.path.insert(0, repo_root)
@@ -40,7 +51,7 @@ elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used wit
 
 from minigpt_helpers.notebook import start
 
-PROFILE = start("04_model")
+PROFILE = start("04_model", drive=DRIVE)
 
 # %% [markdown]
 # ## The inputs: a tokenizer and some real text
@@ -58,14 +69,27 @@ import torch.nn as nn
 import torch.nn.functional as F
 from IPython.display import Markdown, display
 
-from minigpt_helpers import lessons, model, stages, tokenization
+from minigpt_helpers import dataset, lessons, model, stages, tokenization
 from minigpt_helpers.checks import check, check_between, check_close, exercise
+from minigpt_helpers.notebook import figure
 from minigpt_helpers.profiles import pick_device
 
 stages.ensure("tokenizer", PROFILE)
 tok = tokenization.load_tokenizer()
 text = tokenization.clean_texts()[0]
 print(f"{tok}; first book: {len(text):,} characters")
+
+# %% [markdown]
+# ## The whole picture first
+#
+# Token ids go in; each becomes a vector of `n_embd` numbers (C); a stack of identical blocks
+# refines those vectors, each position reading the positions before it; a last norm and a head
+# turn each vector into one score (a *logit*) per token of the vocabulary. The score of the
+# token that really comes next should be high. Every section below builds one box of this
+# picture, bottom to top.
+
+# %%
+figure("gpt_stack")
 
 # %% [markdown]
 # The sizes come from the profile: its model preset, the tokenizer's vocabulary and the profile's
@@ -108,9 +132,16 @@ h.shape
 # ## 2. One attention head, and the causal mask
 #
 # Each position asks a question (its *query*), offers a description (its *key*) and a message
-# (its *value*). A query scores every key with a dot product; a softmax turns the scores into
-# weights; the output is the weighted mean of the values. Dividing by √head_size keeps the scores
-# about unit size, so the softmax does not start out saturated.
+# (its *value*), each a vector of `head_size` numbers made from its embedding by a linear layer.
+# A query scores every key with a dot product; a softmax turns each row of scores into weights
+# that sum to 1; the output is the weighted mean of the values. With the queries, keys and
+# values of all T positions as the rows of matrices Q, K and V:
+#
+# $$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d}} + M\right) V,
+# \qquad M_{ts} = \begin{cases} 0 & s \le t \\ -\infty & s > t \end{cases}$$
+#
+# where $d$ is `head_size`. Dividing by $\sqrt{d}$ keeps the scores about unit size whatever
+# the width, so the softmax does not start out saturated. $M$ is the causal mask, next.
 
 # %%
 head_size = 16
@@ -122,7 +153,10 @@ scores.shape
 # %% [markdown]
 # A language model predicts the next token, so position *t* must not read positions after *t*:
 # that would be reading the answer. The causal mask sets those scores to −∞ before the softmax,
-# so their weights are exactly zero.
+# and $e^{-\infty} = 0$, so their weights are exactly zero while each row still sums to 1.
+
+# %%
+figure("causal_mask")
 
 # %%
 mask = torch.tril(torch.ones(T, T, dtype=torch.bool, device=device))  # True where looking is allowed
@@ -131,27 +165,38 @@ out = weights @ v  # (B, T, head_size)
 check(weights.triu(diagonal=1).abs().max() == 0, "no weight at all on a future position")
 check_close(weights.sum(-1).cpu(), torch.ones(B, T), "every row of weights sums to 1")
 
+# %% [markdown]
+# Here is this head's map over a real sentence from the book (grey: hidden by the mask).
+
 # %%
-n = 12
-labels = [tok.token_piece(int(i)).replace("\n", "\\n") for i in x[1, :n]]  # the second row: mid-text
-fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=90)
-axes[0].imshow(mask[:n, :n].cpu(), cmap="Greys")
-axes[0].set_title("causal mask (black: may look)")
-lessons.plot_attention(weights[1, :n, :n], labels, ax=axes[1], title="weights of one untrained head")
-plt.tight_layout()
+sentence = lessons.prose_sentence(tokenization.clean_texts())
+s_ids = torch.tensor(tok.encode(sentence)[:24], device=device)  # at most 24 tokens, to stay readable
+s_h = wte(s_ids) + wpe(torch.arange(len(s_ids), device=device))  # (t, C)
+s_mask = torch.ones(len(s_ids), len(s_ids), dtype=torch.bool, device=device).tril()
+s_weights = (query(s_h) @ key(s_h).T / math.sqrt(head_size)).masked_fill(~s_mask, float("-inf")).softmax(-1)
+print(sentence)
+
+# %%
+fig, ax = plt.subplots(figsize=(5.5, 5), dpi=90)
+lessons.plot_attention(s_weights, [tok.token_piece(int(i)) for i in s_ids], ax=ax, title="one untrained head")
 plt.show()
 
 # %% [markdown]
 # Untrained, each row spreads its weight over the past in no pattern that means anything (the
-# first row can only look at itself). Training is what makes a head pick out the previous word,
-# the matching quote mark or the subject of the sentence.
+# first token can only look at itself, so its row is one bright cell). Training is what makes a
+# head pick out the previous word, the matching quote mark or the subject of the sentence;
+# 06_evaluation draws the maps of a trained model.
 #
 # ## 3. Many heads at once
 #
 # One head can look for one kind of thing. A block runs `n_head` heads side by side, each
 # `n_embd / n_head` wide, and mixes their outputs with one more linear layer (`c_proj`). In
 # practice one `Linear` makes the queries, keys and values of every head, and a reshape splits
-# them into heads: the same arithmetic as separate heads, in a few big matrix products.
+# them into heads: the same arithmetic as separate heads, in a few big matrix products. Follow
+# the shapes in the picture, then in the code's comments.
+
+# %%
+figure("qkv_heads")
 
 # %%
 class MultiHeadAttention(nn.Module):
@@ -196,11 +241,17 @@ class MLP(nn.Module):
 # %% [markdown]
 # ## 5. Blocks: pre-norm and residual connections
 #
-# A block *adds* what attention and the MLP compute to its input (`x + ...`): the residual stream
-# runs straight from the embeddings to the output, so gradients reach the first layer undimmed
-# and a deep stack trains as easily as a shallow one. Each branch first normalises its input
-# (LayerNorm: mean 0, variance 1 per position), "pre-norm" as in GPT-2, which keeps the scale of
-# what each branch sees steady as the stream grows.
+# A block does not replace its input: it *adds* what attention and the MLP compute to it
+# (`x + ...`). So a *residual stream* runs straight from the embeddings to the head, and each
+# branch reads from it and writes back into it. Backward, the derivative of $x + f(x)$ is the
+# identity plus the branch's own, so the gradient that reaches the top of a block also reaches
+# its bottom unchanged. Each branch first normalises what it reads (LayerNorm: mean 0,
+# variance 1 per position, then a learned gain and bias), "pre-norm" as in GPT-2, which keeps
+# the scale of what each branch sees steady as the stream grows. Section 7 tests what the
+# residual path buys.
+
+# %%
+figure("block_residual")
 
 # %%
 class Block(nn.Module):
@@ -230,12 +281,25 @@ check_close(drop(z).max(), 1 / 0.9, "training: the survivors are scaled by 1/(1-
 check(torch.equal(drop.eval()(z), z), "eval mode: dropout passes everything through")
 
 # %% [markdown]
-# ## 7. The whole GPT, and the output head that shares the embedding table
+# ## 7. The whole GPT, its output head, and its loss
 #
 # Embeddings, a stack of blocks, a last LayerNorm, and a head that scores every token of the
-# vocabulary at every position. The head multiplies by the *same* table as the token embedding
-# (weight tying): a token's vector is used both to read it and to predict it. That saves
-# `vocab_size × n_embd` parameters, a big share of a small model, and works at least as well.
+# vocabulary at every position: the picture at the top. GPT-2's head multiplies by the *same*
+# table as the token embedding (*weight tying*): a token's vector is used both to read it and to
+# predict it. Tying saves `vocab_size × n_embd` (V × C) weights, a large share of a small model.
+# It is a saving, not an improvement: reading a token and predicting the next one are different
+# jobs, and the modern block (section 9) unties the head, as Llama does, so that each gets its
+# own vectors. In this course's side-by-side runs the difference between the two was within the
+# noise of a short run (benchmarks/README.md).
+#
+# The loss is the *cross-entropy*: the mean over all B × T positions of minus the log of the
+# probability that the model gave to the token that really came next. With $z_{b,t}$ the logits
+# at position $t$ of sequence $b$ and $y_{b,t}$ the next token:
+#
+# $$\mathcal{L} = -\frac{1}{BT}\sum_{b=1}^{B}\sum_{t=1}^{T}\log \operatorname{softmax}(z_{b,t})_{y_{b,t}}$$
+#
+# It is 0 for a model that is sure and right, and $\ln V$ for one that spreads its bets evenly
+# over all $V$ tokens.
 
 # %%
 class MyGPT(nn.Module):
@@ -260,6 +324,90 @@ torch.manual_seed(0)
 mine = MyGPT(config).to(device).eval()
 my_logits, my_loss = mine(x, y)
 my_logits.shape
+
+# %% [markdown]
+# `F.cross_entropy` is the formula above; check it by hand: pick, at every position, the
+# log-probability of the true next token.
+
+# %%
+log_probs = my_logits.log_softmax(dim=-1)  # (B, T, V)
+by_hand = -log_probs.gather(-1, y.unsqueeze(-1)).mean()  # the true next token's log-probability
+check_close(by_hand.cpu(), my_loss.cpu(), "cross-entropy by hand vs F.cross_entropy", atol=1e-4, rtol=1e-5)
+
+# %% [markdown]
+# ### What the residual path buys: a deep stack with and without it
+#
+# Section 5 said the residual stream carries the gradient to the first block. Test it: an
+# 8-block GPT built from this notebook's pieces, and a copy whose blocks drop the `x +` (each
+# branch's output *replaces* the stream). Both start from the same weights (the package's
+# initialisation, section 10) and train on the same batches. At each step, record the length of
+# the gradient of each block's weights, and compare the blocks over the second half of the run.
+
+# %%
+class NoResidualBlock(Block):
+    def forward(self, x):  # the same two branches, without the `x +`
+        x = self.attn(self.ln_1(x))
+        return self.mlp(self.ln_2(x))
+
+
+stages.ensure("tokens", PROFILE, quiet=True)
+train_tokens = dataset.load_tokens("train", tokenizer=tok)
+deep_config = config.replace(n_layer=8, n_embd=64, n_head=4, context_length=64)
+torch.manual_seed(0)
+start_weights = model.GPT(deep_config).state_dict()  # shared by both stacks
+
+# %%
+def train_deep(block_class, steps=100 if PROFILE.name == "ci" else 250):
+    """Train MyGPT with these blocks from start_weights: the losses, and each block's gradient norm per step."""
+    net = MyGPT(deep_config)
+    net.transformer.h = nn.ModuleList(block_class(deep_config) for _ in range(deep_config.n_layer))
+    net.load_state_dict(start_weights)
+    net.to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    batches = dataset.RandomBatches(train_tokens, 8, deep_config.context_length, seed=0, device=device)
+    losses, grad_norms = [], []
+    for _ in range(steps):
+        _, loss = net(*next(batches))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norms.append([torch.cat([p.grad.flatten() for p in b.parameters()]).norm().item() for b in net.transformer.h])
+        opt.step()
+        losses.append(loss.item())
+    return losses, torch.tensor(grad_norms)  # (steps,) and (steps, n_layer)
+
+
+# %%
+deep = {"with the residual path": train_deep(Block), "without it": train_deep(NoResidualBlock)}
+late = {name: norms[len(norms) // 2 :].mean(0) for name, (_, norms) in deep.items()}  # (n_layer,): second half
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), dpi=90)
+for name, (losses, _) in deep.items():
+    axes[0].plot(losses, label=name)
+    axes[1].plot(range(1, deep_config.n_layer + 1), late[name], "o-", label=name)
+axes[0].set(xlabel="step", ylabel="training loss", title=f"{deep_config.n_layer} blocks, the same start")
+axes[1].set(xlabel="block (1: next to the embeddings)", ylabel="gradient norm (log scale)", yscale="log",
+            title="each block's gradient, second half of the run")
+axes[1].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Expected: at the very first steps the two differ little (each branch's norm rescales whatever
+# it reads). Then they part. With the residual path, the first block's gradient stays at least as
+# large as the last block's (it collects what every later block sends back down the stream), and
+# the loss keeps falling. Without it, the gradient has to pass through every later branch in
+# turn and shrinks by about the same factor at each one: on the log scale a straight line, and
+# the first block gets orders of magnitude less than the last (the check asks for less than a
+# tenth). Those blocks stop learning, and the loss stalls near what counting single tokens
+# gives (the unigram loss of 05_training).
+
+# %%
+first_to_last = {name: (norms[0] / norms[-1]).item() for name, norms in late.items()}
+end_loss = {name: sum(losses[-20:]) / 20 for name, (losses, _) in deep.items()}
+check(first_to_last["with the residual path"] >= 1.0,
+      f"with the residual path, block 1 gets {first_to_last['with the residual path']:.1f}x the last block's gradient")
+check(first_to_last["without it"] <= 0.1, f"without it, block 1 gets {first_to_last['without it']:.1e}x: dimmed")
+check(end_loss["without it"] - end_loss["with the residual path"] >= 0.15,
+      f"the residual stack ends lower: {end_loss['with the residual path']:.2f} vs {end_loss['without it']:.2f}")
 
 # %% [markdown]
 # ## 8. The package's GPT gives the same scores
@@ -305,8 +453,7 @@ else:
 # GPT-2 dates from 2019. The open models since (Llama, Qwen3) and the small-model codebases
 # this course learns from (nanochat, modded-nanogpt) changed a handful of things in the block,
 # each a few lines. Together they make the *modern* block, which this profile trains
-# (`PROFILE.arch`). Here is each change, built by hand and checked against the package, then
-# the measurement that says which of them matter on a CPU.
+# (`PROFILE.arch`). Here is each change, built by hand and checked against the package.
 #
 # ### Rotary positions instead of a position table
 #
@@ -316,6 +463,20 @@ else:
 # slowly). The dot product of two rotated vectors depends only on the *difference* of their
 # angles, so a query scores a key by how far back it is, wherever the two sit. There is no table
 # to learn.
+
+# %%
+figure("rotary")
+
+# %% [markdown]
+# In symbols: for the pair $i$ of a head's $d$ numbers, at position $m$, the rotation angle is
+# $m\,\theta_i$ with $\theta_i = 10000^{-2i/d}$:
+#
+# $$\begin{pmatrix} x'_i \\ x'_{i+d/2} \end{pmatrix} =
+# \begin{pmatrix} \cos m\theta_i & -\sin m\theta_i \\ \sin m\theta_i & \cos m\theta_i \end{pmatrix}
+# \begin{pmatrix} x_i \\ x_{i+d/2} \end{pmatrix}$$
+#
+# Writing $R_m$ for the rotation at position $m$: $(R_m q) \cdot (R_n k) = q \cdot (R_{n-m} k)$,
+# a function of the distance $n - m$ alone.
 
 # %%
 def my_rotary(x, pos, theta=10000.0):
@@ -352,7 +513,12 @@ plt.show()
 #
 # LayerNorm subtracts each position's mean, divides by its standard deviation, then applies a
 # learned gain and bias. RMSNorm only divides by the root mean square, with no weights at all
-# here: simpler and as good. The modern block also normalises each head's queries and keys
+# here: simpler and as good. For a position's vector $x$ of $C$ numbers:
+#
+# $$\operatorname{LayerNorm}(x) = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta,
+# \qquad \operatorname{RMSNorm}(x) = \frac{x}{\sqrt{\frac{1}{C}\sum_{i} x_i^2 + \epsilon}}$$
+#
+# The modern block also normalises each head's queries and keys
 # before they meet (QK-norm). Then every query and key has length √head_dim, so no score can
 # exceed √head_dim: attention cannot blow up into a one-hot softmax early in training, whatever
 # the learning rate does to the weights.
@@ -461,16 +627,22 @@ modern_gpt.load_state_dict(modern_mine.state_dict())  # strict: the same names a
 check_close(modern_gpt(x)[0].cpu(), modern_mine(x).cpu(), "package GPT (modern block) vs yours: same logits", atol=1e-4, rtol=1e-4)
 
 # %% [markdown]
-# ### Which changes matter? Measured, one at a time
+# ### Which changes matter? (optional)
 #
-# `benchmarks/recipe_compare.py --ablation` trains the old recipe (GPT-2's block, AdamW, float32)
-# and then adds one change at a time, each row for the same wall-clock on the same 2-core CPU, and
-# scores each with 06's exact evaluation in bits per byte (lower is better). The Muon row is the
-# optimizer 05 teaches; bf16 and `torch.compile` change only the speed, so they buy more steps in
-# the same minutes. The last row is this profile's own recipe. In the chart below (3 minutes a
-# row on a 2-core CPU) the old recipe ends behind the bigram counts and the profile's recipe
-# about 7% ahead of them; Muon, bf16 and compiling gave the largest steps. Each row ran once, so
-# differences of a few hundredths are within the noise.
+# *Optional: skip to section 10 for the core path.*
+#
+# Each change above is a few lines; whether it helps is an experiment.
+# `benchmarks/recipe_compare.py --ablation` trains the old recipe (GPT-2's block, AdamW,
+# float32), then adds one change at a time, every row for the same minutes on the same CPU, and
+# scores each with 06's evaluation in bits per byte (lower is better). The Muon row is the
+# optimizer 05 teaches; bf16 and `torch.compile` change only the speed, so they buy more steps
+# in the same minutes. The last row is this profile's own recipe.
+#
+# How to read the chart: each bar is the bar above it plus one change, so the step from one bar
+# to the next is what that change bought. Look for the large steps, and for where the bars pass
+# the dashed line, the bigram baseline (counting which token follows which): a model behind it
+# has not yet learned to use more than the last token. Each row ran once, so a step of a few
+# hundredths is within the noise. The figures are in benchmarks/README.md.
 
 # %%
 import json
@@ -491,7 +663,7 @@ else:
         ax.text(v, i, f" {v:.3f} ({r['steps']:,} steps)", va="center", fontsize=7)
     ax.invert_yaxis()
     ax.set(xlabel="held-out bits per byte (lower is better)", xlim=(min(bpb) - 0.2, max(bpb) + 0.25),
-           title=f"{ablation['minutes']:g} minutes each on {ablation['hardware'].split(',')[0]} ({ablation['date']})")
+           title=f"{ablation['minutes']:g} minutes of training per row (benchmarks/ablation.json)")
     ax.legend(fontsize=8, loc="lower right")
     plt.show()
     check(len(rows) == len(ablation["changes"]) + 2 and all(math.isfinite(r["bits_per_byte"]) for r in rows),
@@ -502,7 +674,7 @@ else:
 # with Muon, the same seconds each on this profile's tokens, in the number format this machine
 # trains in and without compiling, so that only the block and the optimizer differ. Each is
 # scored on the same fixed validation batches. Expected in the `cpu` profile: the modern block
-# ends clearly lower after a minute.
+# ends clearly lower after a minute, by 0.1 to 1.5 nats per token.
 
 # %%
 from minigpt_helpers import training
@@ -533,11 +705,16 @@ if PROFILE.name == "cpu":
 # embedding vectors are far too long for a tied head: it starts out confidently wrong. The
 # package initialises like GPT-2 (normal with std 0.02, the projections into the residual stream
 # scaled down by √(2·n_layer)). Expected: within 0.5 of ln(vocab_size).
+#
+# The same figure reads more easily as a *perplexity*, $e^{\mathcal{L}}$: a model with perplexity
+# $P$ is as unsure of the next token as if it picked evenly among $P$ of them. An untrained model
+# should be near $V$, the size of the vocabulary; 05 and 06 watch it fall.
 
 # %%
 gpt = model.GPT(config).to(device).eval()  # fresh, GPT-2 initialisation
 _, loss = gpt(x, y)
 print(f"ln(vocab_size) = {math.log(config.vocab_size):.2f}; default init: {my_loss.item():.1f}; GPT-2 init: {loss.item():.2f}")
+print(f"perplexity {math.exp(loss.item()):,.0f} for a vocabulary of {config.vocab_size:,} tokens")
 check_between(loss.item(), math.log(config.vocab_size) - 0.5, math.log(config.vocab_size) + 0.5,
               "untrained loss with GPT-2 initialisation", hint="check the init: logits should start near 0")
 
@@ -617,7 +794,9 @@ check_between(counted["mini-gpt2"], 123.5, 124.5, "mini-gpt2 (M), GPT-2 small's 
 check_between(counted["shakespeare-char"], 0.79, 0.81, "shakespeare-char (M), nanoGPT's 0.80M")
 
 # %% [markdown]
-# ## 14. What a model costs to train
+# ## 14. What a model costs to train (optional)
+#
+# *Optional: skip to section 15 for the core path.*
 #
 # Training in float32 with AdamW keeps, per parameter, the weight (4 bytes), its gradient (4) and
 # AdamW's two running averages (8): 16 bytes. On top come the activations that backward needs,
@@ -694,41 +873,43 @@ check("vocab_size" in msg and str(tok.vocab_size) in msg, "vocabulary differs fr
 # %% [markdown]
 # ## Exercises
 #
+# Each exercise has a cell for your answer and a check. Until you fill it in, the check says
+# "not attempted yet" and the notebook goes on.
+#
 # ### Exercise 1: attention, written out
 #
-# Write `my_attention(q, k, v)` for tensors of shape (B, n_head, T, head_size): scaled dot-product
-# scores, the causal mask, softmax, weighted sum of the values. It is checked against PyTorch's
+# Write `my_attention(q, k, v)` for tensors of shape (B, n_head, T, head_size): the scaled
+# dot-product scores, the causal mask, the softmax, the weighted sum of the values (the equation
+# of section 2). It is checked against PyTorch's
 # `scaled_dot_product_attention(q, k, v, is_causal=True)`, the call the package makes.
 
 # %%
+my_attention = None  # your answer: a function (q, k, v) -> output of shape (B, n_head, T, head_size)
+
+
 def test_attention(fn):
     q, k, v = torch.randn(3, 2, 4, 10, 8, generator=torch.Generator().manual_seed(1)).unbind(0)
     expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     check_close(fn(q, k, v), expected, "your attention vs F.scaled_dot_product_attention", atol=1e-5)
 
 
-my_attention = None  # replace with a function (q, k, v) -> output
 exercise("attention, written out", my_attention, test_attention)
 
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-def my_attention_solution(q, k, v):
-    T = q.size(-2)
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, nh, T, T)
-    scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
-    return scores.softmax(dim=-1) @ v  # (B, nh, T, hs)
-
-
-test_attention(my_attention_solution)
-
 # %% [markdown]
+# *Solution:* [solutions/04_model.ipynb](../solutions/04_model.ipynb), exercise 1.
+#
 # ### Exercise 2: count a block's parameters
 #
-# Write `block_params(n_embd, hidden, bias)`: the number of parameters in one transformer block
-# (two LayerNorms, the attention's two linear layers, the MLP's two). LayerNorm has a weight and,
-# with `bias`, a bias of `n_embd` each. Checked against the package's count for several shapes.
+# Write `block_params(n_embd, hidden, bias)`: the number of parameters in one GPT-2 block (two
+# LayerNorms, the attention's two linear layers, the MLP's two). A LayerNorm has a weight and,
+# with `bias`, a bias of `n_embd` numbers each; a linear layer from `a` to `b` numbers has an
+# (a, b) weight and, with `bias`, `b` biases. Checked against the package's count for several
+# shapes.
 
 # %%
+block_params = None  # your answer: a function (n_embd, hidden, bias) -> int
+
+
 def test_block_params(fn):
     for n_embd, hidden, bias in [(64, 256, True), (256, 1024, False), (384, 1536, True)]:
         cfg = model.GPTConfig(vocab_size=100, n_layer=1, n_head=4, n_embd=n_embd, ffn_hidden=hidden, bias=bias)
@@ -736,63 +917,48 @@ def test_block_params(fn):
         check(fn(n_embd, hidden, bias) == expected, f"n_embd={n_embd}, hidden={hidden}, bias={bias}: {expected:,}")
 
 
-block_params = None  # replace with a function (n_embd, hidden, bias) -> int
 exercise("count a block's parameters", block_params, test_block_params)
 
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-def block_params_solution(n_embd, hidden, bias):
-    b = int(bias)
-    norms = 2 * (n_embd + b * n_embd)
-    attention = n_embd * 3 * n_embd + b * 3 * n_embd + n_embd * n_embd + b * n_embd
-    mlp = n_embd * hidden + b * hidden + hidden * n_embd + b * n_embd
-    return norms + attention + mlp
-
-
-test_block_params(block_params_solution)
-
 # %% [markdown]
+# *Solution:* [solutions/04_model.ipynb](../solutions/04_model.ipynb), exercise 2.
+#
 # ### Exercise 3: the mask when a cache holds the past
 #
-# With a KV cache, `t_new` new positions attend to `t_cached` cached ones plus themselves. Write
-# `cache_mask(t_new, t_cached)`: a boolean (t_new, t_cached + t_new) tensor, True where a new
-# position may look. (Hint: new position i sits at absolute position t_cached + i.) Checked
-# against the mask the package builds for this case.
+# With a KV cache (section 15), `t_new` new positions attend to `t_cached` cached ones plus
+# themselves. Write `cache_mask(t_new, t_cached)`: a boolean (t_new, t_cached + t_new) tensor,
+# True where a new position may look. (Hint: new position i sits at absolute position
+# t_cached + i.) Checked against the mask the package builds for this case.
 
 # %%
+cache_mask = None  # your answer: a function (t_new, t_cached) -> bool tensor of shape (t_new, t_cached + t_new)
+
+
 def test_cache_mask(fn):
     for t_new, t_cached in [(1, 5), (3, 4), (4, 0)]:
         check(torch.equal(fn(t_new, t_cached), model.causal_mask(t_new, t_cached + t_new)),
               f"{t_new} new positions after {t_cached} cached ones")
 
 
-cache_mask = None  # replace with a function (t_new, t_cached) -> bool tensor
 exercise("the mask with a cache", cache_mask, test_cache_mask)
 
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-def cache_mask_solution(t_new, t_cached):
-    return torch.ones(t_new, t_cached + t_new, dtype=torch.bool).tril(diagonal=t_cached)
-
-
-test_cache_mask(cache_mask_solution)
-
 # %% [markdown]
+# *Solution:* [solutions/04_model.ipynb](../solutions/04_model.ipynb), exercise 3.
+#
 # ## Summary
 #
-# - A GPT is embeddings (token + position), `n_layer` pre-norm residual blocks of causal
-#   multi-head attention and an MLP, a final LayerNorm, and a head tied to the token table.
-# - The modern block keeps that skeleton and changes five things: rotary positions, RMSNorm
-#   with QK-norm, ReLU squared (or SwiGLU), no biases, an untied head and blocks that start as
-#   the identity. Measured on a CPU, together with Muon and bf16, they learn far more per minute.
-# - The package's `GPT` loads your weights and gives the same logits, through flash attention or
-#   the written-out path that returns attention maps; its KV cache gives the same logits too.
-# - Before training, three checks catch most wiring bugs: the first loss is about
-#   ln(vocab_size), changing a token never changes an earlier prediction, and a tiny model can
-#   memorise one batch.
-# - Memory for training is about 16 bytes per parameter plus activations; FLOPs about 6 per
-#   parameter per token.
+# - A GPT is embeddings, a stack of pre-norm residual blocks (causal multi-head attention, then
+#   an MLP), a final norm and a head that gives one score per token; its loss is the
+#   cross-entropy of those scores against the next token, $\ln V$ for a model that knows nothing.
+# - Attention is $\operatorname{softmax}(QK^\top/\sqrt{d} + M)\,V$: the mask $M$ keeps every
+#   position from reading the future, and a reshape runs all heads in one matrix product.
+# - The residual stream carries the gradient to the first block: without it, a deep stack's
+#   first blocks get a fraction of the gradient and the stack stalls.
+# - The modern block keeps the skeleton and changes a few lines: rotary positions, RMSNorm with
+#   QK-norm, ReLU squared, no biases, an untied head (tying only saves V × C weights) and
+#   blocks that start as the identity.
+# - The package's `GPT` loads your weights and gives the same logits; three checks catch most
+#   wiring bugs before training: a first loss near $\ln V$, a mask that hides the future, and a
+#   tiny model that memorises one batch.
 #
-# **Next: 05_training** builds this profile's model (the modern block) with
-# `model.config_for_profile(PROFILE, tok.vocab_size)`, trains it with Muon on `data/tokens/`,
-# and saves checkpoints to `data/checkpoints/`.
+# **Next:** 05_training picks up this profile's model (the modern block) and trains it on
+# `data/tokens/`, with Muon and AdamW, a learning-rate schedule and checkpoints.

@@ -3,37 +3,45 @@
 #
 # # 05 · Training: from random weights to a model that writes
 #
-# You build the training loop one piece at a time: AdamW and which weights it decays, a
-# learning rate that warms up and then decays, gradient accumulation, gradient clipping, and the
-# number format the hardware computes in. Then you check that your loop and the package's
-# `training.Trainer` take exactly the same steps, and train this profile's model with a live
-# dashboard: curves that update in place, sampled text, and a Stop button. The run stops part
-# way, and a second session resumes it where it stopped, as if nothing had happened.
+# You build the training loop one piece at a time: the optimizers (AdamW, and Muon for the
+# blocks' matrices), a learning rate that warms up and then decays, gradient accumulation,
+# gradient clipping, and the number format the hardware computes in. Then you check that your
+# loop and the package's take exactly the same steps, and train this profile's model with a live
+# dashboard: curves that update in place, sampled text, and a Stop button. The run pauses part
+# way, and a second session resumes it as if nothing had happened.
 #
 # **Reads** `data/tokens/` and `data/tokenizer/` (rebuilt if missing). **Writes**
 # `data/checkpoints/<profile>/`: the best checkpoint, the last 3 periodic ones with everything a
 # resume needs, `metrics.jsonl`, `samples.jsonl` and `run.json`, plus the stage's
 # `manifest.json` that 06 to 09 read.
 #
-# | profile | model and run | runtime of this notebook (data stages already built) |
-# |---|---|---|
-# | `ci` | 2 layers, 64 wide, 512 tokens (0.16M parameters), 30 steps | 21 s |
-# | `cpu` | 4 layers, 192 wide, 8,000 tokens (4.8M), as many steps as an 11-minute time budget allows | about 12 min (about 3,000 steps on a 2-core CPU with native bf16) |
-# | `gpu` | the "ultra-mini": 6 layers, 512 wide, GPT-2's 50,257 tokens (70.3M), 1,500 steps | a few minutes on a recent GPU |
+# Expected runtime, with the data stages already built:
 #
-# A CPU with native bf16 trains in bf16; one without trains in float32 and makes fewer steps in the
-# budget. The measurements behind these times are in benchmarks/README.md.
+# - `ci` (the test suite): about 30 seconds
+# - `cpu` (a 2-core laptop CPU): about 13 minutes, 11 of them training
+# - `gpu` (Colab or a local GPU): a few minutes
+#
+# Sections marked *(optional)* can be skipped; the core path runs without them.
 
 # %%
-# Setup (the same cell opens every notebook). On Colab it installs the course's helper
-# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# Setup (the same cell opens every notebook). On Colab it installs the course's package from
+# GitHub, keeping Colab's own torch; locally `python tasks.py setup` did that.
 # To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+REPO = "minigpt-course/minigpt-from-books"  # on GitHub; a fork: its owner/name
+DRIVE = False  # on Colab, True keeps data/ on your Google Drive: it survives a new runtime
 import importlib.util, os, subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
-    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+    url = os.environ.get("MINIGPT_REPO", REPO)
+    url = url if ":" in url else f"https://github.com/{url}"
+    print(f"installing minigpt-helpers from {url} ...")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"minigpt-helpers @ git+{url}"],
+                         capture_output=True, text=True)
+    if pip.returncode:
+        print((pip.stdout + pip.stderr)[-3000:])
+        raise SystemExit(f"the package could not be installed from {url}: if you work on a fork, put its "
+                         "owner/name in REPO above (or set MINIGPT_REPO), or run `python tasks.py repo "
+                         "owner/name` in your fork")
 elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
     repo_root = os.path.abspath("..")
     sys.path.insert(0, repo_root)
@@ -42,7 +50,7 @@ elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used wit
 
 from minigpt_helpers.notebook import start
 
-PROFILE = start("05_training")
+PROFILE = start("05_training", drive=DRIVE)
 
 # %% [markdown]
 # ## The inputs: token files and this profile's run
@@ -63,6 +71,7 @@ from minigpt_helpers import (artifacts, checkpoint, dataset, hardware, model, ru
                              tokenization, training)
 from minigpt_helpers.checks import check, check_between, check_close, exercise
 from minigpt_helpers.dashboard import Dashboard
+from minigpt_helpers.notebook import figure
 
 stages.ensure("tokens", PROFILE)
 tok = tokenization.load_tokenizer()
@@ -79,6 +88,17 @@ print(f"that is {config.max_steps * tokens_per_step / len(train_data):.2f} passe
       f"peak learning rate {config.learning_rate:g}, evaluation every {config.eval_interval} steps")
 
 # %% [markdown]
+# ## The training step, in one picture
+#
+# Training repeats one step: draw a batch, run the model forward, measure the loss, run
+# backward for the gradients, clip them, let the optimizers move the weights, and set the
+# learning rate of the next step. Every section below builds one box; section 6 puts them
+# together.
+
+# %%
+figure("training_step")
+
+# %% [markdown]
 # ## 1. The optimizers: AdamW, and Muon for the matrices
 #
 # AdamW keeps, for every weight, a running mean of its gradient (momentum, `beta1 = 0.9`) and of
@@ -87,8 +107,20 @@ print(f"that is {config.max_steps * tokens_per_step / len(train_data):.2f} passe
 # default 0.999 lets the squared-gradient average catch up within about 20 steps when gradients
 # suddenly grow, which keeps transformer training steadier. Weight decay (0.1) pulls every
 # decayed weight a little toward zero at each step; biases and norm gains (GPT-2's block has
-# them) are not decayed, since pulling them to zero would switch features off.
+# them) are not decayed, since pulling them to zero would switch features off. For a weight $w$
+# with gradient $g_t$ at step $t$ (counting from 1), learning rate $\eta$ and weight decay
+# $\lambda$:
 #
+# $$m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2$$
+#
+# $$\hat m_t = \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
+# w_t = w_{t-1} - \eta \left( \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon} + \lambda\, w_{t-1} \right)$$
+#
+# The averages start at zero, so at first they are too small; dividing by $1 - \beta^t$
+# corrects that (the *bias correction*), and matters only in the first few dozen steps.
+# Exercise 1 asks you to write this step.
+
+# %% [markdown]
 # AdamW treats every number on its own. But most of a transformer's weights are matrices, and a
 # matrix's gradient is usually dominated by a few directions: a few large singular values and
 # many tiny ones. A step along it changes the matrix mostly in those few directions. **Muon**
@@ -96,8 +128,15 @@ print(f"that is {config.max_steps * tokens_per_step / len(train_data):.2f} passe
 # matrix whose singular values are all about 1: every direction of the matrix moves at the same
 # rate. Five Newton–Schulz iterations do that with matrix products only (no SVD). The modern
 # block trains its blocks' matrices with Muon and everything else (the token table, the head)
-# with AdamW, as nanochat and modded-nanogpt do; `torch.optim.Muon` is PyTorch's.
+# with AdamW, as nanochat and modded-nanogpt do; `torch.optim.Muon` is PyTorch's. For a matrix
+# $W$ with momentum $M = U \Sigma V^\top$ (its singular value decomposition):
 #
+# $$W \leftarrow W - \eta \sqrt{\max\left(1, \tfrac{\text{rows}}{\text{columns}}\right)}\; U V^\top$$
+
+# %%
+figure("muon_adamw")
+
+# %% [markdown]
 # Take a real gradient: the modern model's first MLP matrix, after one batch.
 
 # %%
@@ -189,7 +228,13 @@ if config.optimizer == "muon":
 # At the first steps Adam's running averages rest on a handful of gradients, and the weights are
 # random: large steps now would go in arbitrary directions. So the learning rate rises linearly
 # over `warmup_steps`. Then it follows half a cosine down to a floor of 0.1 × the peak: large
-# steps while the loss falls fast, small ones at the end to settle into a good spot.
+# steps while the loss falls fast, small ones at the end to settle into a good spot. With peak
+# $\eta_{\max}$, floor $\eta_{\min} = 0.1\,\eta_{\max}$, $w$ warmup steps and $S$ steps in all,
+# the rate at step $s$ (counting from 0) is
+#
+# $$\eta(s) = \begin{cases} \eta_{\max}\,\dfrac{s + 1}{w} & s < w \\[2mm]
+# \eta_{\min} + \tfrac{1}{2}\left(\eta_{\max} - \eta_{\min}\right)\left(1 + \cos\left(\pi \, \dfrac{s - w}{S - w}\right)\right) & w \le s \le S \end{cases}$$
+#
 # Write it by hand first.
 
 # %%
@@ -208,15 +253,14 @@ check_close([my_lr(s) for s in range(config.max_steps)], sched.values(), "your s
 # The cosine is not the only shape. nanochat and modded-nanogpt use **warmup-stable-decay**
 # (WSD): warm up, hold the peak for most of the run (`plateau_fraction`), then go down in a
 # straight line (`lr_decay="linear"`) over the last part. A run held at the peak can be
-# extended for as long as you like and cooled down when you stop. On this course's CPU runs the
-# two shapes scored the same within the noise (benchmarks/README.md), so the profiles keep the
-# cosine. Past `decay_steps` the rate stays at the floor, so a finished run that you resume for
+# extended for as long as you like and cooled down when you stop. The profiles keep the cosine;
+# benchmarks/README.md compares the two. Past `decay_steps` the rate stays at the floor, so a finished run that you resume for
 # more steps continues gently instead of jumping back to the peak.
 #
-# A run with a time budget (the `cpu` profile has one, so that this notebook fits in 15 minutes)
-# reads the schedule at whichever is further along, the steps or the clock. On a laptop slower
-# than ours the run makes fewer steps, but it still ends at the floor instead of being cut off
-# at a high learning rate.
+# A run with a time budget (the `cpu` profile has one, so that this notebook fits in a quarter
+# of an hour) reads the schedule at whichever is further along, the steps or the clock. On a
+# slower laptop the run makes fewer steps, but it still ends at the floor instead of being cut
+# off at a high learning rate.
 
 # %%
 n = config.max_steps
@@ -236,8 +280,11 @@ plt.show()
 # A batch that does not fit in memory can be split into `k` micro-batches: run forward and
 # backward on each and let the gradients add up before the optimizer step. The loss of each
 # micro-batch is a mean over its own tokens, so each must be divided by `k`: then the sum of the
-# gradients is the gradient of the big batch's mean loss. Forget the division and the gradient is
-# `k` times too large. Check it on a tiny model: one batch of 8 sequences against 4 micro-batches
+# gradients is the gradient of the big batch's mean loss:
+#
+# $$\nabla \left( \frac{1}{k} \sum_{i=1}^{k} \mathcal{L}_i \right) = \sum_{i=1}^{k} \nabla \frac{\mathcal{L}_i}{k}$$
+#
+# Forget the division and the gradient is `k` times too large. Check it on a tiny model: one batch of 8 sequences against 4 micro-batches
 # of 2.
 
 # %%
@@ -271,7 +318,10 @@ plt.show()
 # Now and then a batch produces a gradient many times larger than usual, and one step along it
 # can undo many good ones. Clipping measures the norm of the whole gradient (all weights as one
 # vector) and, when it is above `grad_clip = 1.0`, scales the gradient down to that length: the
-# direction is kept, only the step is shorter. The norm before clipping is worth logging: a
+# direction is kept, only the step is shorter. With $c$ = `grad_clip`:
+#
+# $$g \leftarrow g \cdot \min\left(1, \frac{c}{\lVert g \rVert}\right)$$
+# The norm before clipping is worth logging: a
 # rising trend says the learning rate is too high. Watch it on a few steps of the tiny model at a
 # deliberately high learning rate.
 
@@ -343,7 +393,8 @@ print(f"device {hardware.describe(device)}: {precision.name} ({precision.reason}
 # One optimizer step: set the learning rate; draw this step's batch; for each micro-batch,
 # forward, divide the loss by the number of micro-batches, backward; clip; step; clear the
 # gradients. Seeding first makes the run repeatable: the same initial weights and the same
-# batches. Here it is in a dozen lines, for a few steps of a small model in float32 on the CPU.
+# batches. Here it is in a dozen lines, the picture at the top in code, for a few steps of a
+# small model in float32 on the CPU.
 
 # %%
 small = config.replace(run="by-hand-check", model_preset="ci", context_length=32, batch_size=4, grad_accum_steps=2,
@@ -400,8 +451,8 @@ check_close(package_losses, my_losses, "package's losses vs your loop's, step fo
 # to `step-NNNNNN/` (the last 3 are kept).
 #
 # To show a resume, this first session pauses by itself a third of the way through `max_steps`
-# (`stop_at_step`: step 1,666 in `cpu`; the run then goes on until the 11-minute budget runs out),
-# as if you had pressed Stop. What to expect: the loss starts near
+# (`stop_at_step`), as if you had pressed Stop; the second session then runs to the end, or
+# until the profile's time budget runs out. What to expect: the loss starts near
 # ln(vocab_size) and falls fastest in the first few hundred steps; the validation loss follows the
 # training loss from a little above, since the validation books are ones the model never reads.
 
@@ -473,15 +524,33 @@ else:
     check(final.finished, f"the run finished: {final.stop_reason} at step {final.step} ({final.elapsed_s / 60:.1f} min of training)")
 
 # %% [markdown]
-# ## 9. How good is it?
+# ## 9. How good is it? What to look at
 #
-# The validation loss is in nats per token, and a token is a different amount of text for every
-# tokenizer. Bits per byte divides that out: loss / ln 2 × (tokens / bytes) of the validation text,
-# comparable across tokenizers (06_evaluation measures it exactly on the whole validation split).
-# Expect a `cpu` run to end near 4.8 nats per token, about 1.85 bits per byte (the estimate on
-# fixed batches; 06 measures the whole held-out split). The checks below allow a wide range, since a slower laptop makes fewer steps in
-# the same time.
-# They expect the whole run: if you pressed Stop, they only say where your model stands.
+# A run is judged by a few curves and numbers, each answering its own question. Look at the
+# dashboard above with these in mind.
+#
+# - **Validation loss against the dashed lines.** Below the unigram line the model knows which
+#   tokens are common; below the bigram line it uses more than the previous token. A run that
+#   stays near the bigram line has learned little that counting pairs would not give.
+# - **Training loss against validation loss.** The validation books are ones the model never
+#   reads. While both fall together, the model is learning what carries over to new text. If
+#   training keeps falling while validation flattens or rises, it is memorising its books: more
+#   text or a smaller model would help, more steps would not.
+# - **Gradient norm and learning rate.** A gradient norm that keeps climbing, or spikes that grow,
+#   says the learning rate is too high; a loss that flattens while the rate is still near its
+#   peak says the run is waiting for its decay.
+# - **Bits per byte, and perplexity.** The loss $\mathcal{L}$ is in nats per token, and a token
+#   is a different amount of text for every tokenizer. Bits per byte divides that out, so models
+#   with different tokenizers can be compared; perplexity says how many tokens the model is, on
+#   average, choosing among:
+#
+# $$\text{bits per byte} = \frac{\mathcal{L}}{\ln 2} \cdot \frac{\text{tokens}}{\text{bytes}},
+# \qquad \text{perplexity} = e^{\mathcal{L}}$$
+#
+# Expect a `cpu` run to end near 1.9 bits per byte. The figure here is an estimate on fixed
+# validation batches; 06_evaluation measures the whole held-out split. The checks below allow a
+# wide range, since a slower laptop makes fewer steps in the same time; if you pressed Stop,
+# they only say where your model stands.
 
 # %%
 def expect_between(value: float, low: float, high: float, what: str) -> None:
@@ -497,11 +566,14 @@ counts, nbytes = val_data.meta["counts"], val_data.meta["bytes"]
 bits_per_byte = final.best_val_loss / math.log(2) * counts["val"] / nbytes["val"]
 expect_between(final.best_val_loss, expected[0], expected[1], "best validation loss (nats/token)")
 expect_between(bits_per_byte, expected[2], expected[3], "validation bits per byte")
+print(f"perplexity {math.exp(final.best_val_loss):,.0f} (the vocabulary has {tok.vocab_size:,} tokens)")
 
 # %% [markdown]
-# What it writes: the last two samples taken while training (every `sample_interval` steps; in
-# the last two evaluations before the end), the last one from the finished model
-# (temperature 0.8, the 50 likeliest tokens).
+# **The samples.** Numbers say how much better; samples say what that means. Here are the last
+# two taken while training (every `sample_interval` steps; the last one is from the finished
+# model, at temperature 0.8 from the 50 likeliest tokens). Over a run, first the spelling of
+# words settles, then short phrases, then sentences that run on for a while. The check after
+# them counts how many sampled words are words of the books.
 
 # %%
 for s in final.samples[-2:]:
@@ -514,19 +586,10 @@ real = sum(w in vocab for w in words if w) / max(1, len(words))
 expect_between(real, {"ci": 0.0, "cpu": 0.6, "gpu": 0.7}[PROFILE.name], 1.0, "share of sampled words that are English words seen in the books")
 
 # %% [markdown]
-# ## 10. What the run leaves on disk
+# ## 10. Hand the run on to the next notebooks
 #
-# The run folder is what the next notebooks read. `run.json` records the resolved config, the git
-# commit of the code, the hardware and each session; `metrics.jsonl` has one line per logged step
-# with the same keys every time. Recording this run as the stage's default run writes
-# `data/checkpoints/manifest.json`; `checkpoint.find_checkpoint()` then finds its best checkpoint.
-
-# %%
-for item in sorted(final.run_dir.iterdir()):
-    print(f"{item.name}{'/' if item.is_dir() else ''}")
-run = runs.read_run(config.run)
-print(f"\ngit commit {run['git_commit']}; {run['hardware']}; sessions start at {[s['start_step'] for s in run['sessions']]}")
-print(f"metrics.jsonl keys: {list(records[-1])}")
+# Recording this run as the stage's run writes `data/checkpoints/manifest.json`; from then on
+# `checkpoint.find_checkpoint()` finds its best checkpoint, which 06 to 09 load.
 
 # %%
 runs.write_stage_manifest(PROFILE, config.run)
@@ -536,7 +599,23 @@ check(best.meta["step"] == final.best_step and artifacts.staleness("checkpoints"
 print(training.sample_text(best.model, best.tokenizer, "It was", 60, seed=0))
 
 # %% [markdown]
-# **Optional: TensorBoard.** When the `tensorboard` package is installed (Colab has it; locally
+# ## 11. What the run leaves on disk (optional)
+#
+# *Optional: skip to the exercises for the core path.*
+#
+# The run folder is what the next notebooks read. `run.json` records the resolved config, the git
+# commit of the code, the hardware and each session; `metrics.jsonl` has one line per logged step
+# with the same keys every time.
+
+# %%
+for item in sorted(final.run_dir.iterdir()):
+    print(f"{item.name}{'/' if item.is_dir() else ''}")
+run = runs.read_run(config.run)
+print(f"\ngit commit {run['git_commit']}; {run['hardware']}; sessions start at {[s['start_step'] for s in run['sessions']]}")
+print(f"metrics.jsonl keys: {list(records[-1])}")
+
+# %% [markdown]
+# **TensorBoard.** When the `tensorboard` package is installed (Colab has it; locally
 # `pip install 'minigpt-helpers[track]'`, which also brings Weights & Biases), every run also
 # writes TensorBoard event files to its `tensorboard/` folder. Set `OPEN_TENSORBOARD = True` to
 # see every run's curves inside the notebook; `wandb=True` in the config logs to W&B (offline
@@ -550,9 +629,12 @@ if OPEN_TENSORBOARD:
     ipython.run_line_magic("tensorboard", f"--logdir {artifacts.stage_dir('checkpoints')}")
 
 # %% [markdown]
-# ## 11. From the command line, and on several GPUs
+# ## 12. From the command line, and on several GPUs (optional)
 #
-# The same loop runs without a notebook, with the same config, for long runs:
+# *Optional: skip to the exercises for the core path.*
+#
+# A long run does not need a notebook. The same loop runs from the command line, with the same
+# config, and any field can be changed there:
 #
 # ```bash
 # python -m minigpt_helpers train --profile cpu                 # this run (continues it if it was stopped)
@@ -562,15 +644,20 @@ if OPEN_TENSORBOARD:
 # python -m minigpt_helpers train --recipe shakespeare-char     # nanoGPT's shakespeare_char, to compare
 # ```
 #
-# Under `torchrun` each process trains on its own share of every global batch and DDP averages the
-# gradients, so 4 processes with a batch of 8 take the same steps as one with a batch of 32 (a
-# unit test checks it with 2 CPU processes). `--recipe shakespeare-char` prepares TinyShakespeare
-# as nanoGPT does and trains nanoGPT's "shakespeare_char on a MacBook" shape (4 layers, 128 wide,
-# context 64, batch 12, 2000 steps) with this notebook's modern block, AdamW at 4e-3 and
-# `torch.compile`. On a 2-core machine it reaches a validation loss near 1.68 in about a minute,
-# a little faster than nanoGPT's own train.py, which ends at 1.89 (its published figure is 1.88).
-# Muon is left out there: at a fixed number of steps of so small a model, its step costs more
-# time than it saves in steps.
+# On several GPUs, `torchrun` starts one process per GPU. Each process holds a whole copy of the
+# model and trains on its own share of every global batch; after backward, DDP averages the
+# gradients across the processes, so every copy takes the same step. That is gradient
+# accumulation (section 3) spread over machines: 4 processes with a batch of 8 take the same
+# steps as one with a batch of 32, which a unit test checks with 2 CPU processes.
+#
+# `--recipe shakespeare-char` trains the shape of nanoGPT's well-known "shakespeare_char on a
+# MacBook" run (4 layers, 128 wide, context 64) on TinyShakespeare, with this course's modern
+# block and AdamW alone (at this size Muon's step costs more time than it saves). A known
+# reference is how you tell whether your own training code is any good: benchmarks/README.md
+# has the comparison.
+#
+# Whatever starts the run, the config is the same: check that the command line resolves exactly
+# the config this notebook trained.
 
 # %%
 from contextlib import redirect_stdout
@@ -587,50 +674,39 @@ check(json.loads(out.getvalue()) == config.to_dict(), "the command line resolves
 # %% [markdown]
 # ## Exercises
 #
-# ### Exercise 1: ten times the learning rate
+# Each exercise has a cell for your answer and a check. Until you fill it in, the check says
+# "not attempted yet" and the notebook goes on.
 #
-# Predict what a short run with 10 × the learning rate does to the validation loss, compared with
-# the same short run at this profile's rate: `"lower"`, `"about the same"` or `"higher"`. Then run
-# the next cell to find out. (Both runs are short: a warmup and a decay over a few dozen steps.)
+# ### Exercise 1: one AdamW step, by hand
+#
+# Write `adamw_step(w, g, m, v, t, lr, beta1, beta2, eps, weight_decay)`: one AdamW step for
+# the weights `w` with gradient `g`, running averages `m` and `v`, at step `t` (counting from
+# 1), following the equations of section 1. It returns the new `(w, m, v)`. Checked against
+# `torch.optim.AdamW` over three steps, with a learning rate large enough that a missing bias
+# correction or weight decay shows.
 
 # %%
-prediction = None  # "lower", "about the same" or "higher"
-
-# %%
-n = max(30, config.max_steps // 30)
-short = config.replace(max_steps=n, warmup_steps=n // 4, eval_interval=n, checkpoint_interval=n, sample_interval=0,
-                       patience=None, time_budget_s=None, tensorboard=False, batch_size=max(4, config.batch_size // 2))
-runs = {}
-for name, lr in (("lr-1x", config.learning_rate), ("lr-10x", 10 * config.learning_rate)):
-    try:
-        runs[name] = training.train(short.replace(run=name, learning_rate=lr), resume=False, progress=False).val_loss
-    except training.NonFiniteLossError:
-        runs[name] = math.inf  # diverged: the loss became NaN
-print(f"{n} steps: validation loss {runs['lr-1x']:.3f} at lr {config.learning_rate:g}, "
-      f"{runs['lr-10x']:.3f} at lr {10 * config.learning_rate:g}")
+adamw_step = None  # your answer: a function (w, g, m, v, t, lr, beta1, beta2, eps, weight_decay) -> (w, m, v)
 
 
-def outcome(losses):
-    diff = losses["lr-10x"] - losses["lr-1x"]
-    return "higher" if diff > 0.05 else ("lower" if diff < -0.05 else "about the same")
+def test_adamw(fn):
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(4, 3, generator=gen)
+    theirs = torch.nn.Parameter(w.clone())
+    opt = torch.optim.AdamW([theirs], lr=0.1, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    m, v = torch.zeros_like(w), torch.zeros_like(w)
+    for t in range(1, 4):
+        g = torch.randn(4, 3, generator=gen)
+        w, m, v = fn(w, g, m, v, t, lr=0.1, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1)
+        theirs.grad = g.clone()
+        opt.step()
+    check_close(w, theirs.detach(), "your AdamW vs torch.optim.AdamW after 3 steps", atol=1e-5)
 
 
-def test_prediction(answer):
-    check(answer == outcome(runs), f"with 10x the learning rate the loss came out {outcome(runs)}",
-          hint="look at the two losses printed above")
-
-
-exercise("ten times the learning rate", prediction, test_prediction)
-
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-test_prediction(outcome(runs))
+exercise("one AdamW step", adamw_step, test_adamw)
 
 # %% [markdown]
-# Steps ten times longer overshoot: each update jumps past the low ground the gradient points to,
-# and the loss falls more slowly or bounces (watch the gradient norm climb). Clipping keeps the
-# run from blowing up; without it, or with a larger rate still, the loss turns into NaN and the
-# run stops, keeping its last good checkpoint.
+# *Solution:* [solutions/05_training.ipynb](../solutions/05_training.ipynb), exercise 1.
 #
 # ### Exercise 2: warmup-stable-decay
 #
@@ -640,6 +716,9 @@ test_prediction(outcome(runs))
 # `schedule.LRSchedule(..., plateau_fraction=stable_fraction, decay="linear")`.
 
 # %%
+wsd_lr = None  # your answer: a function (step, peak, warmup, stable_fraction, total) -> learning rate
+
+
 def test_wsd(fn):
     for peak, warmup, frac, total in [(1e-3, 10, 0.3, 100), (6e-4, 0, 0.5, 40), (3e-3, 5, 0.0, 50)]:
         ref = schedule.LRSchedule(peak, total, warmup, 0.1, frac, decay="linear")
@@ -647,24 +726,11 @@ def test_wsd(fn):
                     f"peak {peak}, warmup {warmup}, stable {frac}, {total} steps")
 
 
-wsd_lr = None  # replace with a function (step, peak, warmup, stable_fraction, total) -> learning rate
 exercise("warmup-stable-decay", wsd_lr, test_wsd)
 
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-def wsd_lr_solution(step, peak, warmup, stable_fraction, total):
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    start = warmup + round(stable_fraction * (total - warmup))  # the decay starts here
-    if step < start:
-        return peak
-    progress = min(1.0, (step - start) / max(1, total - start))
-    return 0.1 * peak + (1 - progress) * 0.9 * peak
-
-
-test_wsd(wsd_lr_solution)
-
 # %% [markdown]
+# *Solution:* [solutions/05_training.ipynb](../solutions/05_training.ipynb), exercise 2.
+#
 # ### Exercise 3: find the best step in the metrics file
 #
 # 06_evaluation draws its curves from `metrics.jsonl`. Write `best_step(records)`: the step with the
@@ -672,36 +738,38 @@ test_wsd(wsd_lr_solution)
 # the checkpoint in `best/`.
 
 # %%
+best_step = None  # your answer: a function (records) -> step
+
+
 def test_best_step(fn):
-    check(fn(records) == best.meta["step"], f"best step {best.meta['step']}, as recorded in best/config.json")
+    made_up = [{"step": 10, "val_loss": None}, {"step": 20, "val_loss": 3.2}, {"step": 30, "val_loss": 2.9},
+               {"step": 40, "val_loss": None}, {"step": 50, "val_loss": 3.0}]
+    check(fn(made_up) == 30, "made-up records: the best is step 30, neither the first nor the last")
+    check(fn(records) == best.meta["step"], f"this run: best step {best.meta['step']}, as recorded in best/config.json")
 
 
-best_step = None  # replace with a function (records) -> step
 exercise("find the best step", best_step, test_best_step)
 
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-def best_step_solution(records):
-    evaluated = [r for r in records if r["val_loss"] is not None]
-    return min(evaluated, key=lambda r: r["val_loss"])["step"]
-
-
-test_best_step(best_step_solution)
-
 # %% [markdown]
+# *Solution:* [solutions/05_training.ipynb](../solutions/05_training.ipynb), exercise 3.
+#
 # ## Summary
 #
-# - Muon for the blocks' matrices (momentum, orthogonalised by Newton-Schulz: every direction
-#   of a matrix learns at the same rate) and AdamW for the token table and the head, each group
-#   from its own peak learning rate; a learning rate that warms up linearly and follows a cosine
-#   to 0.1 × the peak (or warmup-stable-decay: held at the peak, then a straight line down).
-# - Gradient accumulation divides each micro-batch's loss by their number, so k micro-batches make
-#   exactly one big batch; clipping caps the gradient's length at 1.0 and keeps its direction.
-# - The hardware picks the number format: bfloat16 autocast on GPUs and CPUs that compute in it,
-#   float16 with a gradient scaler on older GPUs, float32 elsewhere; `torch.compile` where it helps.
-# - A run folder holds the best checkpoint, the last 3 periodic checkpoints with the full training
-#   state (a resume repeats the uninterrupted run exactly), `metrics.jsonl`, samples and `run.json`.
+# - One training step: a batch, forward, the cross-entropy loss, backward, clipping (the
+#   gradient scaled down to norm 1.0, its direction kept), the optimizer step, and the learning
+#   rate of the next step, which warms up and then follows a cosine to 0.1 × the peak.
+# - Muon moves each of the blocks' matrices with every singular value evened out (momentum,
+#   orthogonalised by Newton–Schulz); AdamW moves the token table and the head, each number by
+#   about one learning rate, with bias-corrected running averages and decoupled weight decay.
+# - Gradient accumulation divides each micro-batch's loss by their number, so k micro-batches
+#   make exactly one big batch; DDP does the same across GPUs.
+# - The hardware picks the number format (bfloat16 where it computes in it, float16 with a
+#   gradient scaler on older GPUs, float32 elsewhere), and your loop and the package's take
+#   the same steps.
+# - A run folder holds the best checkpoint and periodic ones with the full training state, so a
+#   resumed run continues exactly; judge a run by validation loss against the baselines, the
+#   gap to the training loss, bits per byte, and its samples.
 #
-# **Next: 06_evaluation** loads the best checkpoint (`checkpoint.find_checkpoint()`), measures
-# loss, perplexity and bits per byte on the whole validation split and on WikiText-2, and draws
-# the training curves from `metrics.jsonl`.
+# **Next:** 06_evaluation picks up the best checkpoint (`checkpoint.find_checkpoint()`) and
+# measures loss, perplexity and bits per byte on the whole held-out split, against the bigram
+# baseline you build there.

@@ -3,43 +3,48 @@
 #
 # # 07 · Inference: from next-token scores to text
 #
-# The trained model gives one thing: a score for every token of the vocabulary, for the next
-# position. Everything that makes it *write* happens outside the model, in a loop that picks a
-# token, appends it and asks again. In this notebook you build that loop and the ways to pick:
+# The trained model does one thing: given a sequence of tokens, it scores every token of the
+# vocabulary as the next one. Writing is a loop around it: pick a token, append it, ask again.
+# In this notebook you build that loop, the rules that pick, and the cache that makes it fast:
 #
-# 1. greedy decoding, temperature, top-k, top-p and a repetition penalty, each with a picture of
-#    the next-token distribution before and after it;
-# 2. seeds (the same seed gives the same text), stop sequences and a maximum length;
-# 3. a key/value cache, checked to give exactly the same tokens, and timed; prompts longer than
-#    the context, and generating past it with a sliding window;
-# 4. streaming (tokens as they come, text that never splits a character) and batches of prompts;
-# 5. a sampling widget, and `python -m minigpt_helpers generate` on the command line.
+# 1. greedy decoding, temperature, top-k, top-p and a repetition penalty, each drawn as the
+#    next-token distribution before and after it;
+# 2. seeds, stop sequences and a maximum length;
+# 3. a key/value cache that gives exactly the same tokens for a fraction of the work, and what
+#    keeps it from being faster still on a CPU;
+# 4. streaming text as it comes, and a sampling widget.
 #
-# The package's engine (`minigpt_helpers/generation.py`) works on token ids only and knows
-# nothing about tokenizers, like nanochat's: the widget here, the chat of 08 and the server of 09
-# all run on it. A thin layer on top turns text into ids and back.
+# The package's engine (`minigpt_helpers/generation.py`) works on token ids and knows nothing
+# about tokenizers: the widget here, the chat of 08 and the server of 09 all run on it.
 #
-# **Reads** the best checkpoint of the profile's training run (`data/checkpoints/<run>/best/`,
-# 05), training it first if it is missing. **Writes** nothing.
+# **Reads** the best checkpoint of 05's run (`data/checkpoints/<run>/best/`), training it first if
+# it is missing. **Writes** nothing.
 #
-# | profile | model | this notebook (checkpoint already trained) |
-# |---|---|---|
-# | `ci` | 2 layers, 64 wide, 512 tokens, context 64 | 16 s |
-# | `cpu` | 4 layers, 192 wide, 8,000 tokens, context 128 | about 20 s |
-# | `gpu` | the ultra-mini (70.3M), GPT-2's tokens, context 512 | not yet measured |
+# Expected time, with the checkpoint already trained:
 #
-# Times are for a 2-core CPU; training the checkpoint first, if it is missing, adds 05's time.
+# - `ci` (the test suite): about 30 seconds
+# - `cpu` (a 2-core laptop CPU): under a minute
+# - `gpu` (Colab T4 or a local GPU): not yet measured
 
 # %%
-# Setup (the same cell opens every notebook). On Colab it installs the course's helper
-# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# Setup (the same cell opens every notebook). On Colab it installs the course's package from
+# GitHub, keeping Colab's own torch; locally `python tasks.py setup` did that.
 # To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+REPO = "minigpt-course/minigpt-from-books"  # on GitHub; a fork: its owner/name
+DRIVE = False  # on Colab, True keeps data/ on your Google Drive: it survives a new runtime
 import importlib.util, os, subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
-    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+    url = os.environ.get("MINIGPT_REPO", REPO)
+    url = url if ":" in url else f"https://github.com/{url}"
+    print(f"installing minigpt-helpers from {url} ...")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"minigpt-helpers @ git+{url}"],
+                         capture_output=True, text=True)
+    if pip.returncode:
+        print((pip.stdout + pip.stderr)[-3000:])
+        raise SystemExit(f"the package could not be installed from {url}: if you work on a fork, put its "
+                         "owner/name in REPO above (or set MINIGPT_REPO), or run `python tasks.py repo "
+                         "owner/name` in your fork")
 elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
     repo_root = os.path.abspath("..")
     sys.path.insert(0, repo_root)
@@ -48,7 +53,7 @@ elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used wit
 
 from minigpt_helpers.notebook import start
 
-PROFILE = start("07_inference")
+PROFILE = start("07_inference", drive=DRIVE)
 
 # %% [markdown]
 # ## The input: a trained checkpoint
@@ -66,6 +71,7 @@ from IPython.display import display
 from minigpt_helpers import artifacts, checkpoint, generation, lessons, stages
 from minigpt_helpers.checks import check, check_close, check_speed, exercise
 from minigpt_helpers.generation import SamplingConfig
+from minigpt_helpers.notebook import figure
 from minigpt_helpers.profiles import pick_device
 
 stages.ensure("checkpoints", PROFILE)
@@ -77,9 +83,10 @@ print(f"{ckpt.path.relative_to(artifacts.data_dir())}: {gpt.num_parameters() / 1
 # %% [markdown]
 # ## 1. One step: the next-token distribution
 #
-# Give the model a prompt; the scores (logits) at the last position are its opinion about the
-# next token. A softmax turns them into probabilities. The bars show the likeliest 15 tokens
-# (a `·` is a space).
+# Give the model a prompt. The scores (logits) $z$ at its last position are its opinion about the
+# next token, one number per token of the vocabulary; a softmax turns them into probabilities:
+#
+# $$P(x_{t+1} = i \mid x_1, \dots, x_t) = \frac{e^{z_i}}{\sum_j e^{z_j}}$$
 
 # %%
 def next_logits(text):
@@ -97,22 +104,24 @@ print(f"{len(ids)} prompt tokens; the likeliest next token: {tok.token_piece(int
 
 
 # %% [markdown]
-# One small plotting function draws every "before and after" picture below: the same tokens
-# (the 15 likeliest before) in both panels.
+# One small plotting function draws the "before and after" pictures below: the 15 likeliest
+# tokens before, in both panels; a token the rule cuts off is grey (a `·` is a space).
 
 # %%
 def label(i):
     return tok.token_piece(int(i)).replace(" ", "·").replace("\n", "\\n")
 
 
-def before_after(before, after, title, k=15):
+def before_after(before, after, title, k=15, log=False):
     top = before.topk(k).indices
     fig, axes = plt.subplots(1, 2, figsize=(10, 3), dpi=90, sharey=True)
-    for ax, p, name in zip(axes, (before, after), ("before", "after")):
+    for ax, p, name in zip(axes, (before, after), ("before: the model's distribution", f"after: {title}")):
         ax.bar(range(k), p[top], color=["C0" if q > 0 else "lightgrey" for q in after[top]])
         ax.set_xticks(range(k), [label(i) for i in top], rotation=90, fontsize=8)
-        ax.set_title(f"{name}: {title}" if name == "after" else "before: the model's distribution", fontsize=10)
-    axes[0].set_ylabel("probability")
+        ax.set_title(name, fontsize=10)
+    if log:
+        axes[0].set_yscale("log")
+    axes[0].set_ylabel("probability" + (" (log scale)" if log else ""))
     plt.tight_layout()
     plt.show()
 
@@ -120,9 +129,13 @@ def before_after(before, after, title, k=15):
 # %% [markdown]
 # ## 2. Greedy decoding
 #
-# The simplest rule: always take the likeliest token. The loop is the whole of generation: crop
-# the sequence to the last `context_length` tokens (the model has no position beyond that), ask
-# for the scores, append the argmax, repeat.
+# The simplest rule: always take the likeliest token. The loop below is the whole of generation:
+# crop the sequence to the last `context_length` tokens (the model has no position beyond that),
+# ask for the scores, append the argmax, repeat.
+
+# %%
+figure("generation_loop")
+
 
 # %%
 def greedy_by_hand(ids, n):
@@ -140,9 +153,9 @@ print(prompt + tok.decode(mine))
 
 # %% [markdown]
 # The package's `generate` runs the same loop. `SamplingConfig(temperature=0)` means greedy;
-# `slide=1` asks for this exact window rule (more on windows in section 10). Greedy is
+# `slide=1` asks for this exact window rule (section 10 explains windows). Greedy is
 # deterministic, and its weakness shows quickly: small models fall into loops, repeating the
-# likeliest phrase over and over. "After" is all the probability on one token.
+# likeliest phrase. "After" puts all the probability on one token.
 
 # %%
 greedy = SamplingConfig(temperature=0.0, max_new_tokens=40, slide=1)
@@ -152,8 +165,8 @@ before_after(probs, generation.next_token_probs(logits, greedy), "greedy (argmax
 # %% [markdown]
 # One waste in that loop: the model scores *every* position of the window, and we keep only the
 # last row. The output layer is a (width × vocabulary) product per position, so for a full window
-# it is `C` times the work we need. `gpt(x, last_only=True)` skips the other rows; the package's
-# generation asks for it on every step, and the timings in section 10 include it on both paths.
+# that is `C` times the work we need. `gpt(x, last_only=True)` skips the other rows; the package's
+# generation asks for it at every step.
 
 # %%
 window = torch.tensor([ids[-C:]], device=device)
@@ -171,9 +184,20 @@ check(torch.equal(last[:, -1].argmax(-1), every[:, -1].argmax(-1)), "... and the
 # ## 3. Temperature
 #
 # Sampling draws the next token from the distribution instead, so a token with p = 0.1 comes up
-# one time in ten. Dividing the logits by a temperature T before the softmax reshapes it: T < 1
-# sharpens (towards greedy), T > 1 flattens (towards uniform noise). T = 1 is the model's own
-# distribution. Expected: the top token's probability falls as T rises.
+# one time in ten. Before the draw, up to four steps reshape the distribution; this section and
+# the next three build them one at a time:
+
+# %%
+figure("sampling_pipeline")
+
+# %% [markdown]
+# Temperature divides the logits by $T$ before the softmax:
+#
+# $$P_T(i) = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}$$
+#
+# $T < 1$ stretches the gaps between scores and sharpens the distribution (towards greedy, its
+# limit as $T \to 0$); $T > 1$ shrinks them and flattens it (towards uniform noise); $T = 1$ is the
+# model's own distribution. Expected: the top token's probability falls as $T$ rises.
 
 # %%
 tops = {}
@@ -182,14 +206,16 @@ for T in (0.5, 1.0, 1.5):
     check_close(mine, generation.apply_temperature(logits, T).softmax(-1), f"T = {T}: by hand = package")
     tops[T] = mine.max().item()
 print("top-token probability at T = 0.5, 1, 1.5:", ", ".join(f"{p:.3f}" for p in tops.values()))
+check(tops[0.5] > tops[1.0] > tops[1.5], "the top token's probability falls as T rises")
 before_after(probs, (logits / 0.5).softmax(-1), "temperature 0.5")
 
 # %% [markdown]
 # ## 4. Top-k
 #
-# Even a good distribution has a long tail of unlikely tokens, and together they are likely
-# enough to be drawn now and then, derailing the text. Top-k keeps only the k likeliest tokens
-# (setting the rest to −∞) and renormalises.
+# Even a good distribution has a long tail of unlikely tokens; together they are likely enough
+# to be drawn now and then, and one bad token can derail the text. Top-k keeps only the $k$
+# likeliest tokens: with $z_{(k)}$ the $k$-th highest score, every $z_i < z_{(k)}$ becomes
+# $-\infty$ (probability 0 after the softmax), and the softmax renormalises the rest.
 
 # %%
 k = 10
@@ -201,11 +227,13 @@ before_after(probs, mine.softmax(-1), f"top-k, k = {k}")
 # %% [markdown]
 # ## 5. Top-p (nucleus sampling)
 #
-# A fixed k is too many when the model is sure and too few when it is not. Top-p keeps the
-# smallest set of likeliest tokens whose probabilities add up to at least p, so the size of the
-# set follows the model's confidence. After our prompt this model is unsure (its likeliest token
-# has p = 0.02 for the `cpu` model), so p = 0.9 keeps thousands of tokens and the picture barely
-# changes.
+# A fixed $k$ is too many when the model is sure and too few when it is not. Top-p keeps the
+# **nucleus**: the smallest set of likeliest tokens whose probabilities add up to at least $p$,
+#
+# $$V^{(p)} = \text{the smallest } V' \subseteq V \text{ with } \sum_{x \in V'} P(x \mid x_{\le t}) \ge p,$$
+#
+# and draws from it with the probabilities renormalised, $P(x) / \sum_{x' \in V^{(p)}} P(x')$. So
+# the size of the set follows the model's confidence. By hand: sort, add up, cut.
 
 # %%
 p = 0.9
@@ -214,36 +242,55 @@ n_keep = int((sorted_probs.cumsum(0) < p).sum()) + 1  # the shortest prefix whos
 nucleus = order[:n_keep]
 package = generation.top_p_filter(logits, p).isfinite().nonzero().flatten()
 check(set(nucleus.tolist()) == set(package.tolist()), f"top-p {p}: by hand = package, the same {n_keep} tokens")
-after = torch.zeros_like(probs).index_put_((nucleus,), probs[nucleus] / probs[nucleus].sum())
-before_after(probs, after, f"top-p, p = {p} ({n_keep} tokens)")
 
 # %% [markdown]
-# Now three prompts. After "The" almost any word can follow; after "..., and Mr" a model that
-# read books is nearly sure of "." (a `cpu` model keeps thousands of its 8,000 tokens after the first
-# two and a handful after the third). Expected: far fewer tokens kept after the confident prompt. (The `ci` model learned
-# little more than how common each token is, so it keeps about the same number after any prompt.)
+# Where does the nucleus end? Left: the 50 likeliest tokens on a log scale (blue: inside the
+# nucleus) with the running sum of their probabilities. Right: that running sum over the whole
+# vocabulary, ranks on a log scale, and the rank where it crosses $p$. After this prompt the model
+# is unsure (expect its likeliest token to get well under a tenth of the probability), so the
+# nucleus holds many hundreds of tokens and ends far right of the top 50.
 
 # %%
-confident = "It was a dark and stormy night, and Mr"
+lessons.plot_nucleus(probs, p, label, title=f"after {prompt!r}")
+plt.show()
+
+# %% [markdown]
+# Now three prompts. After "The" almost any word can follow; after "I beg your" a model that read
+# novels is nearly sure of "pardon", though not completely. Expected (`cpu` and `gpu`): under a tenth
+# as many tokens kept after the confident prompt as after "The". (The `ci` model learned little
+# more than how common each token is, so it keeps about as many after any prompt.)
+
+# %%
+confident = "I beg your"
 kept = {}
-for text in ("The", prompt, confident):  # the confident prompt last: its scores are drawn below
+for text in ("The", prompt, confident):
     scores = next_logits(text)
     kept[text] = int(generation.top_p_filter(scores, p).isfinite().sum())
     print(f"{kept[text]:6,} of {tok.vocab_size:,} tokens kept after {text!r} "
           f"(the likeliest: {label(scores.argmax())!r}, p = {scores.softmax(-1).max():.2f})")
-before_after(scores.softmax(-1), generation.top_p_filter(scores, p).softmax(-1), f"top-p, p = {p}, after '...and Mr'")
 if PROFILE.name != "ci":
     check(kept[confident] < kept["The"] / 10,
           "after a confident prompt, top-p keeps under a tenth of what it keeps after 'The'")
 
 # %% [markdown]
+# The confident prompt's nucleus fits in the top 50: the cut is visible on the left, and the log
+# scale shows the tail that top-p removes even though each of those tokens is unlikely on its own.
+
+# %%
+lessons.plot_nucleus(next_logits(confident).softmax(-1), p, label, title=f"after {confident!r}")
+plt.show()
+
+# %% [markdown]
 # ## 6. Repetition penalty
 #
-# To break loops, make tokens that already appeared less likely. The package uses CTRL's penalty,
-# made sign-aware as in Hugging Face transformers: a positive score is divided by the penalty and
-# a negative one multiplied by it, so the token always loses (CTRL divides every score, which
-# would make a token with a negative score *more* likely). Here every token of the prompt is
-# penalised (1.5, a strong setting to make it visible).
+# To break loops, make tokens that already appeared less likely. The package uses CTRL's
+# penalty $\theta$, made sign-aware as in Hugging Face transformers, so a seen token always loses:
+#
+# $$z_i' = \begin{cases} z_i / \theta & \text{if } z_i > 0 \\ z_i \cdot \theta & \text{otherwise} \end{cases}
+# \qquad \text{for every token } i \text{ already in the sequence}$$
+#
+# (CTRL divides every score, which makes a token with a negative score *more* likely.) Here every
+# token of the prompt is penalised with $\theta = 1.5$, a strong setting to make it visible.
 
 # %%
 penalty = 1.5
@@ -266,10 +313,10 @@ check(len(set(penalised)) >= len(set(plain)), f"different tokens in 60: {len(set
 # %% [markdown]
 # ## 7. All together, and seeds
 #
-# `process_logits` applies them in this order: repetition penalty, temperature, top-k, top-p;
-# `next_token_probs` gives the distribution the token is drawn from. Each call gets its own
-# `torch.Generator` seeded from `seed`, so the same seed gives the same text whatever else used
-# the global random generator in between; no seed draws one from the global generator.
+# `process_logits` applies the steps in the order of the picture in section 3: repetition
+# penalty, temperature, top-k, top-p; `next_token_probs` gives the distribution the token is
+# drawn from. Each call gets its own `torch.Generator` seeded from `seed`, so the same seed gives
+# the same text whatever else used the global random generator in between.
 
 # %%
 config = SamplingConfig(temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.1,
@@ -284,6 +331,9 @@ print(prompt + first)
 
 # %% [markdown]
 # The same prompt at three temperatures (seed 0). Low temperatures repeat; high ones wander off.
+# What the text *can* be (its words, its period style, what it knows of the books) comes from
+# the model; the decoding rule only chooses among what the model offers, trading safety (low
+# $T$, small nucleus) against variety (high $T$, large nucleus).
 
 # %%
 for T in (0.3, 0.8, 1.3):
@@ -291,10 +341,12 @@ for T in (0.3, 0.8, 1.3):
     print(f"--- T = {T}\n{prompt}{text}\n")
 
 # %% [markdown]
-# ## 8. Does it read your prompt?
+# ## 8. Does it read your prompt? (optional)
+#
+# *Optional: skip to section 9 for the core path.*
 #
 # A model that only learned the books' texture writes the same kind of sentence whatever you
-# give it. One that reads its context picks up what you said. Twenty fixed prompts
+# give it; one that reads its context picks up what you said. Twenty fixed prompts
 # (`evaluation.NAMED_PROMPTS`) each name characters or places of one of the books, and two
 # measures look at their greedy 50-token continuations (`evaluation.prompt_use`):
 #
@@ -303,10 +355,9 @@ for T in (0.3, 0.8, 1.3):
 # - **same book**: the share that use another name of the prompt's book (Bingley after Darcy,
 #   the Lion after the Emerald City): it recognised where the prompt comes from.
 #
-# Expect little from a model of this size trained for minutes: in a `cpu` run about 5 of
-# the 20 continuations pick up a name or their book (the Lion on the road to the Emerald City,
-# Friday's boat), and the others carry on in the books' manner without them (06 shows why: the
-# repeated-tokens probe finds no copying). The text of every row shows what it does.
+# Expect little from a model of this size trained for minutes: in the `cpu` profile a few of the
+# 20 continuations pick up a name or their book, and the others carry on in the books' manner
+# without them (06 shows why: its repeated-tokens probe finds no copying).
 
 # %%
 from minigpt_helpers import evaluation
@@ -353,10 +404,14 @@ check(n == 7, "without a stop sequence, exactly max_new_tokens (7) new tokens")
 #
 # The loop of section 2 recomputes the whole window at every step, although only one position is
 # new. In attention, each position's query reads the *keys* and *values* of the positions before
-# it, and those never change once computed (the mask stops them from seeing later tokens). So keep
-# them: a **KV cache** stores every layer's keys and values; the prompt goes through once (the
-# *prefill*), then each step feeds one token and appends one position. Same arithmetic, a fraction
-# of the work. (04_model checked that the logits agree.)
+# it, and those never change once computed (the causal mask stops them from seeing later tokens).
+# So keep them: a **KV cache** stores every layer's keys and values. The prompt goes through once
+# (the *prefill*), then each step feeds one token, which appends one position to every layer.
+# Same arithmetic, a fraction of the work (04_model checked that the logits agree).
+
+# %%
+figure("kv_cache")
+
 
 # %%
 def greedy_cached_by_hand(ids, n):
@@ -376,16 +431,14 @@ check(cached == greedy_by_hand(ids, n), f"{n} greedy tokens: with the cache = wi
 print(cache, "keys of every layer:", tuple(cache.k.shape), "(layer, batch, head, position, head size)")
 
 # %% [markdown]
-# **Past the context.** The cache has room for `C` positions (the position table has no more).
-# When the sequence outgrows it, the window must slide: drop the oldest tokens, empty the cache,
-# and prefill it again from what is kept. Dropping only the oldest entries of the cache would not
-# do: the positions are learned and absolute, so when the window moves every kept token gets a
-# new position (and its keys and values change), and from the second layer on, each kept token's
-# keys and values were computed attending to the tokens that are being dropped. Sliding by one
-# token each step would mean a full prefill every step, and no gain from the cache; so the
-# package's window jumps `slide` tokens at a time (a quarter of the context by default), keeping
-# between `C − slide + 1` and `C` tokens. The uncached path reads exactly the same windows, so
-# the two give the same tokens.
+# **Past the context.** The cache has room for `C` positions. When the sequence outgrows it, the
+# window must slide: drop the oldest tokens, empty the cache, and prefill it again from what is
+# kept. Dropping only the oldest entries of the cache would not do: from the second layer on,
+# each kept token's keys and values were computed attending to the tokens being dropped (and with
+# learned absolute positions every kept token would also move). Sliding by one token each step
+# would mean a full prefill every step and no gain from the cache; so the package's window jumps
+# `slide` tokens at a time (a quarter of the context by default), keeping between `C − slide + 1`
+# and `C` tokens. The uncached path reads exactly the same windows, so both give the same tokens.
 
 # %%
 L = torch.arange(1, 3 * C + 1)
@@ -416,40 +469,36 @@ check(len(long_prompt) > C and out == generation.generate(gpt, long_prompt[-C:],
       f"a {len(long_prompt)}-token prompt reads as its last {C} tokens")
 
 # %% [markdown]
-# **How much faster?** Time greedy generation of many tokens from a short prompt, with and without
-# the cache (the best of two runs of each, taken in turns), and plot the running speed. Without
-# the cache each step costs more as the window fills, then stays at the full-window price; with it
-# each step costs about one position, plus a prefill at each jump of the window.
+# **How much faster?** Count the work first. Without the cache, step $t$ pushes the whole window,
+# $t$ positions, through every layer, so $n$ new tokens cost about $n^2/2$ positions (until the
+# window is full, then $C$ per step); with the cache each step pushes one position, and its query
+# reads the $t$ cached keys. The arithmetic saved grows with the length.
 #
-# Expected on a CPU: at least 1.5× faster with the cache for the `cpu` and `gpu` models (a busy
-# machine moves the figure). The `ci` model is so small that a forward pass costs about the same
-# for one position as for 64 (fixed per-call overheads dominate), and the cache's own bookkeeping
-# can even make it slower: anything from 0.5× up. In the `ci` profile, which the test suite runs
-# on shared machines, the figure is shown, not checked: speed is measured by the benchmark
-# (`benchmarks/generate_speed.py`), not by tests. On a GPU (CUDA) or a Mac's GPU (MPS) a
-# one-token step and a whole window each cost about one round of kernel launches, so the cache may
-# gain only 1 to 1.5×, and the cell expects 0.5× or more.
-#
-# For the `cpu` model and 512 tokens on a 2-core CPU expect about 3×, short of the 5× one might
-# hope for; the cell after the plot shows why (benchmarks/README.md has the measurements). Both paths
-# ask only for the last position's scores (section 2); without that, the uncached path wastes work
-# and the cache looks better than it is. The bigger the model, the closer the speed-up gets to the
-# ratio of the two amounts of work. On a CPU, one token at a time is little work to share between
-# threads; when other programs keep the cores busy, `torch.set_num_threads(1)` can make generation
-# several times faster.
+# The time saved grows less, because a step costs more than its arithmetic. A one-token step still
+# reads every weight of the model from memory once, and it runs a few hundred small tensor
+# operations (norms, rotations, reshapes, the attention over the cache), each with a fixed cost
+# of some microseconds on a CPU however little it computes. For a model of a few million
+# parameters those fixed costs are most of a one-token step, so the speed-up stays far below the
+# ratio of the arithmetic. Expect the `cpu` model to generate about 3 times faster with the cache
+# over 512 tokens on a 2-core CPU (benchmarks/README.md keeps the measurements). The tiny `ci` model is
+# nearly all fixed costs, so there the figure is shown, not checked; on a GPU, where one
+# position and a whole window each cost about one round of kernel launches, expect little gain
+# for a model this small.
 
 # %%
 n_new = 512 if PROFILE.name != "ci" else 2 * C
 runs = lessons.compare_cache_speed(gpt, ids[:8], n_new, repeats=2)  # best of two runs of each path
 fig, ax = plt.subplots(figsize=(8, 3), dpi=90)
-for use, run in runs.items():
+for use_cache, run in runs.items():
     speed = [(i + 1) / t for i, t in enumerate(run["times"])]
-    ax.plot(range(1, n_new + 1), speed, label=f"{'with' if use else 'without'} cache: {run['tokens_per_s']:.0f} tokens/s")
+    ax.plot(range(1, n_new + 1), speed, label=f"{'with' if use_cache else 'without'} cache: {run['tokens_per_s']:.0f} tokens/s")
 ax.axvline(C - 8, ls="--", c="grey", lw=0.8, label="the context is full")
 ax.set(xlabel="tokens generated", ylabel="tokens per second (so far)",
        title=f"greedy generation on {device}" + (f", {torch.get_num_threads()} thread(s)" if device.type == "cpu" else ""))
 ax.legend(fontsize=8)
 plt.show()
+
+# %%
 speedup = runs[True]["tokens_per_s"] / runs[False]["tokens_per_s"]
 check(runs[True]["tokens"] == runs[False]["tokens"], "the timed runs made the same tokens")
 at_least = 1.5 if device.type == "cpu" and PROFILE.name != "ci" else 0.5  # why: the text above
@@ -457,20 +506,20 @@ check_speed(speedup, at_least, 1000, f"speed-up with the cache for {n_new} token
             enforce=PROFILE.name != "ci")
 
 # %% [markdown]
-# **Where the time goes.** Why not 100× faster, when a one-token step does about a hundredth of the
-# arithmetic? Time four things: simply reading every weight once, the one-token step's weight
-# products alone (each Linear and the output head times one vector), the whole one-token step
-# with the cache, and the average window the uncached path reads past the context. A one-token
-# step must read every weight (each takes part in one multiplication), so its time can never drop
-# below the grey bar, and the window's time divided by the grey bar bounds what any cache could
-# gain on this machine. The products take about as long as the plain read: they are not the
-# problem. The rest of the one-token step is its many small operations (attention over the cache,
-# layer norms, additions, reshapes), each with a fixed cost however little it computes (a few
-# microseconds each on a CPU).
-# `lessons.time_decode_parts` measures all four (the benchmark prints the same). For the `cpu`
-# model expect the weight products to take under a third of a one-token step: more than two thirds of
-# it is per-operation cost, which a 5M-parameter model cannot spread over much arithmetic, so the
-# cache's speed-up stays near 3x on this model.
+# One more lever on a CPU: a one-token step is little work to share between threads, so when
+# other programs keep the cores busy, `torch.set_num_threads(1)` can make generation faster.
+#
+# ### Where the time goes (optional)
+#
+# *Optional: skip to section 11 for the core path.*
+#
+# Why not 100 times faster, when a one-token step does about a hundredth of a full window's
+# arithmetic? `lessons.time_decode_parts` times four things: reading every weight once (a floor:
+# each weight takes part in one multiplication, so a one-token step can never be faster), the
+# one-token step's weight products alone, the whole one-token step with the cache, and the
+# average window the uncached path reads. The window's time divided by the floor bounds what any
+# cache could gain on this machine; the gap between the products and the whole step is the
+# per-operation cost. Expect the products to take under a third of a `cpu` model's one-token step.
 
 # %%
 parts = lessons.time_decode_parts(gpt)
@@ -486,11 +535,12 @@ ax.set(xlabel="milliseconds", xlim=(0, max(bars.values()) * 1.15),
        title=f"one generation step on {device}, {parts['weights_mb']:.0f} MB of weights")
 ax.invert_yaxis()
 plt.show()
-print(", ".join(f"{name}: {ms:.2f} ms" for name, ms in bars.items()))
+
+# %%
 rest = parts["one_token_ms"] - parts["products_ms"]
-print(f"a one-token step runs {parts['ops']} tensor operations; {rest:.2f} ms of it "
-      f"({100 * rest / parts['one_token_ms']:.0f}%) is not the weight products; the cache cannot beat "
-      f"{parts['window_ms'] / parts['read_weights_ms']:.1f}x here, and reached {speedup:.1f}x above")
+print(f"a one-token step runs {parts['ops']} tensor operations; {100 * rest / parts['one_token_ms']:.0f}% of its time "
+      f"is not the weight products; no cache can beat {parts['window_ms'] / parts['read_weights_ms']:.1f}x here "
+      f"(this one reached {speedup:.1f}x above)")
 check(parts["ops"] > 10 * gpt.config.n_layer, "a one-token step is many small operations (more than ten per block)")
 
 # %% [markdown]
@@ -511,12 +561,11 @@ check(len(events) == 13 and all(e.token_id is not None for e in events[:-1])
 # %% [markdown]
 # Text needs one more care: a byte-level BPE can split one character over several tokens (é is
 # two bytes in UTF-8; an emoji four). Decoded alone, half a character is "�". `stream_text` hands
-# each new token to a `TextDecoder`, which decodes everything so far and holds a piece back while
-# it ends inside a character (or could be the start of a stop string), so what it yields is always
-# clean text. The model rarely writes accents or emoji, so to be sure the hard case happens, feed
-# the decoder the tokens of a known text, one at a time, as if the model had chosen them.
-# Expected: clean pieces that add up to the text and, where a character was split, fewer pieces
-# than tokens (a "" below: that token released nothing yet).
+# each new token to a `TextDecoder`, which holds a piece back while it ends inside a character
+# (or could be the start of a stop string), so what it yields is always clean text. The model
+# rarely writes accents or emoji, so feed the decoder the tokens of a known text, one at a time,
+# as if the model had chosen them. Expected: clean pieces that add up to the text and, where a
+# character was split, fewer pieces than tokens (a "" below: that token released nothing yet).
 
 # %%
 word = "naïve café 😀"
@@ -535,7 +584,9 @@ else:
     print("this tokenizer splits none of these characters over tokens: nothing had to wait")
 
 # %% [markdown]
-# ## 12. Several prompts at once
+# ## 12. Several prompts at once (optional)
+#
+# *Optional: skip to section 13 for the core path.*
 #
 # A batch fills the hardware better than one sequence at a time. Prompts have different
 # lengths; `generate_batch` avoids padding altogether: all rows advance in step from position 0,
@@ -579,7 +630,9 @@ check(text == generation.complete(gpt, tok, widget.prompt.value, settings),
       "the widget's callback = complete() with its settings")
 
 # %% [markdown]
-# ## 14. The command line
+# ## 14. The command line (optional)
+#
+# *Optional: skip to the exercises for the core path.*
 #
 # The same engine from a terminal: `python -m minigpt_helpers generate` loads a checkpoint (a
 # folder, or a run name; by default the run 05 recorded), streams the text, and takes the same
@@ -599,11 +652,14 @@ check(run.returncode == 0 and run.stdout.startswith("The ship"), "the command pr
 # ### Exercise 1: min-p sampling
 #
 # Another filter: keep every token whose probability is at least `min_p` times the probability
-# of the likeliest token; set the others' logits to −∞ (the kept logits stay as they are). It
-# adapts like top-p: when the model is sure, the bar is high. Write `min_p_filter(logits, min_p)`
-# for a 1-D tensor of logits.
+# of the likeliest token, $P(i) \ge \text{min\_p} \cdot \max_j P(j)$; set the others' logits to
+# $-\infty$ (the kept logits stay as they are). Like top-p it adapts: when the model is sure, the
+# bar is high. Write `min_p_filter(logits, min_p)` for a 1-D tensor of logits.
 
 # %%
+min_p_filter = None  # your answer: a function (logits, min_p) -> logits
+
+
 def test_min_p(fn):
     x = torch.tensor([3.0, 2.5, 1.0, 0.0, -1.0, 2.9])
     q = x.softmax(-1)
@@ -611,24 +667,48 @@ def test_min_p(fn):
         out = fn(x.clone(), m)
         keep = q >= m * q.max()
         check(torch.equal(out.isfinite(), keep) and torch.equal(out[keep], x[keep]), f"min_p = {m}: keeps {int(keep.sum())} tokens")
+    out = fn(logits.clone(), 0.1)  # the model's scores after the prompt of section 1
+    check(out.isfinite().sum() == (probs >= 0.1 * probs.max()).sum(), "on the model's own scores too")
 
 
-min_p_filter = None  # replace with a function (logits, min_p) -> logits
 exercise("min-p sampling", min_p_filter, test_min_p)
 
+# %% [markdown]
+# *Solution:* [solutions/07_inference.ipynb](../solutions/07_inference.ipynb), exercise 1.
+#
+# ### Exercise 2: the work the cache saves
+#
+# Count the positions that go through the model to generate `n_new` tokens after a prompt of
+# `prompt_len` tokens, when the whole sequence fits in the context (no sliding): every forward
+# pass costs as many positions as it is given, and the last new token needs no forward pass after
+# it. Write `positions_computed(prompt_len, n_new, use_cache)`. It is checked by counting what
+# really goes into the model during `generation.generate`.
 
 # %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-def min_p_filter_solution(logits, min_p):
-    probs_ = logits.softmax(-1)
-    return logits.masked_fill(probs_ < min_p * probs_.max(), float("-inf"))
+positions_computed = None  # your answer: a function (prompt_len, n_new, use_cache) -> int
 
 
-test_min_p(min_p_filter_solution)
+def test_positions(fn):
+    seen_lengths = []
+    hook = gpt.register_forward_pre_hook(lambda module, args, kwargs: seen_lengths.append(args[0].shape[1]),
+                                         with_kwargs=True)
+    try:
+        for P, N in ((5, 10), (1, C // 2), (C // 4, C // 2)):
+            for use_cache in (False, True):
+                seen_lengths.clear()
+                generation.generate(gpt, ids[:1] * P, SamplingConfig(temperature=0.0, max_new_tokens=N), use_cache=use_cache)
+                check(fn(P, N, use_cache) == sum(seen_lengths),
+                      f"prompt {P}, {N} new tokens, {'with' if use_cache else 'without'} the cache: {sum(seen_lengths)} positions")
+    finally:
+        hook.remove()
 
+
+exercise("the work the cache saves", positions_computed, test_positions)
 
 # %% [markdown]
-# ### Exercise 2: how big is a KV cache?
+# *Solution:* [solutions/07_inference.ipynb](../solutions/07_inference.ipynb), exercise 2.
+#
+# ### Exercise 3: how big is a KV cache?
 #
 # The cache holds a key and a value vector for every layer, head and position. Write
 # `cache_bytes(config, batch_size, positions)` for float32 (4 bytes per number), then use it for
@@ -636,6 +716,9 @@ test_min_p(min_p_filter_solution)
 # checked against the buffers the package really allocates.
 
 # %%
+cache_bytes = None  # your answer: a function (config, batch_size, positions) -> int
+
+
 def test_cache_bytes(fn):
     from minigpt_helpers.model import GPT, preset
 
@@ -648,35 +731,25 @@ def test_cache_bytes(fn):
         check(fn(cfg, B, cfg.context_length) == real, f"{cfg.n_layer} layers x {cfg.n_embd} wide, batch {B}: {real:,} bytes")
 
 
-cache_bytes = None  # replace with a function (config, batch_size, positions) -> int
 exercise("KV cache size", cache_bytes, test_cache_bytes)
 
-
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-def cache_bytes_solution(config, batch_size, positions):
-    return 2 * config.n_layer * batch_size * positions * config.n_embd * 4  # keys and values; n_head x head_size = n_embd
-
-
-test_cache_bytes(cache_bytes_solution)
-from minigpt_helpers.model import preset
-
-print(f"ultra-mini, batch 8, 512 positions: {cache_bytes_solution(preset('ultra-mini'), 8, 512) / 2**20:.0f} MiB")
-
 # %% [markdown]
+# *Solution:* [solutions/07_inference.ipynb](../solutions/07_inference.ipynb), exercise 3.
+#
 # ## Summary
 #
 # - Generation is a loop around the model: crop to the window, score, pick, append. The model
-#   itself never changes; all the "style" of the text comes from how the token is picked.
-# - Greedy is deterministic and loops; temperature reshapes the distribution; top-k and top-p
-#   cut its tail (a fixed count, or a fixed probability mass); a repetition penalty breaks loops.
-# - A seed makes sampling repeatable; stop sequences and `max_new_tokens` end it.
-# - A KV cache keeps every layer's keys and values, so a new token costs one position of work; it
-#   gives exactly the same tokens. Past the context the window slides in jumps, refilling the
-#   cache each time, identically with and without the cache.
-# - `stream` yields tokens as they come and `stream_text` clean pieces of text; `generate_batch`
-#   runs several prompts without padding. The widget and the command line sit on the same engine.
+#   never changes and holds everything the text can be; the decoding rule chooses among what it
+#   offers.
+# - Greedy is deterministic and loops; temperature reshapes the distribution ($z / T$); top-k and
+#   top-p cut its tail (a fixed count, or the nucleus: the smallest set with probability $\ge p$);
+#   a repetition penalty breaks loops. A seed makes sampling repeatable.
+# - A KV cache keeps every layer's keys and values: the prompt goes through once, then each token
+#   costs one position, with exactly the same tokens. On a CPU its gain is capped by reading the
+#   weights and by the fixed cost of many small operations per step.
+# - `stream` yields tokens as they come and `stream_text` clean pieces of text; the widget, the
+#   command line, the chat and the server all sit on the same engine.
 #
-# **Next: 08_chat** turns this into a conversation: a prompt template that makes a chat look like
-# a text the model has read, stopping at the next speaker's turn, and keeping the conversation
-# inside the context window.
+# **Next:** 08_chat picks up this engine and turns it into a conversation: a prompt template that
+# makes a chat look like a text the model has read, stopping at the next speaker's turn, and
+# keeping the conversation inside the context window.

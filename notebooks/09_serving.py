@@ -11,35 +11,44 @@
 #    config with generation defaults, the tokenizer files. It loads with the package alone, and
 #    loading it runs no code from the file (unlike a pickle);
 # 2. writes the same weights in **Hugging Face `transformers`' format** (Qwen3 for the modern
-#    block, GPT-2 for GPT-2's) and as **ONNX**, and checks that both give our logits;
+#    block, GPT-2 for GPT-2's) and checks that it gives our logits; optionally also as **ONNX**;
 # 3. starts an **HTTP server** in the background (`python -m minigpt_helpers serve`) with an
-#    OpenAI-compatible API, calls it with plain HTTP (plain and streamed), shows what it refuses
-#    and why, serves several clients at once, and stops a generation when its client leaves;
+#    OpenAI-compatible API, calls it with plain HTTP (plain and streamed) and with the official
+#    `openai` client, and shows what it refuses and why;
 # 4. links a **web page** served by the same server: prompt, settings, streamed text, a chat.
 #
 # **Reads** the best checkpoint of the profile's training run (`data/checkpoints/<run>/best/`,
 # 05), training it first if it is missing. **Writes** `data/exports/<run>/` (the model folder),
 # `data/exports/<run>-hf/` (Hugging Face), `data/exports/<run>.onnx` and the stage manifest.
 #
-# | profile | model | this notebook (checkpoint already trained) | exports (folder / HF / ONNX) | over HTTP |
-# |---|---|---|---|---|
-# | `ci` | 2 layers, 64 wide, context 64 | 27 s | 0.6 / 0.6 / 0.7 MB, 10 s | not measured |
-# | `cpu` | 4 layers, 192 wide, context 128 | about 16 s | about 20 MB each | about 300 tokens/s |
-# | `gpu` | ultra-mini, context 512 | under a minute | a few hundred MB each | not yet measured with this block |
+# Expected time once 05's checkpoint exists (if it is missing, training it first adds 05's time):
 #
-# Times are for a 2-core CPU; the HTTP figure is one 200-token greedy request (benchmarks/README.md
-# has the measurements).
+# - `ci` (the test suite's tiny model): about a minute
+# - `cpu` (a 2-core laptop CPU): about a minute
+# - `gpu` (Colab's T4 or a local GPU): about a minute
+#
+# The core path is sections 1, 2, 4, 6, 7 and the exercises; section 3 (ONNX) and section 5 (many
+# clients at once, speed, clients that leave) are optional.
 
 # %%
-# Setup (the same cell opens every notebook). On Colab it installs the course's helper
-# package from GitHub and keeps Colab's own torch; locally `python tasks.py setup` did that.
+# Setup (the same cell opens every notebook). On Colab it installs the course's package from
+# GitHub, keeping Colab's own torch; locally `python tasks.py setup` did that.
 # To pick a profile, set MINIGPT_PROFILE (ci, cpu or gpu) before running this cell.
+REPO = "minigpt-course/minigpt-from-books"  # on GitHub; a fork: its owner/name
+DRIVE = False  # on Colab, True keeps data/ on your Google Drive: it survives a new runtime
 import importlib.util, os, subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "minigpt-helpers[serve,export] @ git+https://github.com/minigpt-course/minigpt-from-books"], check=True)
-    os.environ.setdefault("MINIGPT_DATA_DIR", "/content/data")
+    url = os.environ.get("MINIGPT_REPO", REPO)
+    url = url if ":" in url else f"https://github.com/{url}"
+    print(f"installing minigpt-helpers[serve,export] from {url} ...")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"minigpt-helpers[serve,export] @ git+{url}"],
+                         capture_output=True, text=True)
+    if pip.returncode:
+        print((pip.stdout + pip.stderr)[-3000:])
+        raise SystemExit(f"the package could not be installed from {url}: if you work on a fork, put its "
+                         "owner/name in REPO above (or set MINIGPT_REPO), or run `python tasks.py repo "
+                         "owner/name` in your fork")
 elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used without installing
     repo_root = os.path.abspath("..")
     sys.path.insert(0, repo_root)
@@ -48,7 +57,7 @@ elif importlib.util.find_spec("minigpt_helpers") is None:  # a checkout used wit
 
 from minigpt_helpers.notebook import start
 
-PROFILE = start("09_serving")
+PROFILE = start("09_serving", drive=DRIVE)
 
 # %% [markdown]
 # ## The input: a trained checkpoint
@@ -76,6 +85,7 @@ from minigpt_helpers.chat import ChatTemplate
 from minigpt_helpers.checks import check, check_close, check_speed, exercise
 from minigpt_helpers.generation import SamplingConfig
 from minigpt_helpers.lessons import format_table
+from minigpt_helpers.notebook import figure
 
 stages.ensure("checkpoints", PROFILE)
 ckpt = checkpoint.load_checkpoint(checkpoint.find_checkpoint(), "cpu")
@@ -87,10 +97,16 @@ print(f"{ckpt.path.relative_to(artifacts.data_dir())}: {gpt.num_parameters() / 1
 # ## 1. A model folder that stands on its own
 #
 # A training checkpoint holds more than a served model needs. Next to the weights sits the
-# training state (AdamW keeps two running averages per weight, so it is about twice the
-# weights), and the config names data folders on the machine that trained it. What serving
+# training state (the optimizer keeps running averages for the weights, as large as the weights
+# or larger), and the config names data folders on the machine that trained it. What serving
 # needs is smaller: the weights, the model's shape, the tokenizer, and sensible sampling
-# defaults. Here is a periodic checkpoint of the run, file by file:
+# defaults. The model folder holds just that, and the other formats are made from it:
+
+# %%
+figure("export_formats")
+
+# %% [markdown]
+# Here is a periodic checkpoint of the run, file by file:
 
 # %%
 latest = checkpoint.find_checkpoint(which="latest")
@@ -276,7 +292,9 @@ if (hf_folder / "tokenizer_config.json").is_file():
 print((hf_folder / "README.md").read_text()[:700])
 
 # %% [markdown]
-# ## 3. ONNX: a graph any runtime can execute
+# ## 3. ONNX: a graph any runtime can execute (optional)
+#
+# *Optional: skip to section 4 for the core path.*
 #
 # ONNX stores the computation itself, as a graph of standard operators, with the weights inside.
 # onnxruntime (and browsers, phones, other languages) can run it without PyTorch. The export
@@ -320,12 +338,18 @@ for shape in [(1, 1), (3, C), (2, 7)]:
 # | `GET /` | the web page |
 #
 # Inside, requests wait in a short queue and one worker thread runs the model, so the server keeps
-# answering while it computes. The worker runs one request at a time, for simplicity. 07 showed
-# that a batch of prompts costs less per prompt; real servers (vLLM or Hugging Face's TGI, for
-# example) batch the requests that are running at the same moment, letting each join or leave
-# the batch at any step (continuous batching). Each request has a timeout, and a client that
-# leaves stops its generation. The server listens on 127.0.0.1, this machine only, unless told
-# otherwise (`--host 0.0.0.0`, best with `--api-key`).
+# answering while it computes:
+
+# %%
+figure("serving_path")
+
+# %% [markdown]
+# The worker runs one request at a time, for simplicity. 07 showed that a batch of prompts costs
+# less per prompt; real servers (vLLM or Hugging Face's TGI, for example) batch the requests that
+# are running at the same moment, letting each join or leave the batch at any step (continuous
+# batching). Each request has a timeout, and a client that leaves stops its generation. The
+# server listens on 127.0.0.1, this machine only, unless told otherwise (`--host 0.0.0.0`, best
+# with `--api-key`).
 #
 # Start it in the background, exactly as you would in a terminal. `ServerProcess` runs the
 # command with `--port 0` (the system picks a free port; the server prints it), waits until
@@ -438,13 +462,20 @@ check(last.usage is not None and last.usage.total_tokens == reply["usage"]["tota
       "the streamed chat's last chunk carries the usage")
 
 # %% [markdown]
+# ## 5. Many clients, and clients that leave (optional)
+#
+# *Optional: skip to section 6 for the core path.*
+#
+# A server is shared: requests arrive together, some are long, and some clients leave before the
+# answer is done. Three short experiments show what this one does.
+#
 # ### Several clients at once
 #
 # Four clients send a streamed request at the same moment. The queue serves them one after
 # another: each waits (grey) until the one before is done, then streams (blue). With several
 # workers (`--max-concurrency`) they would share the processor instead, and each would take
 # longer; a server that batches would run the four in one batch, in much less than the time of
-# four (07, section 11).
+# four (07 batches prompts the same way).
 
 # %%
 def timed_stream(i, results, errors):
@@ -481,9 +512,14 @@ check(waits[-1] >= 0.5 * 3 * generating, "the last client waited for the three b
 #
 # Tokens per second for one request, timed from the client's side. `ignore_eos` (an extension
 # of this server) makes it generate exactly `max_tokens`. What a request costs besides the
-# tokens (the HTTP round trip, JSON, the queue, reading the prompt) is the time of a request for
-# a single token (the quickest of three): expect it to be a small part of a long answer, under half
-# (in the `ci` profile, run by the test suite on shared machines, shown rather than checked).
+# tokens (the HTTP round trip, JSON, the queue, reading the prompt) is about the time $t_1$ of a
+# request for a single token (the quickest of three). Next to the time $t_n$ of an answer of $n$
+# tokens,
+#
+# $$\text{fixed share} = \frac{t_1}{t_n},$$
+#
+# expect it to be a small part of a long answer, under half (in the `ci` profile, run by the test
+# suite on shared machines, it is shown rather than checked).
 
 # %%
 def timed(max_tokens):
@@ -521,7 +557,7 @@ print(f"asked for {long['max_tokens']} tokens, read 3 events, hung up: the serve
 check(spent < long["max_tokens"], "the generation stopped early")
 
 # %% [markdown]
-# ## 5. The web page
+# ## 6. The web page
 #
 # The same server serves a page at `/`: a prompt box, the sampling settings, a **Generate**
 # button, the text streamed as it comes (it reads the same server-sent events with `fetch`), and
@@ -544,7 +580,7 @@ else:
     display(HTML(f'<a href="{server.url}/" target="_blank">Open the page: {server.url}/</a>'))
 
 # %% [markdown]
-# ## 6. Stopping the server
+# ## 7. Stopping the server
 #
 # On Linux and macOS, `stop()` sends the server SIGTERM: uvicorn finishes what it is doing, closes
 # the port and exits with code 0. (Had this notebook crashed instead, the server would have
@@ -564,9 +600,49 @@ except requests.ConnectionError:
 check(closed, "nothing listens on its port any more")
 
 # %% [markdown]
-# ## Exercises
+# ## 8. Exercises
 #
-# ### Exercise 1: add a route to the API, and test it
+# Each exercise has a cell to fill in and a test that runs when you run the cell. Until you fill
+# it in, the cell says "not attempted yet". The solutions are in a notebook of their own; try
+# first.
+#
+# ### Exercise 1: is this the file that was exported?
+#
+# A model folder travels: it is copied, downloaded, synced. Its `config.json` records the SHA-256
+# of the weights (`config["files"]["model.safetensors"]`), a fingerprint that changes when a single
+# bit of the file does. Write `weights_intact(folder)`: compute the SHA-256 of
+# `folder / "model.safetensors"` with `hashlib.sha256`, reading the file in chunks of a megabyte
+# (a large model should not have to fit in memory a second time), and return `True` when it
+# equals the recorded one, else `False`. The test tries the export, a copy with one byte changed
+# in the middle of the weights, and a copy cut short.
+
+# %%
+def damage(path, how):
+    data = bytearray(path.read_bytes())
+    if how == "one byte changed":
+        data[len(data) // 2] ^= 0xFF  # the middle of the file: inside the numbers, past the header
+    else:
+        del data[-1000:]
+    path.write_bytes(bytes(data))
+
+
+def test_weights_intact(fn):
+    check(fn(folder) is True, f"data/exports/{name} is intact")
+    with tempfile.TemporaryDirectory() as tmp:
+        for how in ("one byte changed", "cut short"):
+            copy = Path(tmp) / how.replace(" ", "-")
+            shutil.copytree(folder, copy)
+            damage(copy / "model.safetensors", how)
+            check(fn(copy) is False, f"a copy with its weights {how} is not")
+
+
+weights_intact = None  # your answer: a function (folder) -> True or False
+exercise("is this the file that was exported?", weights_intact, test_weights_intact)
+
+# %% [markdown]
+# *Solution:* [solutions/09_serving.ipynb](../solutions/09_serving.ipynb), exercise 1.
+#
+# ### Exercise 2: add a route to the API, and test it
 #
 # Programs that call a server often need to count tokens before they send a prompt (will it
 # fit the context?). Add `POST /v1/tokenize` to the app: it takes `{"text": "..."}` and answers
@@ -586,87 +662,68 @@ logging.getLogger("httpx2").setLevel(logging.WARNING)  # TestClient would log ev
 def test_tokenize(add_route):
     app = serving.create_app(exported, web=False)
     add_route(app, tok)
+    sentence = "It was the best of times"
     with TestClient(app) as client:
-        r = client.post("/v1/tokenize", json={"text": "It was the best of times"})
+        r = client.post("/v1/tokenize", json={"text": sentence})
         check(r.status_code == 200, "POST /v1/tokenize answers 200", r.text[:200])
-        check(r.json() == {"tokens": tok.encode("It was the best of times"), "count": len(tok.encode("It was the best of times"))},
+        check(r.json() == {"tokens": tok.encode(sentence), "count": len(tok.encode(sentence))},
               "it returns the ids and their count")
         bad = client.post("/v1/tokenize", json={"txt": "oops"})
         check(bad.status_code == 400 and "text" in bad.json()["error"]["message"], "a body without text gets a 400 naming it")
 
 
-add_tokenize = None  # replace with a function (app, tokenizer) -> None that adds the route
+add_tokenize = None  # your answer: a function (app, tokenizer) -> None that adds the route
 exercise("add POST /v1/tokenize", add_tokenize, test_tokenize)
 
-
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-class TokenizeRequest(BaseModel):
-    text: str
-
-
-def add_tokenize_solution(app, tokenizer):
-    @app.post("/v1/tokenize")
-    def tokenize(body: TokenizeRequest):
-        ids = tokenizer.encode(body.text)
-        return {"tokens": ids, "count": len(ids)}
-
-
-test_tokenize(add_tokenize_solution)
-
 # %% [markdown]
-# ### Exercise 2: read a stream
+# *Solution:* [solutions/09_serving.ipynb](../solutions/09_serving.ipynb), exercise 2.
+#
+# ### Exercise 3: read a stream
 #
 # Write `parse_sse(lines)`: given the lines of a streamed completion (as `lines` holds them, from
-# section 4), return `(text, finish_reason)`. Keep the `data: ` lines, stop at `data: [DONE]`,
-# parse the JSON, join each event's `choices[0]["text"]` and keep the last non-null
-# `finish_reason`. The test compares with the plain answer.
+# section 4), return `(text, finish_reason)`. Keep only the lines that start with `data: `, stop
+# at `data: [DONE]`, parse the JSON, join each event's `choices[0]["text"]` and keep the last
+# `finish_reason` that is not `None`. Other lines (blank ones, and comments that start with `:`)
+# carry no data. The test reads the server's stream from section 4 and a made-up one.
 
 # %%
 def test_parse(fn):
     text, reason = fn(lines)
     check(text == completion["choices"][0]["text"], "the pieces join into the plain answer's text")
     check(reason == completion["choices"][0]["finish_reason"], f"the finish reason is {reason!r}")
+    made_up = ['data: {"choices": [{"text": "Hel", "finish_reason": null}]}', "", ": a comment, no data",
+               'data: {"choices": [{"text": "lo", "finish_reason": "stop"}]}', "",
+               'data: {"choices": [{"text": "", "finish_reason": null}]}', "", "data: [DONE]", "",
+               'data: {"choices": [{"text": " again", "finish_reason": null}]}']
+    check(tuple(fn(made_up)) == ("Hello", "stop"), "a made-up stream: comments skipped, nothing read after [DONE]")
 
 
-parse_sse = None  # replace with a function (lines) -> (text, finish_reason)
+parse_sse = None  # your answer: a function (lines) -> (text, finish_reason)
 exercise("read a stream", parse_sse, test_parse)
 
-
-# %%
-# @title Solution (try it yourself first) { display-mode: "form" }
-def parse_sse_solution(lines):
-    text, reason = "", None
-    for line in lines:
-        if not line.startswith("data: "):
-            continue
-        if line == "data: [DONE]":
-            break
-        choice = json.loads(line[len("data: "):])["choices"][0]
-        text += choice["text"]
-        reason = choice["finish_reason"] or reason
-    return text, reason
-
-
-test_parse(parse_sse_solution)
+# %% [markdown]
+# *Solution:* [solutions/09_serving.ipynb](../solutions/09_serving.ipynb), exercise 3.
 
 # %% [markdown]
 # ## Summary
 #
 # - An **export** is the model and nothing else: safetensors weights, a JSON config with the
-#   generation defaults, the tokenizer files. It loads with the package alone and runs no code
-#   from the files; pickles can, when loaded with `weights_only=False` (`torch.load`'s default
-#   before torch 2.6).
+#   generation defaults and the weights' SHA-256, the tokenizer files. It loads with the package
+#   alone and runs no code from the files; a pickle can, when loaded with `weights_only=False`.
 # - Each of our blocks is a well-known architecture, so the weights go to **Hugging Face**
 #   (Qwen3 for the modern block, GPT-2 for GPT-2's) and give the same logits; **ONNX** stores the
 #   whole computation for runtimes without PyTorch. Both are checked against our logits, not
 #   assumed.
-# - The **server** speaks OpenAI's API (plain JSON or server-sent events), checks every request
-#   and says what to fix, queues requests in front of one worker, times them out, stops a
-#   generation whose client left, and listens on 127.0.0.1 unless told otherwise.
+# - The **server** speaks OpenAI's API (plain JSON or server-sent events), so the official
+#   `openai` client works unchanged; it checks every request and says what to fix, queues
+#   requests in front of one worker, times them out, stops a generation whose client left, and
+#   listens on 127.0.0.1 unless told otherwise.
 # - The **web page** is a client of that same API.
 #
 # That completes the course: from books to a tokenizer, a dataset, a GPT, its training, its
-# evaluation, sampling and chat, and now a model that other programs can call. Try the whole
-# path with your own books (`MINIGPT_PROFILE=cpu`, a folder of `.txt` files in 01), or a larger
-# model on a GPU.
+# evaluation, sampling and chat, and now a model that other programs can call.
+#
+# **Next:** beyond the course, train on your own books (`MINIGPT_PROFILE=cpu` and a folder of
+# `.txt` files in 01), train a larger model with the `gpu` profile, open the Hugging Face export
+# with other tools, or serve it with a server that batches requests (vLLM or Hugging Face's TGI)
+# and compare it with this one.
