@@ -255,26 +255,30 @@ lessons.plot_nucleus(probs, p, label, title=f"after {prompt!r}")
 plt.show()
 
 # %% [markdown]
-# Now three prompts. After "The" almost any word can follow; after "I beg your" a model that read
-# novels is nearly sure of "pardon", though not completely. Expected (`cpu` and `gpu`): under a tenth
-# as many tokens kept after the confident prompt as after "The". (The `ci` model learned little
-# more than how common each token is, so it keeps about as many after any prompt.)
+# Now several prompts. After "The" almost any word can follow; after "I beg your", "as soon as" or
+# "for the first" a model that read novels narrows its choice, after some more than others, and
+# the nucleus shrinks with it: top-p adapts to how sure the model is, where top-k keeps the same
+# number of tokens every time. The cell picks the prompt the model is surest after. Expected
+# (`cpu` and `gpu`): under a tenth as many tokens kept after it as after "The". (The `ci` model
+# learned little more than how common each token is, so it keeps about as many after any prompt.)
 
 # %%
-confident = "I beg your"
+candidates = ("I beg your", "as soon as", "for the first", "How do you", "I do not know what", "Thank you very")
 kept = {}
-for text in ("The", prompt, confident):
+for text in ("The", prompt, *candidates):
     scores = next_logits(text)
     kept[text] = int(generation.top_p_filter(scores, p).isfinite().sum())
     print(f"{kept[text]:6,} of {tok.vocab_size:,} tokens kept after {text!r} "
           f"(the likeliest: {label(scores.argmax())!r}, p = {scores.softmax(-1).max():.2f})")
+confident = min(candidates, key=kept.get)
+print(f"the model is surest after {confident!r}")
 if PROFILE.name != "ci":
     check(kept[confident] < kept["The"] / 10,
           "after a confident prompt, top-p keeps under a tenth of what it keeps after 'The'")
 
 # %% [markdown]
-# The confident prompt's nucleus fits in the top 50: the cut is visible on the left, and the log
-# scale shows the tail that top-p removes even though each of those tokens is unlikely on its own.
+# After that prompt the nucleus is short: the cut comes early in the ranking, and the log scale
+# shows the long tail that top-p removes even though each of those tokens is unlikely on its own.
 
 # %%
 lessons.plot_nucleus(next_logits(confident).softmax(-1), p, label, title=f"after {confident!r}")
