@@ -32,7 +32,6 @@ import torch
 from .artifacts import (
     atomic_path,
     read_json,
-    read_manifest,
     stage_dir,
     write_json_atomic,
 )
@@ -204,20 +203,6 @@ def encode_pieces(pieces: Sequence[Piece], tokenizer: Any, folder: Path, dtype: 
                     bar.update(len(piece.text))
             bar.close()
     return entries
-
-
-def read_clean_books() -> tuple[list[dict[str, Any]], list[str]]:
-    """The clean stage's book entries and texts, skipping (with a warning) books with no text."""
-    books = read_manifest("clean")["books"]
-    clean = stage_dir("clean")
-    texts = [(clean / b["file"]).read_text(encoding="utf-8") for b in books]
-    if empty := [b["book_id"] for b, t in zip(books, texts, strict=True) if not t]:
-        log.warning("skipping clean books with no text: %s", empty)
-        kept = [i for i, t in enumerate(texts) if t]
-        books, texts = [books[i] for i in kept], [texts[i] for i in kept]
-    if not books:
-        raise ValueError(f"{clean} holds no text: re-run notebooks/01_cleaning.ipynb")
-    return books, texts
 
 
 def write_token_files(

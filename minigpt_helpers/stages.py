@@ -122,7 +122,7 @@ def build_tokens(profile: Profile, *, seed: int = dataset.SPLIT_SEED) -> Path:
     folder = stage_dir("tokens")
     manifest_path("tokens").unlink(missing_ok=True)  # a half-written stage is never "current"
     tokenizer = tokenization.load_tokenizer()
-    books, texts = dataset.read_clean_books()
+    books, texts = tokenization.clean_books()
     mode = profile.split_mode
     if mode == "books" and len(books) < 2:  # one file of your own: hold out its end instead
         log.warning("one book only: the validation split is the last %.0f%% of it instead of whole books",

@@ -514,12 +514,23 @@ def load_tokenizer(folder: str | os.PathLike[str] | None = None) -> Tokenizer:
 # --------------------------------------------------------------------------- the stage
 
 
-def clean_texts() -> list[str]:
-    """The cleaned books of ``data/clean`` in manifest order (what tokenizers learn from).
-
-    Read as bytes and decoded, so line endings reach the tokenizer exactly as written."""
-    manifest = read_manifest("clean")
+def clean_books() -> tuple[list[dict[str, Any]], list[str]]:
+    """The clean stage's book entries and texts in manifest order: what the tokenizer learns from
+    and the token files encode. Read as bytes and decoded, so line endings arrive exactly as
+    written; a book with no text is skipped with a warning."""
+    books = read_manifest("clean")["books"]
     folder = stage_dir("clean")
-    return [(folder / book["file"]).read_bytes().decode("utf-8") for book in manifest["books"]]
+    texts = [(folder / b["file"]).read_bytes().decode("utf-8") for b in books]
+    if empty := [b["book_id"] for b, t in zip(books, texts, strict=True) if not t]:
+        log.warning("skipping clean books with no text: %s", empty)
+        books, texts = [b for b, t in zip(books, texts, strict=True) if t], [t for t in texts if t]
+    if not books:
+        raise ValueError(f"{folder} holds no text: re-run notebooks/01_cleaning.ipynb")
+    return books, texts
+
+
+def clean_texts() -> list[str]:
+    """The texts of ``clean_books``."""
+    return clean_books()[1]
 
 
