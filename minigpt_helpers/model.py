@@ -184,7 +184,9 @@ def rotary_tables(context_length: int, head_dim: int, theta: float = 10000.0) ->
     """
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))  # (hs/2,)
     angles = torch.outer(torch.arange(context_length, dtype=torch.float32), inv_freq)  # (T, hs/2)
-    return angles.cos(), angles.sin()
+    # cos and sin of these float32 angles taken in float64, then rounded: torch's float32 cos on a
+    # CPU has been seen to return values 1e-4 off for the same angles in some processes
+    return angles.double().cos().float(), angles.double().sin().float()
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
